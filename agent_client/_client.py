@@ -1,0 +1,391 @@
+"""AgentClient: calls agents over HTTP with auth, retries, a breaker and per-agent limits.
+
+A call passes through small layers, one concern each:
+    call()        deadline for the whole job, concurrency limit, metrics
+    _retrying()   tenacity: which failures to retry, backoff with jitter, Retry-After
+    _attempt()    breaker check, auth header, one HTTP request, status -> result or error
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+from pydantic import ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from agent_client import _metrics
+from agent_client._auth import NoAuth, TokenSource
+from agent_client._breaker import BreakerState, CircuitBreaker
+from agent_client._exceptions import (
+    AgentBusy,
+    AgentError,
+    AgentRejected,
+    AgentTimeout,
+    AgentUnavailable,
+    AuthError,
+    CircuitOpen,
+    ProtocolViolation,
+)
+from agent_client._registry import AgentConfig, AgentRegistry
+from agent_client._stats import AgentStats, RollingStats
+from spotrun.protocol import (
+    IDEMPOTENCY_HEADER,
+    AgentRequest,
+    AgentResult,
+    Command,
+    ErrorBody,
+    HealthReport,
+)
+from spotrun.trace import TraceContext
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way that is safe to retry (same idempotency key)."""
+
+    def __init__(self, reason: str, error: AgentError, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now())
+    except (TypeError, ValueError):
+        return None
+
+
+class _WaitRetryAfter:
+    """Honour the agent's Retry-After when it sent one, else exponential backoff with jitter."""
+
+    def __init__(self, fallback: Any, max_wait_s: float) -> None:
+        self.fallback = fallback
+        self.max_wait_s = max_wait_s
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_wait_s)
+        return float(self.fallback(state))
+
+
+@dataclass
+class _AgentRuntime:
+    config: AgentConfig
+    breaker: CircuitBreaker
+    limit: asyncio.Semaphore
+    stats: RollingStats
+    in_flight: int = 0
+
+
+class AgentClient:
+    """One per process. Pass in the process's aiohttp session and token source."""
+
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        session: aiohttp.ClientSession,
+        tokens: TokenSource | None = None,
+        *,
+        backoff_initial_s: float = 0.2,
+        backoff_max_s: float = 5.0,
+        max_retry_after_s: float = 30.0,
+    ) -> None:
+        self.registry = registry
+        self._session = session
+        self._tokens = tokens or NoAuth()
+        self._no_auth = NoAuth()
+        self._wait = _WaitRetryAfter(
+            wait_exponential_jitter(initial=backoff_initial_s, max=backoff_max_s, jitter=backoff_initial_s),
+            max_retry_after_s,
+        )
+        self._agents = {
+            a.name: _AgentRuntime(
+                a,
+                CircuitBreaker(a.name, a.breaker_failures, a.breaker_cooldown_s),
+                asyncio.Semaphore(a.max_concurrency),
+                RollingStats(),
+            )
+            for a in registry
+        }
+
+    # ------------------------------------------------------------------ observability
+
+    def breaker_state(self, agent: str) -> BreakerState:
+        return self._agents[agent].breaker.state
+
+    def breaker(self, agent: str) -> CircuitBreaker:
+        return self._agents[agent].breaker
+
+    def in_flight(self, agent: str) -> int:
+        return self._agents[agent].in_flight
+
+    def stats(self, agent: str, window_s: float = 3600.0) -> AgentStats:
+        return self._agents[agent].stats.summary(window_s)
+
+    # ------------------------------------------------------------------------- calls
+
+    async def call(
+        self,
+        request: AgentRequest,
+        *,
+        deadline_s: float | None = None,
+        trace: TraceContext | None = None,
+    ) -> AgentResult:
+        """Run one job on its agent. Raises an AgentError subclass on failure."""
+        rt = self._agents[self.registry.for_command(request.command).name]
+        agent, command = rt.config.name, request.command.value
+        budget = deadline_s if deadline_s is not None else rt.config.timeout_s
+        deadline = time.monotonic() + budget
+        body = request.model_copy(update={"deadline_s": budget}).model_dump_json().encode()
+        trace = trace or TraceContext.new()
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            async with asyncio.timeout(budget):
+                async with rt.limit:
+                    rt.in_flight += 1
+                    _metrics.IN_FLIGHT.labels(agent).inc()
+                    try:
+                        return await self._retrying(rt, request, body, deadline, trace)
+                    finally:
+                        rt.in_flight -= 1
+                        _metrics.IN_FLIGHT.labels(agent).dec()
+        except TimeoutError:
+            outcome = "timeout"
+            raise AgentTimeout(
+                f"no result within the job's deadline of {budget:.0f}s",
+                agent=agent,
+                command=command,
+                status=504,
+            ) from None
+        except AgentError as exc:
+            outcome = _outcome_of(exc)
+            raise
+        finally:
+            elapsed = time.monotonic() - started
+            _metrics.CALLS.labels(agent, command, outcome).inc()
+            _metrics.LATENCY.labels(agent, command).observe(elapsed)
+            if outcome not in ("rejected", "circuit_open"):
+                rt.stats.record(elapsed, outcome == "ok")
+
+    async def _retrying(
+        self,
+        rt: _AgentRuntime,
+        request: AgentRequest,
+        body: bytes,
+        deadline: float,
+        trace: TraceContext,
+    ) -> AgentResult:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_after_attempt(rt.config.retries + 1)
+            | stop_before_delay(max(0.0, deadline - time.monotonic())),
+            wait=self._wait,
+            before_sleep=lambda s: _metrics.RETRIES.labels(rt.config.name, _reason(s)).inc(),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(rt, request, body, deadline, trace.child())
+        except _Retryable as exc:
+            raise exc.error from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def _attempt(
+        self,
+        rt: _AgentRuntime,
+        request: AgentRequest,
+        body: bytes,
+        deadline: float,
+        trace: TraceContext,
+    ) -> AgentResult:
+        cfg = rt.config
+        agent, command = cfg.name, request.command.value
+        if not rt.breaker.allow():
+            raise CircuitOpen(
+                f"the {agent} agent failed repeatedly; retrying in {rt.breaker.retry_in_s:.0f}s",
+                agent=agent,
+                command=command,
+                status=503,
+            )
+        try:
+            tokens = self._tokens if cfg.auth == "google" else self._no_auth
+            try:
+                auth = await tokens.headers(cfg.id_token_audience)
+            except AuthError as exc:
+                exc.agent, exc.command = agent, command
+                raise _Retryable("auth", exc) from None
+            headers = {
+                "Content-Type": "application/json",
+                IDEMPOTENCY_HEADER: request.job_id,
+                **trace.headers(),
+                **auth,
+            }
+            timeout = min(cfg.timeout_s, deadline - time.monotonic())
+            if timeout <= 0:
+                raise AgentTimeout("deadline passed", agent=agent, command=command, status=504)
+            try:
+                async with self._session.post(
+                    cfg.url_for(request.command),
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as resp:
+                    payload = await resp.read()
+                    status, retry_after = resp.status, resp.headers.get("Retry-After")
+            except TimeoutError:
+                rt.breaker.record_failure()
+                raise _Retryable(
+                    "timeout",
+                    AgentTimeout(
+                        f"no answer within {timeout:.0f}s", agent=agent, command=command, status=504
+                    ),
+                ) from None
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                rt.breaker.record_failure()
+                raise _Retryable(
+                    "connection",
+                    AgentUnavailable(
+                        f"could not reach the agent: {exc.__class__.__name__}", agent=agent, command=command
+                    ),
+                ) from None
+            return self._interpret(rt, request.command, status, payload, retry_after)
+        finally:
+            rt.breaker.release_probe()
+
+    def _interpret(
+        self,
+        rt: _AgentRuntime,
+        command: Command,
+        status: int,
+        payload: bytes,
+        retry_after: str | None,
+    ) -> AgentResult:
+        agent = rt.config.name
+        if status == 200:
+            try:
+                result = AgentResult.model_validate_json(payload)
+            except ValidationError as exc:
+                rt.breaker.record_failure()
+                raise ProtocolViolation(
+                    f"agent answered 200 with an invalid result: {exc.error_count()} errors",
+                    agent=agent,
+                    command=command.value,
+                    status=status,
+                ) from None
+            rt.breaker.record_success()
+            return result
+
+        info = _error_info(payload)
+        message = info.message if info else f"HTTP {status}"
+        code = info.code if info else None
+        if status == 429:
+            raise _Retryable(
+                "429",
+                AgentBusy(message, agent=agent, command=command.value, status=429, code=code),
+                parse_retry_after(retry_after),
+            )
+        if status in RETRY_STATUSES:
+            rt.breaker.record_failure()
+            error_cls = AgentTimeout if status == 504 else AgentUnavailable
+            raise _Retryable(
+                str(status),
+                error_cls(message, agent=agent, command=command.value, status=status, code=code),
+                parse_retry_after(retry_after),
+            )
+        if 400 <= status < 500:
+            rt.breaker.record_success()  # the agent is healthy; the request was wrong
+            raise AgentRejected(
+                message,
+                agent=agent,
+                command=command.value,
+                status=status,
+                code=code,
+                retryable=False,
+            )
+        rt.breaker.record_failure()
+        raise AgentUnavailable(
+            message,
+            agent=agent,
+            command=command.value,
+            status=status,
+            code=code,
+            retryable=False,
+        )
+
+    # ------------------------------------------------------------------------ health
+
+    async def health(self, agent: str, timeout_s: float = 5.0) -> tuple[HealthReport | None, float, str]:
+        """Probe an agent's /health: (report or None, latency in seconds, error text)."""
+        cfg = self._agents[agent].config
+        started = time.monotonic()
+        try:
+            tokens = self._tokens if cfg.auth == "google" else self._no_auth
+            headers = await tokens.headers(cfg.id_token_audience)
+            async with self._session.get(
+                f"{cfg.base_url.rstrip('/')}/health",
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as resp:
+                payload = await resp.read()
+                latency = time.monotonic() - started
+                if resp.status != 200:
+                    return None, latency, f"HTTP {resp.status}"
+                return HealthReport.model_validate_json(payload), latency, ""
+        except (aiohttp.ClientError, TimeoutError, AuthError, ValidationError) as exc:
+            return None, time.monotonic() - started, f"{exc.__class__.__name__}: {exc}"[:200]
+
+
+def _error_info(payload: bytes) -> Any:
+    try:
+        return ErrorBody.model_validate_json(payload).error
+    except ValidationError:
+        return None
+
+
+def _reason(state: RetryCallState) -> str:
+    exc = state.outcome.exception() if state.outcome else None
+    return exc.reason if isinstance(exc, _Retryable) else "other"
+
+
+def _outcome_of(exc: AgentError) -> str:
+    return {
+        CircuitOpen: "circuit_open",
+        AgentBusy: "busy",
+        AgentTimeout: "timeout",
+        AgentRejected: "rejected",
+        AuthError: "auth_error",
+        ProtocolViolation: "protocol_error",
+    }.get(type(exc), "unavailable")
+
+
+def create_session(limit_per_host: int = 100) -> aiohttp.ClientSession:
+    """The process's one client session: keep-alive pooling across all agents."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host, ttl_dns_cache=300),
+        raise_for_status=False,
+    )

@@ -1,0 +1,75 @@
+"""Typed errors raised by agent_client; each carries agent, command, HTTP status and retryable.
+
+AgentError
+├── RegistryError          the agent registry file is missing or invalid (startup)
+├── AuthError              no ID token could be obtained for the agent's audience
+├── AgentRejected          the agent answered 4xx: the input or the request is wrong (never retried)
+├── AgentUnavailable       the agent could not do the work now (retryable in principle)
+│   ├── CircuitOpen        the breaker is open: failing fast without calling
+│   ├── AgentBusy          429 / concurrency limit, after retries
+│   └── AgentTimeout       the call's deadline passed
+└── ProtocolViolation      the agent answered something that is not the protocol
+"""
+
+from __future__ import annotations
+
+from spotrun.protocol import ErrorCode
+
+
+class AgentError(Exception):
+    retryable_default = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        agent: str | None = None,
+        command: str | None = None,
+        status: int | None = None,
+        retryable: bool | None = None,
+        code: ErrorCode | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.agent = agent
+        self.command = command
+        self.status = status
+        self.retryable = self.retryable_default if retryable is None else retryable
+        self.code = code
+
+    def __str__(self) -> str:
+        where = "/".join(p for p in (self.agent, self.command) if p)
+        status = f" [{self.status}]" if self.status else ""
+        return f"{where}{status}: {self.message}" if where else self.message
+
+
+class RegistryError(AgentError):
+    pass
+
+
+class AuthError(AgentError):
+    retryable_default = True
+
+
+class AgentRejected(AgentError):
+    pass
+
+
+class AgentUnavailable(AgentError):
+    retryable_default = True
+
+
+class CircuitOpen(AgentUnavailable):
+    pass
+
+
+class AgentBusy(AgentUnavailable):
+    pass
+
+
+class AgentTimeout(AgentUnavailable):
+    pass
+
+
+class ProtocolViolation(AgentError):
+    pass

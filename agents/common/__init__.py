@@ -1,0 +1,27 @@
+"""The thin runtime every agent shares: app factory, auth, errors, idempotency, logging."""
+
+from agents.common.app import (
+    SESSION,
+    SETTINGS,
+    AgentSpec,
+    CommandHandler,
+    Job,
+    Output,
+    create_agent_app,
+    run_agent,
+)
+from agents.common.errors import AgentFailure
+from agents.common.settings import AgentSettings
+
+__all__ = [
+    "SESSION",
+    "SETTINGS",
+    "AgentFailure",
+    "AgentSettings",
+    "AgentSpec",
+    "CommandHandler",
+    "Job",
+    "Output",
+    "create_agent_app",
+    "run_agent",
+]

@@ -1,0 +1,290 @@
+"""The agent app factory and runner every agent uses: routes, middlewares, lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from agents.common.auth import IdTokenVerifier
+from agents.common.errors import (
+    AgentFailure,
+    error_middleware,
+    failure_response,
+)
+from agents.common.errors import (
+    Handler as MiddlewareHandler,
+)
+from agents.common.idempotency import IdempotencyCache, StoredResponse
+from agents.common.settings import AgentSettings
+from spotrun import __version__
+from spotrun.config import load_settings
+from spotrun.logs import configure_logging, get_logger
+from spotrun.protocol import (
+    IDEMPOTENCY_HEADER,
+    AgentRequest,
+    AgentResult,
+    Command,
+    EmbedField,
+    EngineStatus,
+    ErrorCode,
+    HealthReport,
+    InputFile,
+    OutputFile,
+    Usage,
+)
+from spotrun.trace import TraceContext
+
+log = get_logger("agents")
+
+SETTINGS: web.AppKey[AgentSettings] = web.AppKey("settings", AgentSettings)
+SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
+VERIFIER: web.AppKey[IdTokenVerifier | None] = web.AppKey("verifier")
+IDEMPOTENCY: web.AppKey[IdempotencyCache] = web.AppKey("idempotency", IdempotencyCache)
+SPEC: web.AppKey[AgentSpec] = web.AppKey("spec")
+
+
+@dataclass
+class Output:
+    """What a handler returns; the runtime adds job id, command and measured usage."""
+
+    text: str = ""
+    title: str | None = None
+    fields: list[EmbedField] = field(default_factory=list)
+    files: list[OutputFile] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    provider: str | None = None
+    provider_cost_usd: float = 0.0
+
+
+@dataclass
+class Job:
+    """One request being handled: its validated arguments, files, deadline and app resources."""
+
+    request: AgentRequest
+    app: web.Application
+    deadline: float  # time.monotonic() value
+
+    @property
+    def args(self) -> Any:
+        return self.request.args
+
+    @property
+    def files(self) -> list[InputFile]:
+        return self.request.files
+
+    def file(self) -> InputFile:
+        if not self.request.files:
+            raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "this command needs an attached file")
+        return self.request.files[0]
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self.app[SESSION]
+
+
+CommandHandler = Callable[[Job], Awaitable[Output]]
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+
+@dataclass
+class AgentSpec:
+    """Everything specific to one agent: its handlers, engine probes and resources."""
+
+    name: str
+    handlers: dict[Command, CommandHandler]
+    engines: Callable[[web.Application], dict[str, EngineStatus]] = lambda app: {}
+    contexts: Sequence[CleanupCtx] = ()
+    # Engines may be "available" yet the agent is degraded if a required one is missing.
+    required_engines: Sequence[str] = ()
+
+
+# ------------------------------------------------------------------------- middlewares
+
+
+@web.middleware
+async def trace_middleware(request: web.Request, handler: MiddlewareHandler) -> web.StreamResponse:
+    trace = TraceContext.from_headers(request.headers) or TraceContext.new()
+    started = time.monotonic()
+    with structlog.contextvars.bound_contextvars(
+        trace_id=trace.trace_id,
+        span_id=trace.span_id,
+        job_id=request.headers.get(IDEMPOTENCY_HEADER),
+    ):
+        response = await handler(request)
+        if request.path != "/health":
+            log.info(
+                "request",
+                httpRequest={
+                    "requestMethod": request.method,
+                    "requestUrl": request.path,
+                    "status": response.status,
+                    "latency": f"{time.monotonic() - started:.3f}s",
+                    "requestSize": str(request.content_length or 0),
+                },
+            )
+        return response
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: MiddlewareHandler) -> web.StreamResponse:
+    verifier = request.app[VERIFIER]
+    if verifier is not None and request.path != "/health":
+        claims = await verifier.verify(request.headers.get("Authorization"))
+        structlog.contextvars.bind_contextvars(caller=claims.get("email"))
+    return await handler(request)
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+async def health(request: web.Request) -> web.Response:
+    spec = request.app[SPEC]
+    engines = spec.engines(request.app)
+    degraded = any(not engines[e].available for e in spec.required_engines if e in engines)
+    report = HealthReport(
+        agent=spec.name,
+        version=__version__,
+        status="degraded" if degraded else "ok",
+        commands=list(spec.handlers),
+        engines=engines,
+    )
+    return web.Response(body=report.model_dump_json().encode(), content_type="application/json")
+
+
+async def dispatch(request: web.Request) -> web.Response:
+    spec = request.app[SPEC]
+    try:
+        command = Command(request.match_info["command"])
+    except ValueError:
+        raise AgentFailure(
+            ErrorCode.NOT_FOUND, f"unknown command {request.match_info['command']!r}"
+        ) from None
+    if command not in spec.handlers:
+        raise AgentFailure(ErrorCode.NOT_FOUND, f"the {spec.name} agent does not serve {command}")
+    # A ValidationError here becomes a 422 with `field: reason` in the error middleware.
+    payload = AgentRequest.model_validate_json(await request.read())
+    if payload.command is not command:
+        raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "command in body does not match the URL")
+    key = request.headers.get(IDEMPOTENCY_HEADER, payload.job_id)
+    if key != payload.job_id:
+        raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "Idempotency-Key must equal job_id")
+
+    async def work() -> StoredResponse:
+        try:
+            return await _run(request.app, spec, command, payload)
+        except AgentFailure as exc:
+            resp = failure_response(exc)
+            assert isinstance(resp.body, bytes)
+            return StoredResponse(resp.status, resp.body)
+
+    stored, replayed = await request.app[IDEMPOTENCY].run(
+        payload.job_id, work, keep=lambda r: r.status < 500 and r.status != 429
+    )
+    if replayed:
+        log.info("idempotent replay", job_id=payload.job_id)
+    return web.Response(
+        status=stored.status,
+        body=stored.body,
+        content_type="application/json",
+        headers={"Idempotent-Replay": "true"} if replayed else None,
+    )
+
+
+async def _run(
+    app: web.Application, spec: AgentSpec, command: Command, payload: AgentRequest
+) -> StoredResponse:
+    settings = app[SETTINGS]
+    budget = min(settings.request_deadline_s, payload.deadline_s or settings.request_deadline_s)
+    started = time.monotonic()
+    job = Job(request=payload, app=app, deadline=started + budget)
+    try:
+        async with asyncio.timeout(budget):
+            out = await spec.handlers[command](job)
+    except TimeoutError:
+        raise AgentFailure(
+            ErrorCode.TIMEOUT, f"the job took longer than its {budget:.0f}s deadline"
+        ) from None
+    result = AgentResult(
+        job_id=payload.job_id,
+        command=command,
+        title=out.title,
+        text=out.text,
+        fields=out.fields,
+        files=out.files,
+        data=out.data,
+        warnings=out.warnings,
+        usage=Usage(
+            duration_ms=(time.monotonic() - started) * 1000,
+            provider=out.provider,
+            provider_cost_usd=out.provider_cost_usd,
+        ),
+    )
+    return StoredResponse(200, result.model_dump_json().encode())
+
+
+# ---------------------------------------------------------------------------- factory
+
+
+def create_agent_app(spec: AgentSpec, settings: AgentSettings) -> web.Application:
+    app = web.Application(
+        middlewares=[trace_middleware, error_middleware, auth_middleware],
+        client_max_size=int(settings.max_request_mb * 1024 * 1024),
+    )
+    app[SETTINGS] = settings
+    app[SPEC] = spec
+    app[IDEMPOTENCY] = IdempotencyCache(
+        settings.idempotency_entries, int(settings.idempotency_max_mb * 1024 * 1024)
+    )
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        session = aiohttp.ClientSession()
+        app[SESSION] = session
+        app[VERIFIER] = (
+            IdTokenVerifier(
+                session,
+                audience=settings.audience or "",
+                certs_url=settings.certs_url,
+                issuers=settings.issuers,
+                allowed_callers=settings.allowed_callers,
+            )
+            if settings.auth == "google"
+            else None
+        )
+        yield
+        await session.close()
+
+    app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.extend(spec.contexts)
+    app.router.add_get("/health", health)
+    app.router.add_post("/v1/{command}", dispatch)
+    return app
+
+
+def run_agent(build: Callable[[AgentSettings], web.Application], name: str) -> None:
+    """The one startup function of an agent process."""
+    settings = load_settings(AgentSettings)
+    configure_logging(settings.log_level, settings.log_format, settings.project)
+    app = build(settings)
+    log.info("agent starting", agent=name, port=settings.port, auth=settings.auth)
+    # aiohttp turns SIGTERM into a graceful stop: listeners close, in-flight requests get
+    # shutdown_grace_s (below Cloud Run's 10 s) to finish, then are cancelled.
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_grace_s,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )

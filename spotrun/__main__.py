@@ -1,0 +1,5 @@
+import sys
+
+from spotrun.cli import main
+
+sys.exit(main())

@@ -1,0 +1,409 @@
+"""The wire protocol spoken between the bot (through agent_client) and every agent.
+
+One module, imported by both sides: the bot validates user input against the same
+argument models the agents validate again, so a bad argument is refused before
+anything is spent.
+
+HTTP shape (see docs/protocol.md):
+    GET  /health          -> HealthReport
+    POST /v1/<command>    AgentRequest -> 200 AgentResult | 4xx/5xx ErrorBody
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    field_validator,
+    model_validator,
+)
+
+PROTOCOL_VERSION = "1"
+
+# Headers every call carries. The job id doubles as the idempotency key, so a retried
+# or re-dispatched (after preemption) call never does -- or bills -- the work twice.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+TRACEPARENT_HEADER = "traceparent"
+CLOUD_TRACE_HEADER = "X-Cloud-Trace-Context"
+
+MAX_FILE_BYTES = 25 * 1024 * 1024
+MAX_FILES = 4
+MAX_TEXT_CHARS = 16_000
+JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+_BYTES_AS_BASE64 = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+
+class Command(StrEnum):
+    GENERATE = "generate"
+    ENHANCE = "enhance"
+    STYLE_TRANSFER = "style-transfer"
+    SCRAPE = "scrape"
+    EXTRACT = "extract"
+    ANALYZE = "analyze"
+    CHART = "chart"
+    PREDICT = "predict"
+    TRANSCRIBE = "transcribe"
+    TTS = "tts"
+    CONVERT = "convert"
+
+
+class ErrorCode(StrEnum):
+    INVALID_ARGUMENT = "invalid_argument"
+    UNSUPPORTED_MEDIA = "unsupported_media"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    BLOCKED_URL = "blocked_url"
+    FETCH_FAILED = "fetch_failed"
+    PROVIDER_NOT_CONFIGURED = "provider_not_configured"
+    PROVIDER_ERROR = "provider_error"
+    CONTENT_POLICY = "content_policy"
+    ENGINE_UNAVAILABLE = "engine_unavailable"
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+# --------------------------------------------------------------------------- arguments
+
+Url = Annotated[str, Field(min_length=8, max_length=2048)]
+
+
+class CommandArgs(BaseModel):
+    """Base of every command's arguments: unknown keys are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class GenerateArgs(CommandArgs):
+    prompt: str = Field(min_length=1, max_length=1000)
+    size: Literal["256x256", "512x512", "1024x1024"] = "1024x1024"
+    count: int = Field(default=1, ge=1, le=4)
+
+
+class EnhanceArgs(CommandArgs):
+    scale: Literal[1, 2, 4] = 2
+    sharpen: bool = True
+    denoise: bool = False
+
+
+class StyleTransferArgs(CommandArgs):
+    style: str = Field(min_length=1, max_length=500)
+    strength: float = Field(default=0.6, ge=0.0, le=1.0)
+
+
+class ScrapeArgs(CommandArgs):
+    url: Url
+    render_js: bool = False
+
+    _url = field_validator("url")(_check_url)
+
+
+class ExtractArgs(CommandArgs):
+    url: Url
+    selector: str = Field(min_length=1, max_length=200)
+    attribute: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z_:][-A-Za-z0-9_:.]*$")
+    limit: int = Field(default=20, ge=1, le=100)
+
+    _url = field_validator("url")(_check_url)
+
+
+class AnalyzeArgs(CommandArgs):
+    columns: list[Annotated[str, Field(max_length=128)]] | None = Field(default=None, max_length=50)
+
+
+class ChartArgs(CommandArgs):
+    kind: Literal["line", "bar", "histogram", "scatter"] = "line"
+    x: str | None = Field(default=None, max_length=128)
+    y: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class PredictArgs(CommandArgs):
+    column: str = Field(min_length=1, max_length=128)
+    steps: int = Field(default=10, ge=1, le=365)
+    method: Literal["auto", "linear", "holt"] = "auto"
+    x: str | None = Field(default=None, max_length=128)
+
+
+class TranscribeArgs(CommandArgs):
+    language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+class TtsArgs(CommandArgs):
+    text: str = Field(min_length=1, max_length=1000)
+    voice: str = Field(default="en", max_length=64, pattern=r"^[A-Za-z0-9_+-]+$")
+    format: Literal["mp3", "ogg", "wav"] = "mp3"
+    speed: int = Field(default=160, ge=80, le=400, description="words per minute")
+
+
+class ConvertArgs(CommandArgs):
+    target: Literal["mp3", "ogg", "opus", "wav", "mp4", "webm", "gif"]
+    max_seconds: float | None = Field(default=None, gt=0, le=600)
+
+
+# ------------------------------------------------------------------------ command table
+
+
+class CommandSpec(BaseModel):
+    """What the bot needs to know about a command before it dispatches anything."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    command: Command
+    family: str  # the agent that serves it
+    args: type[CommandArgs]
+    needs_file: bool = False
+    file_kinds: tuple[str, ...] = ()  # content-type prefixes accepted, e.g. "image/"
+    summary: str
+    usage: str
+    example: str
+
+
+COMMANDS: dict[Command, CommandSpec] = {
+    spec.command: spec
+    for spec in (
+        CommandSpec(
+            command=Command.GENERATE,
+            family="image-gen",
+            args=GenerateArgs,
+            summary="Generate images from a text prompt",
+            usage="generate <prompt> [size=1024x1024] [count=1]",
+            example='!generate "a lighthouse at dusk, watercolor" count=2',
+        ),
+        CommandSpec(
+            command=Command.ENHANCE,
+            family="image-gen",
+            args=EnhanceArgs,
+            needs_file=True,
+            file_kinds=("image/",),
+            summary="Upscale, sharpen or denoise an attached image",
+            usage="enhance [scale=2|4] [sharpen=true] [denoise=false] + image attachment",
+            example="!enhance scale=4 (with an image attached)",
+        ),
+        CommandSpec(
+            command=Command.STYLE_TRANSFER,
+            family="image-gen",
+            args=StyleTransferArgs,
+            needs_file=True,
+            file_kinds=("image/",),
+            summary="Redraw an attached image in a style",
+            usage="style-transfer <style> [strength=0.6] + image attachment",
+            example='!style-transfer "van gogh starry night" (with an image attached)',
+        ),
+        CommandSpec(
+            command=Command.SCRAPE,
+            family="web-scraper",
+            args=ScrapeArgs,
+            summary="Read a web page: title, metadata and main text",
+            usage="scrape <url> [render_js=false]",
+            example="!scrape https://example.com/article",
+        ),
+        CommandSpec(
+            command=Command.EXTRACT,
+            family="web-scraper",
+            args=ExtractArgs,
+            summary="Pull elements matching a CSS selector from a page",
+            usage="extract <url> <css selector> [attribute=href] [limit=20]",
+            example='!extract https://example.com "h2 a" attribute=href',
+        ),
+        CommandSpec(
+            command=Command.ANALYZE,
+            family="data-analysis",
+            args=AnalyzeArgs,
+            needs_file=True,
+            file_kinds=("text/", "application/"),
+            summary="Summarise a CSV/TSV/JSON/Parquet file",
+            usage="analyze [columns=a,b] + data file attachment",
+            example="!analyze (with sales.csv attached)",
+        ),
+        CommandSpec(
+            command=Command.CHART,
+            family="data-analysis",
+            args=ChartArgs,
+            needs_file=True,
+            file_kinds=("text/", "application/"),
+            summary="Chart columns of a data file as a PNG",
+            usage="chart <line|bar|histogram|scatter> [x=col] [y=col,col] [title=...] + data file",
+            example="!chart line x=date y=revenue (with sales.csv attached)",
+        ),
+        CommandSpec(
+            command=Command.PREDICT,
+            family="data-analysis",
+            args=PredictArgs,
+            needs_file=True,
+            file_kinds=("text/", "application/"),
+            summary="Forecast a numeric column N steps ahead",
+            usage="predict <column> [steps=10] [method=auto|linear|holt] + data file",
+            example="!predict revenue steps=12 (with sales.csv attached)",
+        ),
+        CommandSpec(
+            command=Command.TRANSCRIBE,
+            family="audio-video",
+            args=TranscribeArgs,
+            needs_file=True,
+            file_kinds=("audio/", "video/", "application/ogg"),
+            summary="Transcribe speech in an attached audio or video file",
+            usage="transcribe [language=en-US] + audio/video attachment",
+            example="!transcribe (with memo.ogg attached)",
+        ),
+        CommandSpec(
+            command=Command.TTS,
+            family="audio-video",
+            args=TtsArgs,
+            summary="Speak text as an audio file",
+            usage="tts <text> [voice=en] [format=mp3|ogg|wav]",
+            example="!tts hello everyone, the build is green",
+        ),
+        CommandSpec(
+            command=Command.CONVERT,
+            family="audio-video",
+            args=ConvertArgs,
+            needs_file=True,
+            file_kinds=("audio/", "video/", "image/gif", "application/ogg"),
+            summary="Convert an attached audio/video file",
+            usage="convert <mp3|ogg|opus|wav|mp4|webm|gif> + media attachment",
+            example="!convert mp3 (with clip.wav attached)",
+        ),
+    )
+}
+
+
+def parse_args(command: Command | str, raw: dict[str, Any]) -> CommandArgs:
+    """Validate raw arguments for a command; raises pydantic.ValidationError."""
+    return COMMANDS[Command(command)].args.model_validate(raw)
+
+
+# ---------------------------------------------------------------------------- request
+
+
+class InputFile(BaseModel):
+    model_config = _BYTES_AS_BASE64
+
+    name: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(default="application/octet-stream", max_length=255)
+    data: bytes = Field(max_length=MAX_FILE_BYTES)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        # Agents write inputs to temp dirs: never let a name climb out of one.
+        base = value.replace("\\", "/").rsplit("/", 1)[-1]
+        if base in {"", ".", ".."}:
+            raise ValueError("file name is empty")
+        return base
+
+
+class CallerContext(BaseModel):
+    user_id: str = Field(max_length=32)
+    guild_id: str | None = Field(default=None, max_length=32)
+    channel_id: str | None = Field(default=None, max_length=32)
+
+
+class AgentRequest(BaseModel):
+    model_config = _BYTES_AS_BASE64
+
+    protocol: str = PROTOCOL_VERSION
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    command: Command
+    args: SerializeAsAny[CommandArgs]
+    files: list[InputFile] = Field(default_factory=list, max_length=MAX_FILES)
+    context: CallerContext
+    deadline_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_args(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "command" in data:
+            command = Command(data["command"])
+            args = data.get("args") or {}
+            if isinstance(args, dict):
+                data = {**data, "args": COMMANDS[command].args.model_validate(args)}
+        return data
+
+    @model_validator(mode="after")
+    def _files_present(self) -> AgentRequest:
+        if COMMANDS[self.command].needs_file and not self.files:
+            raise ValueError(f"{self.command.value} needs an input file")
+        return self
+
+
+# ----------------------------------------------------------------------------- result
+
+
+class EmbedField(BaseModel):
+    name: str = Field(max_length=256)
+    value: str = Field(max_length=1024)
+    inline: bool = True
+
+
+class OutputFile(BaseModel):
+    model_config = _BYTES_AS_BASE64
+
+    name: str = Field(min_length=1, max_length=255)
+    content_type: str
+    data: bytes
+
+
+class Usage(BaseModel):
+    duration_ms: float = Field(ge=0, description="agent-measured handling time")
+    provider: str | None = None
+    provider_cost_usd: float = Field(default=0.0, ge=0)
+
+
+class AgentResult(BaseModel):
+    model_config = _BYTES_AS_BASE64
+
+    job_id: str
+    command: Command
+    title: str | None = Field(default=None, max_length=256)
+    text: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    fields: list[EmbedField] = Field(default_factory=list, max_length=25)
+    files: list[OutputFile] = Field(default_factory=list)
+    data: dict[str, Any] = Field(default_factory=dict, description="machine-readable extras")
+    warnings: list[str] = Field(default_factory=list)
+    usage: Usage
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class ErrorInfo(BaseModel):
+    code: ErrorCode
+    message: str
+    retryable: bool = False
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+# ----------------------------------------------------------------------------- health
+
+
+class EngineStatus(BaseModel):
+    available: bool
+    detail: str = ""
+
+
+class HealthReport(BaseModel):
+    agent: str
+    version: str
+    status: Literal["ok", "degraded"] = "ok"
+    commands: list[Command]
+    engines: dict[str, EngineStatus] = Field(default_factory=dict)

@@ -1,0 +1,29 @@
+"""Test-wide boundary fakes. The metadata server must be up -- and GCE_METADATA_HOST set --
+before anything imports google.auth, which reads the variable at import time."""
+
+from __future__ import annotations
+
+import os
+
+from tests.fakes.metadata import FakeMetadataServer  # noqa: I001 - must precede google.auth users
+
+_METADATA = FakeMetadataServer()
+os.environ["GCE_METADATA_HOST"] = f"127.0.0.1:{_METADATA.port}"
+os.environ["GCE_METADATA_IP"] = f"127.0.0.1:{_METADATA.port}"
+os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+os.environ.setdefault("MPLCONFIGDIR", "/tmp/spotrun-mpl")
+_METADATA.start()
+
+import pytest  # noqa: E402
+
+from tests.fakes.metadata import FakeMetadataServer as _Meta  # noqa: E402
+
+
+@pytest.fixture
+def metadata() -> _Meta:
+    """The process-wide fake metadata server, reset to healthy defaults for each test."""
+    _METADATA.down = False
+    _METADATA.token_ttl_s = 3600
+    _METADATA.identity_delay_s = 0.0
+    _METADATA.identity_calls = 0
+    return _METADATA
