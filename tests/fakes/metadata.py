@@ -58,6 +58,7 @@ class FakeMetadataServer(ThreadedServer):
         self.token_ttl_s = 3600
         self.identity_calls = 0
         self.cert_calls = 0
+        self.access_token_calls = 0
         self.down = False  # answer 503 to everything (metadata outage drill)
         self.identity_delay_s = 0.0
         self.preemptible = True
@@ -105,6 +106,9 @@ class FakeMetadataServer(ThreadedServer):
         app.router.add_get(
             "/computeMetadata/v1/instance/service-accounts/default/identity", self._identity
         )
+        app.router.add_get(
+            "/computeMetadata/v1/instance/service-accounts/default/token", self._access_token
+        )
         app.router.add_get("/computeMetadata/v1/project/project-id", self._project)
         app.router.add_get(
             "/computeMetadata/v1/instance/scheduling/preemptible", self._preemptible
@@ -141,6 +145,13 @@ class FakeMetadataServer(ThreadedServer):
 
             await asyncio.sleep(self.identity_delay_s)
         return web.Response(text=self.mint(audience), headers=FLAVOR)
+
+    async def _access_token(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.access_token_calls += 1
+            n = self.access_token_calls
+        body = {"access_token": f"ya29.fake-access-token-{n}", "expires_in": 3599, "token_type": "Bearer"}
+        return web.Response(text=json.dumps(body), content_type="application/json", headers=FLAVOR)
 
     async def _project(self, request: web.Request) -> web.Response:
         return web.Response(text=self.project_id, headers=FLAVOR)
