@@ -1,0 +1,1 @@
+"""The image-gen agent: `generate` and `style-transfer` through a provider, `enhance` locally with Pillow."""

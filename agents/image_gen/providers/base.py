@@ -1,0 +1,142 @@
+"""The one interface every image provider implements, and the HTTP error mapping they share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from agents.common import AgentFailure
+from spotrun.protocol import ErrorCode
+
+# Providers hand back whole images; anything bigger than this is not an image we asked for.
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class ProviderResult:
+    images: list[bytes]
+    cost_usd: float
+    warnings: list[str] = field(default_factory=list)
+
+
+class ImageProvider(Protocol):
+    name: str  # as reported in Usage.provider, e.g. "openai:dall-e-2"
+
+    async def generate(self, prompt: str, size: str, count: int, *, timeout_s: float) -> ProviderResult: ...
+
+    async def style_transfer(
+        self, image_png: bytes, style: str, strength: float, *, timeout_s: float
+    ) -> ProviderResult: ...
+
+
+def style_prompt(style: str, strength: float) -> str:
+    """Providers without a strength knob get it in words; the style text stays the user's own."""
+    degree = "subtly" if strength < 0.35 else "clearly" if strength < 0.7 else "boldly"
+    return f"Redraw this image {degree} in the style of: {style}. Keep the subject and composition."
+
+
+@dataclass
+class HttpReply:
+    status: int
+    body: Any  # parsed JSON, or the text when the body was not JSON
+
+
+def timeout_failure(label: str, timeout_s: float) -> AgentFailure:
+    return AgentFailure(
+        ErrorCode.TIMEOUT,
+        f"{label} did not finish within {timeout_s:.0f}s — try again later, or ask for fewer images",
+    )
+
+
+def http_failure(label: str, status: int, detail: str, key_env: str) -> AgentFailure:
+    """The default meaning of a provider's error status; adapters check content policy first."""
+    detail = detail[:300]
+    if status in (401, 403):
+        return AgentFailure(
+            ErrorCode.PROVIDER_ERROR,
+            f"{label} rejected this agent's credentials (HTTP {status}: {detail}) — check {key_env}",
+            retryable=False,
+        )
+    if status == 429:
+        return AgentFailure(
+            ErrorCode.RATE_LIMITED,
+            f"{label} is rate limiting this agent ({detail}) — wait a minute and retry",
+        )
+    if status >= 500:
+        return AgentFailure(
+            ErrorCode.PROVIDER_ERROR,
+            f"{label} had a server error (HTTP {status}: {detail}) — try again in a moment",
+            retryable=True,
+        )
+    return AgentFailure(
+        ErrorCode.PROVIDER_ERROR,
+        f"{label} refused the request (HTTP {status}: {detail}) — change the prompt or options and retry",
+        retryable=False,
+    )
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    label: str,
+    timeout_s: float,
+    **kwargs: Any,
+) -> HttpReply:
+    """One HTTP call, bounded by timeout_s; transport problems become protocol failures."""
+    try:
+        async with session.request(
+            method, url, timeout=aiohttp.ClientTimeout(total=timeout_s), **kwargs
+        ) as resp:
+            text = await resp.text()
+            try:
+                body: Any = json.loads(text) if text else {}
+            except json.JSONDecodeError:
+                body = text
+            return HttpReply(resp.status, body)
+    except TimeoutError:
+        raise timeout_failure(label, timeout_s) from None
+    except aiohttp.ClientError as exc:
+        raise AgentFailure(
+            ErrorCode.PROVIDER_ERROR,
+            f"could not reach {label} ({type(exc).__name__}) — try again in a moment",
+            retryable=True,
+        ) from None
+
+
+async def download(session: aiohttp.ClientSession, url: str, *, label: str, timeout_s: float) -> bytes:
+    """Fetch an output image URL the provider handed back."""
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+            if resp.status != 200:
+                raise AgentFailure(
+                    ErrorCode.PROVIDER_ERROR,
+                    f"{label}'s image link answered HTTP {resp.status} — try again",
+                    retryable=True,
+                )
+            data = await resp.content.read(MAX_DOWNLOAD_BYTES + 1)
+    except TimeoutError:
+        raise timeout_failure(label, timeout_s) from None
+    except aiohttp.ClientError as exc:
+        raise AgentFailure(
+            ErrorCode.PROVIDER_ERROR,
+            f"could not download {label}'s image ({type(exc).__name__}) — try again",
+            retryable=True,
+        ) from None
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise AgentFailure(ErrorCode.PROVIDER_ERROR, f"{label} returned an image over 50 MB — try again")
+    return data
+
+
+def error_detail(body: Any) -> str:
+    """The human part of a provider error body, whichever of the common shapes it has."""
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("detail") or err.get("title") or err)[:300]
+        return str(body.get("detail") or err)[:300]
+    return str(body)[:300] or "no details"
