@@ -1,0 +1,44 @@
+"""Builds the data-analysis agent app: its handlers, engine probes and settings."""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+from aiohttp import web
+
+from agents.common import AgentSettings, AgentSpec, create_agent_app, run_agent
+from agents.data_analysis.handlers import ANALYSIS, analyze, chart, predict
+from agents.data_analysis.settings import AnalysisSettings
+from spotrun.config import load_settings
+from spotrun.protocol import Command, EngineStatus
+
+NAME = "data-analysis"
+
+
+def engines(app: web.Application) -> dict[str, EngineStatus]:
+    # find_spec, not import: /health must answer in milliseconds, before polars is ever loaded.
+    return {
+        name: EngineStatus(
+            available=find_spec(name) is not None,
+            detail="" if find_spec(name) else f"pip install 'spotrun[analysis]' ({name})",
+        )
+        for name in ("polars", "matplotlib")
+    }
+
+
+def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> web.Application:
+    app = create_agent_app(
+        AgentSpec(
+            name=NAME,
+            handlers={Command.ANALYZE: analyze, Command.CHART: chart, Command.PREDICT: predict},
+            engines=engines,
+            required_engines=("polars", "matplotlib"),
+        ),
+        settings,
+    )
+    app[ANALYSIS] = analysis or load_settings(AnalysisSettings)
+    return app
+
+
+def main() -> None:
+    run_agent(build, NAME)

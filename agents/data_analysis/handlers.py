@@ -1,0 +1,190 @@
+"""The three command handlers: load the file in a thread, compute, and shape the Discord-sized answer."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from agents.common import AgentFailure, Job, Output
+from agents.data_analysis import charts, forecast, summary
+from agents.data_analysis.loader import load_table, require_columns
+from agents.data_analysis.settings import AnalysisSettings
+from spotrun.protocol import AnalyzeArgs, ChartArgs, ErrorCode, OutputFile, PredictArgs
+
+if TYPE_CHECKING:
+    import polars as pl
+
+ANALYSIS: web.AppKey[AnalysisSettings] = web.AppKey("analysis", AnalysisSettings)
+_MIN_POINTS = 3
+_SHOWN_VALUES = 24  # forecast values listed in the text; all of them are in `data`
+
+
+def _png_name(stem: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stem)[:60].strip("_")
+    return f"{safe or 'chart'}.png"
+
+
+async def analyze(job: Job) -> Output:
+    args: AnalyzeArgs = job.args
+    settings = job.app[ANALYSIS]
+    file = job.file()
+
+    def work() -> tuple[str, dict[str, Any]]:
+        table = load_table(file, settings, args.columns)
+        return table.format, summary.compute(table.frame, settings)
+
+    fmt, data = await asyncio.to_thread(work)
+    text, fields = summary.render(file.name, fmt, data)
+    data["format"] = fmt
+    return Output(
+        title=f"{file.name}: {data['rows']:,} rows × {len(data['columns'])} columns"[:256],
+        text=text,
+        fields=fields,
+        data=data,
+    )
+
+
+async def chart(job: Job) -> Output:
+    args: ChartArgs = job.args
+    settings = job.app[ANALYSIS]
+    file = job.file()
+
+    def work() -> charts.Chart:
+        return charts.render_chart(load_table(file, settings).frame, args, settings)
+
+    result = await asyncio.to_thread(work)
+    text = f"{args.kind.capitalize()} chart of {', '.join(result.y)}" + (
+        f" by {result.x}" if result.x else ""
+    )
+    if result.notes:
+        text += " (" + "; ".join(result.notes) + ")"
+    return Output(
+        title=result.title[:256],
+        text=text + ".",
+        files=[OutputFile(name=_png_name(result.title), content_type="image/png", data=result.png)],
+        data={"kind": args.kind, "x": result.x, "y": result.y, "notes": result.notes},
+    )
+
+
+def _series(frame: pl.DataFrame, args: PredictArgs, settings: AnalysisSettings) -> tuple[list[Any], Any, int]:
+    """The ordered, non-null history of the column (with its x values) and how many nulls were dropped."""
+    import polars as pl
+
+    require_columns([c for c in (args.column, args.x) if c], frame.columns)
+    dtype = frame.schema[args.column]
+    if not dtype.is_numeric():
+        numeric = ", ".join(c for c, t in frame.schema.items() if t.is_numeric()) or "none"
+        raise AgentFailure(
+            ErrorCode.INVALID_ARGUMENT,
+            f"column {args.column!r} is {dtype} — a forecast needs numbers; numeric columns: {numeric}",
+        )
+    data = frame.select([c for c in (args.x, args.column) if c])
+    if args.x:
+        data = data.sort(args.x, nulls_last=True)
+    clean = data.drop_nulls()
+    dropped = data.height - clean.height
+    clean = clean.tail(settings.max_history)
+    values = clean.get_column(args.column).cast(pl.Float64).to_numpy()
+    xs = clean.get_column(args.x).to_list() if args.x else list(range(clean.height))
+    return xs, values, dropped
+
+
+def _future_x(xs: list[Any], steps: int) -> list[Any]:
+    """Continue x by its median step when it is evenly spaced numbers or dates; else count rows on."""
+    if len(xs) >= 2:
+        try:
+            deltas = sorted(b - a for a, b in itertools.pairwise(xs))
+            step = deltas[len(deltas) // 2]
+            if step:
+                return [xs[-1] + step * (i + 1) for i in range(steps)]
+        except TypeError:
+            pass  # text x values have no arithmetic: fall through to positions
+    return list(range(len(xs), len(xs) + steps))
+
+
+def _held_out(choice: forecast.Choice) -> bool:
+    return choice.fit.method in choice.holdout_rmse
+
+
+def _fmt_x(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+async def predict(job: Job) -> Output:
+    args: PredictArgs = job.args
+    settings = job.app[ANALYSIS]
+    file = job.file()
+
+    def work() -> tuple[forecast.Choice, list[Any], list[Any], bytes, int, int]:
+        frame = load_table(file, settings).frame
+        xs, values, dropped = _series(frame, args, settings)
+        if len(values) < _MIN_POINTS:
+            raise AgentFailure(
+                ErrorCode.INVALID_ARGUMENT,
+                f"column {args.column!r} has {len(values)} non-null "
+                f"values; a forecast needs at least {_MIN_POINTS}",
+            )
+        choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction)
+        future = _future_x(xs, args.steps)
+        positions = not args.x or not (future and type(future[0]) is type(xs[-1]))
+        plot_x = list(range(len(xs))) if positions else xs
+        plot_future = list(range(len(xs), len(xs) + args.steps)) if positions else future
+        error = choice.holdout_rmse.get(choice.fit.method, choice.fit.fit_rmse)
+        png = charts.forecast_png(
+            plot_x,
+            values.tolist(),
+            plot_future,
+            choice.fit.forecast,
+            1.96 * error if error else None,
+            "±1.96 × holdout RMSE" if _held_out(choice) else "±1.96 × in-sample RMSE",
+            f"{args.column}: {args.steps}-step forecast ({choice.fit.method})",
+            args.x or "row",
+            args.column,
+            settings,
+        )
+        return choice, future, xs, png, dropped, len(values)
+
+    choice, future, _xs, png, dropped, points = await asyncio.to_thread(work)
+    fit = choice.fit
+    params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
+    error = choice.holdout_rmse.get(fit.method)
+    lines = [
+        f"Forecast of **{args.column}** {args.steps} step(s) ahead from {points:,} points "
+        f"with {forecast.NAMES[fit.method]} ({params}).",
+        choice.reason[0].upper() + choice.reason[1:] + ".",
+        (
+            f"Error estimate: RMSE {error:.4g} on the last {choice.holdout} points held out "
+            f"(in-sample RMSE {fit.fit_rmse:.4g})."
+            if error is not None
+            else f"Error estimate: in-sample RMSE {fit.fit_rmse:.4g} (too few points for a holdout)."
+        ),
+    ]
+    warnings = []
+    if dropped:
+        warnings.append(
+            f"{dropped} row(s) with a null {args.column}{' or ' + args.x if args.x else ''} were skipped"
+        )
+    rows = [f"{_fmt_x(x):>20}  {v:.6g}" for x, v in zip(future, fit.forecast, strict=True)]
+    if len(rows) > _SHOWN_VALUES:
+        rows = [*rows[: _SHOWN_VALUES - 1], f"… {len(rows) - _SHOWN_VALUES + 1} more (all in the data)"]
+    text = "\n".join(lines) + "\n```\n" + "\n".join(rows) + "\n```"
+    return Output(
+        title=f"Forecast: {args.column} (+{args.steps})"[:256],
+        text=text,
+        files=[OutputFile(name=_png_name(f"forecast_{args.column}"), content_type="image/png", data=png)],
+        data={
+            "method": fit.method,
+            "requested": args.method,
+            "reason": choice.reason,
+            "params": fit.params,
+            "points": points,
+            "holdout": choice.holdout,
+            "holdout_rmse": choice.holdout_rmse,
+            "fit_rmse": fit.fit_rmse,
+            "forecast": [{"x": _fmt_x(x), "value": v} for x, v in zip(future, fit.forecast, strict=True)],
+        },
+        warnings=warnings,
+    )

@@ -1,0 +1,348 @@
+"""Reads an uploaded CSV/TSV/JSON/NDJSON/Parquet file into a polars DataFrame, or says why it can't."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Literal
+
+from agents.common import AgentFailure
+from agents.data_analysis.settings import AnalysisSettings
+from spotrun.protocol import ErrorCode, InputFile
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Format = Literal["csv", "json", "ndjson", "parquet"]
+
+_SUPPORTED = "CSV, TSV, JSON, NDJSON or Parquet"
+_BY_SUFFIX: dict[str, Format] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".tab": "csv",
+    ".txt": "csv",
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_BY_TYPE: dict[str, Format] = {
+    "text/csv": "csv",
+    "text/tab-separated-values": "csv",
+    "application/json": "json",
+    "application/x-ndjson": "ndjson",
+    "application/jsonl": "ndjson",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+}
+# Well-known binary formats people attach by mistake, with what to do instead.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "looks like a ZIP or Excel (.xlsx) file — export the sheet as CSV and attach that"),
+    (b"\xd0\xcf\x11\xe0", "looks like an old Excel (.xls) file — export the sheet as CSV and attach that"),
+    (b"%PDF", "is a PDF — export the table as CSV and attach that"),
+    (b"\x89PNG", "is an image, not a data file — attach a CSV, TSV, JSON or Parquet file"),
+    (b"\xff\xd8\xff", "is an image, not a data file — attach a CSV, TSV, JSON or Parquet file"),
+    (b"\x1f\x8b", "is gzip-compressed — decompress it and attach the CSV/JSON inside"),
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    frame: pl.DataFrame
+    format: str  # e.g. "csv (tab-separated)"
+
+
+def _fail(code: ErrorCode, message: str) -> AgentFailure:
+    return AgentFailure(code, message)
+
+
+def detect_format(file: InputFile) -> Format:
+    """Name and content type first; the bytes decide when both are vague."""
+    data = file.data
+    if data[:4] == b"PAR1":
+        return "parquet"
+    for magic, why in _MAGIC:
+        if data.startswith(magic):
+            raise _fail(ErrorCode.UNSUPPORTED_MEDIA, f"{file.name} {why}")
+    suffix = PurePosixPath(file.name.lower()).suffix
+    declared = _BY_SUFFIX.get(suffix) or _BY_TYPE.get(file.content_type.split(";")[0].strip().lower())
+    if declared == "parquet":
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{file.name} is named Parquet but lacks the PAR1 header — "
+            "the file is damaged or not Parquet; re-export it",
+        )
+    head = data[:65536]
+    if b"\x00" in head:
+        raise _fail(
+            ErrorCode.UNSUPPORTED_MEDIA,
+            f"{file.name} is binary data, not a {_SUPPORTED} file — attach one of those",
+        )
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the 64 KiB boundary is fine; anything earlier is not text.
+        if exc.start < len(head) - 4:
+            raise _fail(
+                ErrorCode.UNSUPPORTED_MEDIA,
+                f"{file.name} is not UTF-8 text (byte {exc.start}) — save it as UTF-8 {_SUPPORTED}",
+            ) from None
+        text = head[: exc.start].decode("utf-8")
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if declared in ("json", "ndjson") or stripped[:1] in ("[", "{"):
+        if stripped.startswith("["):
+            return "json"
+        first = stripped.split("\n", 1)[0].strip()
+        try:
+            json.loads(first)
+        except ValueError:
+            return "json"  # one object spread over lines: {"a": [1, 2], ...}
+        return "ndjson" if "\n" in stripped.strip() else "json"
+    return "csv"
+
+
+def _check_size(file: InputFile, settings: AnalysisSettings) -> None:
+    limit = int(settings.max_file_mb * 1024 * 1024)
+    if len(file.data) > limit:
+        raise _fail(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{file.name} is {len(file.data) / 1048576:.1f} MiB; "
+            f"the limit is {settings.max_file_mb:g} MiB — attach a smaller file or a sample",
+        )
+    if not file.data.strip():
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{file.name} is empty — attach a file with a header row and at least one data row",
+        )
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return "\t" if sample.count("\t") > sample.count(",") else ","
+
+
+def check_csv_shape(text: str, delimiter: str, max_rows: int, name: str) -> int:
+    """Every row must have the header's field count; polars pads short rows silently."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT, f"{name} is empty — attach a file with a header row"
+        ) from None
+    expected = len(header)
+    rows = 0
+    try:
+        for row in reader:
+            if not row:
+                continue  # blank lines are skipped by polars too
+            rows += 1
+            if len(row) != expected:
+                raise _fail(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{name} line {reader.line_num}: expected {expected} fields, found {len(row)} — "
+                    "fix that row (a stray delimiter or an unquoted value?) and attach the file again",
+                )
+            if rows > max_rows:
+                raise _fail(
+                    ErrorCode.PAYLOAD_TOO_LARGE,
+                    f"{name} has more than {max_rows:,} rows — attach a sample or an aggregate",
+                )
+    except csv.Error as exc:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{name} line {reader.line_num}: {exc} — check the quoting on that line",
+        ) from None
+    if rows == 0:
+        raise _fail(ErrorCode.INVALID_ARGUMENT, f"{name} has a header but no data rows — attach data")
+    return rows
+
+
+def _read_csv(file: InputFile, settings: AnalysisSettings) -> Table:
+    import polars as pl
+
+    try:
+        text = file.data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            ErrorCode.UNSUPPORTED_MEDIA,
+            f"{file.name} is not UTF-8 text (byte {exc.start}) — save it as UTF-8 CSV",
+        ) from None
+    delimiter = _sniff_delimiter(text)
+    check_csv_shape(text, delimiter, settings.max_rows, file.name)
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(text.encode()),
+            separator=delimiter,
+            infer_schema_length=settings.infer_rows,
+            try_parse_dates=True,
+            n_rows=settings.max_rows,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{file.name} could not be read as CSV: {_first_line(exc)} — check the column named there",
+        ) from None
+    names = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+    return Table(frame, f"csv ({names[delimiter]}-separated)")
+
+
+def _read_json(file: InputFile, settings: AnalysisSettings) -> Table:
+    import polars as pl
+
+    try:
+        doc = json.loads(file.data)
+    except ValueError as exc:
+        line = getattr(exc, "lineno", "?")
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{file.name} line {line}: invalid JSON ({exc}) — fix it or export the data as CSV",
+        ) from None
+    if isinstance(doc, dict):
+        # {"data": [...]}-style wrappers are common API dumps; a dict of lists is columnar.
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        if len(doc) == 1 and lists and lists[0] and isinstance(lists[0][0], dict):
+            doc = lists[0]
+        elif lists and len(lists) == len(doc):
+            lengths = {len(v) for v in lists}
+            if len(lengths) != 1:
+                raise _fail(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{file.name}: the column lists have different "
+                    f"lengths {sorted(lengths)} — every column needs one value per row",
+                )
+            doc = [dict(zip(doc, row, strict=True)) for row in zip(*doc.values(), strict=True)]
+        else:
+            raise _fail(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{file.name} is a single JSON object — attach an array "
+                'of records like [{"a": 1, "b": 2}, …] or an object of columns',
+            )
+    if not isinstance(doc, list) or not doc:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT, f"{file.name} has no records — attach a JSON array of objects"
+        )
+    for index, record in enumerate(doc):
+        if not isinstance(record, dict):
+            raise _fail(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{file.name} record {index + 1} is "
+                f'{type(record).__name__}, not an object — every record must be {{"column": value}}',
+            )
+    if len(doc) > settings.max_rows:
+        raise _fail(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{file.name} has more than {settings.max_rows:,} records — attach a sample or an aggregate",
+        )
+    try:
+        frame = pl.from_dicts(doc, infer_schema_length=settings.infer_rows)
+    except pl.exceptions.PolarsError as exc:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{file.name}: {_first_line(exc)} — keep each field's type consistent across records",
+        ) from None
+    return Table(frame, "json")
+
+
+def _read_ndjson(file: InputFile, settings: AnalysisSettings) -> Table:
+    records = []
+    for number, line in enumerate(file.data.decode("utf-8-sig", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise _fail(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{file.name} line {number}: invalid JSON ({exc}) — each line must be one JSON object",
+            ) from None
+        if not isinstance(record, dict):
+            raise _fail(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{file.name} line {number}: expected a JSON object, found {type(record).__name__}",
+            )
+        records.append(record)
+        if len(records) > settings.max_rows:
+            raise _fail(
+                ErrorCode.PAYLOAD_TOO_LARGE,
+                f"{file.name} has more than {settings.max_rows:,} records — attach a sample or an aggregate",
+            )
+    table = _read_json(InputFile(name=file.name, data=json.dumps(records).encode()), settings)
+    return Table(table.frame, "ndjson")
+
+
+def _read_parquet(file: InputFile, settings: AnalysisSettings, columns: list[str] | None) -> Table:
+    import polars as pl
+
+    try:
+        # Lazy: projection and the row cap reach the Parquet reader, so unused columns are never decoded.
+        lazy = pl.scan_parquet(io.BytesIO(file.data))
+        schema = lazy.collect_schema()
+        if columns:
+            require_columns(columns, list(schema.names()))
+            lazy = lazy.select(columns)
+        frame = lazy.head(settings.max_rows + 1).collect()
+    except pl.exceptions.PolarsError as exc:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{file.name} is not a readable Parquet file: {_first_line(exc)} — re-export it",
+        ) from None
+    except OSError as exc:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT, f"{file.name} is not a readable Parquet file: {exc} — re-export it"
+        ) from None
+    if frame.height > settings.max_rows:
+        raise _fail(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{file.name} has more than {settings.max_rows:,} rows — attach a sample or an aggregate",
+        )
+    return Table(frame, "parquet")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def require_columns(wanted: list[str], available: list[str]) -> None:
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        shown = ", ".join(available[:40]) + (" …" if len(available) > 40 else "")
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"unknown column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing)} — available columns: {shown}",
+        )
+
+
+def load_table(file: InputFile, settings: AnalysisSettings, columns: list[str] | None = None) -> Table:
+    """Blocking (run it in a thread): detect, read, check limits and the optional column filter."""
+    _check_size(file, settings)
+    fmt = detect_format(file)
+    if fmt == "parquet":
+        table = _read_parquet(file, settings, columns)
+    elif fmt == "json":
+        table = _read_json(file, settings)
+    elif fmt == "ndjson":
+        table = _read_ndjson(file, settings)
+    else:
+        table = _read_csv(file, settings)
+    frame = table.frame
+    if frame.width > settings.max_columns:
+        raise _fail(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{file.name} has {frame.width} columns; the limit is "
+            f"{settings.max_columns} — drop the columns you don't need",
+        )
+    if frame.height == 0:
+        raise _fail(ErrorCode.INVALID_ARGUMENT, f"{file.name} has no data rows — attach a file with data")
+    if columns:
+        require_columns(columns, frame.columns)
+        frame = frame.select(columns)
+    return Table(frame, table.format)

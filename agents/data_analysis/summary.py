@@ -1,0 +1,193 @@
+"""`analyze`: column types, nulls, numeric statistics, top categories and strongest correlations."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from agents.data_analysis.settings import AnalysisSettings
+from spotrun.protocol import EmbedField
+
+if TYPE_CHECKING:
+    import polars as pl
+
+_STATS = ("mean", "std", "min", "q25", "median", "q75", "max")
+_TEXT_BUDGET = 3500  # leaves room in a 4096-char embed description
+_FIELD_VALUE = 1024
+_MAX_FIELDS = 25
+_FIELDS_BUDGET = 2200  # with the text, stays under the 6000-char total of one embed
+
+
+def is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric()
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf become None, dates become ISO strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def compute(frame: pl.DataFrame, settings: AnalysisSettings) -> dict[str, Any]:
+    """Blocking (run in a thread): every statistic, as plain JSON-ready data."""
+    import polars as pl
+
+    numeric = [c for c, t in frame.schema.items() if is_numeric(t)]
+    ordered = [c for c, t in frame.schema.items() if t.is_temporal()]
+    nulls = frame.null_count().row(0, named=True)
+    stats: dict[str, dict[str, Any]] = {}
+    if numeric:
+        exprs = []
+        for c in numeric:
+            col = pl.col(c).cast(pl.Float64)
+            exprs += [
+                col.mean().alias(f"{c}\x00mean"),
+                col.std().alias(f"{c}\x00std"),
+                col.min().alias(f"{c}\x00min"),
+                col.quantile(0.25, "linear").alias(f"{c}\x00q25"),
+                col.median().alias(f"{c}\x00median"),
+                col.quantile(0.75, "linear").alias(f"{c}\x00q75"),
+                col.max().alias(f"{c}\x00max"),
+            ]
+        row = frame.select(exprs).row(0, named=True)
+        for key, value in row.items():
+            name, stat = key.split("\x00")
+            stats.setdefault(name, {})[stat] = _clean(value)
+    if ordered:
+        row = frame.select(
+            [pl.col(c).min().alias(f"{c}\x00min") for c in ordered]
+            + [pl.col(c).max().alias(f"{c}\x00max") for c in ordered]
+        ).row(0, named=True)
+        for key, value in row.items():
+            name, stat = key.split("\x00")
+            stats.setdefault(name, {})[stat] = _clean(value)
+
+    columns = []
+    for name, dtype in frame.schema.items():
+        entry: dict[str, Any] = {
+            "name": name,
+            "dtype": str(dtype),
+            "nulls": nulls[name],
+            "null_pct": round(100 * nulls[name] / frame.height, 2),
+        }
+        if name in stats:
+            entry["stats"] = stats[name]
+        if not is_numeric(dtype) and not dtype.is_temporal() and not dtype.is_nested():
+            series = frame.get_column(name)
+            entry["unique"] = series.n_unique()
+            counts = series.drop_nulls().value_counts(sort=True).head(settings.top_categories)
+            entry["top"] = [
+                {"value": _clean(v), "count": n} for v, n in zip(counts[name], counts["count"], strict=True)
+            ]
+        columns.append(entry)
+
+    return {
+        "rows": frame.height,
+        "columns": columns,
+        "correlations": _correlations(frame, numeric[: settings.max_numeric_for_corr], settings),
+    }
+
+
+def _correlations(
+    frame: pl.DataFrame, numeric: list[str], settings: AnalysisSettings
+) -> list[dict[str, Any]]:
+    import polars as pl
+
+    if len(numeric) < 2 or settings.max_correlations == 0:
+        return []
+    pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
+    row = frame.select(
+        [
+            pl.corr(pl.col(a).cast(pl.Float64), pl.col(b).cast(pl.Float64)).alias(str(i))
+            for i, (a, b) in enumerate(pairs)
+        ]
+    ).row(0)
+    found = [
+        {"a": a, "b": b, "r": round(r, 4)}
+        for (a, b), r in zip(pairs, row, strict=True)
+        if r is not None and math.isfinite(r)
+    ]
+    found.sort(key=lambda p: -abs(p["r"]))
+    return found[: settings.max_correlations]
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e7 or abs(value) < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render(name: str, fmt: str, data: dict[str, Any]) -> tuple[str, list[EmbedField]]:
+    """A short text summary with a monospace table, plus embed fields within Discord's limits."""
+    columns = data["columns"]
+    numeric = [c for c in columns if "stats" in c and "mean" in c["stats"]]
+    text_cols = [c for c in columns if "top" in c]
+    with_nulls = [c for c in columns if c["nulls"]]
+    lines = [
+        f"**{name}** · {fmt}: {data['rows']:,} rows × {len(columns)} columns — "
+        f"{len(numeric)} numeric, {len(text_cols)} text.",
+        (
+            f"Nulls in {len(with_nulls)} column(s): "
+            + ", ".join(f"{c['name']} {c['nulls']:,} ({c['null_pct']:g}%)" for c in with_nulls[:8])
+            + (" …" if len(with_nulls) > 8 else "")
+        )
+        if with_nulls
+        else "No nulls.",
+    ]
+    if data["correlations"]:
+        top = data["correlations"][0]
+        lines.append(f"Strongest correlation: {top['a']} ~ {top['b']} (r = {top['r']:+.3f}).")
+
+    header = ("column", "type", "nulls", "mean", "std", "min", "median", "max")
+    rows = []
+    for c in columns:
+        s = c.get("stats", {})
+        rows.append(
+            (
+                _clip(c["name"], 16),
+                _clip(c["dtype"], 10),
+                f"{c['nulls']:,}",
+                *(_num(s.get(k)) if k in s else "" for k in ("mean", "std", "min", "median", "max")),
+            )
+        )
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    table = [
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+    ]
+    body = "\n".join(lines)
+    budget = _TEXT_BUDGET - len(body) - 20
+    shown = []
+    for number, line in enumerate(table):
+        if sum(len(x) + 1 for x in shown) + len(line) > budget:
+            shown.append(f"… {len(table) - number} more columns (all in the data)")
+            break
+        shown.append(line)
+    text = body + "\n```\n" + "\n".join(shown) + "\n```"
+
+    fields: list[EmbedField] = []
+    if data["correlations"]:
+        value = "\n".join(f"{p['a']} ~ {p['b']}: r = {p['r']:+.3f}" for p in data["correlations"])
+        fields.append(
+            EmbedField(name="Strongest correlations", value=_clip(value, _FIELD_VALUE), inline=False)
+        )
+    for c in text_cols:
+        value = "\n".join(f"{_clip(str(t['value']), 40)} — {t['count']:,}" for t in c["top"]) or "(all null)"
+        field = EmbedField(
+            name=_clip(f"Top {c['name']} ({c['unique']:,} unique)", 100), value=_clip(value, _FIELD_VALUE)
+        )
+        used = sum(len(f.name) + len(f.value) for f in fields)
+        if len(fields) >= _MAX_FIELDS or used + len(field.name) + len(field.value) > _FIELDS_BUDGET:
+            break
+        fields.append(field)
+    return text, fields

@@ -1,0 +1,238 @@
+"""The data-analysis agent over real HTTP: real polars, matplotlib and forecasting on generated files."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import struct
+from typing import Any
+
+import aiohttp
+import polars as pl
+import pytest
+
+from agents.common import AgentSettings
+from agents.data_analysis.app import build
+from agents.data_analysis.settings import AnalysisSettings
+from spotrun.protocol import AgentResult
+from tests.helpers import serve
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def output_file(body: dict[str, Any]) -> bytes:
+    """Decoded the way the bot decodes it: through the protocol model."""
+    return AgentResult.model_validate(body).files[0].data
+
+
+def csv_1_to_100() -> bytes:
+    # a = 1..100 (mean 50.5, median 50.5, min 1, max 100); b = 2a + 1 (r = 1); c cycles x/y/z; d has nulls.
+    lines = ["a,b,c,d"]
+    for i in range(1, 101):
+        lines.append(f"{i},{2 * i + 1},{'xyz'[i % 3]},{'' if i % 10 == 0 else i / 2}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+async def call(
+    base: str, command: str, args: dict[str, Any], name: str, data: bytes, content_type: str = "text/csv"
+) -> tuple[int, dict[str, Any]]:
+    body = {
+        "job_id": f"job-{command}-{abs(hash((name, data, json.dumps(args)))) % 10**12}",
+        "command": command,
+        "args": args,
+        "files": [{"name": name, "content_type": content_type, "data": base64.b64encode(data).decode()}],
+        "context": {"user_id": "1"},
+    }
+    async with aiohttp.ClientSession() as session, session.post(f"{base}/v1/{command}", json=body) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def agent():
+    app = build(AgentSettings(auth="none"), AnalysisSettings(max_file_mb=1, max_rows=5000))
+    async with serve(app) as base:
+        yield base
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_SIGNATURE
+    width, height = struct.unpack(">II", data[16:24])  # IHDR is always the first chunk
+    return width, height
+
+
+async def test_analyze_csv_known_statistics(agent: str) -> None:
+    status, body = await call(agent, "analyze", {}, "numbers.csv", csv_1_to_100())
+    assert status == 200, body
+    data = body["data"]
+    assert data["rows"] == 100
+    cols = {c["name"]: c for c in data["columns"]}
+    assert cols["a"]["dtype"] == "Int64"
+    assert cols["a"]["stats"]["mean"] == pytest.approx(50.5)
+    assert cols["a"]["stats"]["median"] == pytest.approx(50.5)
+    assert cols["a"]["stats"]["min"] == 1 and cols["a"]["stats"]["max"] == 100
+    assert cols["a"]["stats"]["std"] == pytest.approx(29.011491975882016)
+    assert cols["a"]["stats"]["q25"] == pytest.approx(25.75)
+    assert cols["d"]["nulls"] == 10
+    assert {t["value"] for t in cols["c"]["top"]} == {"x", "y", "z"}
+    assert cols["c"]["top"][0]["count"] == 34  # i % 3 == 1 occurs 34 times in 1..100 → "y"
+    assert data["correlations"][0]["r"] == pytest.approx(1.0)
+    assert {data["correlations"][0]["a"], data["correlations"][0]["b"]} == {"a", "b"}
+    assert "100 rows × 4 columns" in body["text"]
+    assert "```" in body["text"] and "50.5" in body["text"]
+    assert len(body["text"]) <= 4096
+    assert all(len(f["value"]) <= 1024 for f in body["fields"]) and len(body["fields"]) <= 25
+    assert any(f["name"].startswith("Top c") for f in body["fields"])
+
+
+async def test_analyze_column_filter_and_unknown_column(agent: str) -> None:
+    status, body = await call(agent, "analyze", {"columns": ["a", "c"]}, "n.csv", csv_1_to_100())
+    assert status == 200
+    assert [c["name"] for c in body["data"]["columns"]] == ["a", "c"]
+    status, body = await call(agent, "analyze", {"columns": ["a", "price"]}, "n.csv", csv_1_to_100())
+    assert status == 422
+    message = body["error"]["message"]
+    assert "'price'" in message and "available columns: a, b, c, d" in message
+
+
+async def test_analyze_tsv_json_ndjson_parquet(agent: str) -> None:
+    tsv = b"city\ttemp\nOslo\t3.5\nRome\t18.5\nLima\t20\n"
+    status, body = await call(agent, "analyze", {}, "weather.tsv", tsv, "text/tab-separated-values")
+    assert status == 200, body
+    assert body["data"]["format"] == "csv (tab-separated)"
+    temp = next(c for c in body["data"]["columns"] if c["name"] == "temp")
+    assert temp["stats"]["mean"] == pytest.approx(14.0)
+
+    records = json.dumps([{"k": i, "v": i * i} for i in range(1, 11)]).encode()
+    status, body = await call(agent, "analyze", {}, "data.json", records, "application/json")
+    assert status == 200, body
+    assert body["data"]["format"] == "json"
+    assert body["data"]["columns"][1]["stats"]["mean"] == pytest.approx(38.5)  # mean of 1..10 squared
+
+    ndjson = b"".join(json.dumps({"k": i}).encode() + b"\n" for i in range(5))
+    status, body = await call(agent, "analyze", {}, "rows.jsonl", ndjson, "application/octet-stream")
+    assert status == 200, body
+    assert body["data"]["format"] == "ndjson" and body["data"]["rows"] == 5
+
+    buffer = io.BytesIO()
+    pl.DataFrame({"x": list(range(1, 101)), "label": ["p", "q"] * 50}).write_parquet(buffer)
+    status, body = await call(
+        agent, "analyze", {"columns": ["x"]}, "blob.bin", buffer.getvalue(), "application/octet-stream"
+    )
+    assert status == 200, body
+    assert body["data"]["format"] == "parquet"
+    assert body["data"]["columns"][0]["stats"]["mean"] == pytest.approx(50.5)
+
+
+async def test_malformed_csv_names_the_line(agent: str) -> None:
+    bad = b"a,b,c,d\n1,2,3,4\n5,6,7,8\n1,2,3,4\n1,2,3,4\n1,2,3,4\n1,2,3,4,5,6\n"
+    status, body = await call(agent, "analyze", {}, "bad.csv", bad)
+    assert status == 422
+    assert body["error"]["code"] == "invalid_argument"
+    assert "line 7: expected 4 fields, found 6" in body["error"]["message"]
+    short = b"a,b,c\n1,2,3\n4,5\n"  # polars alone would pad this row with nulls
+    status, body = await call(agent, "analyze", {}, "short.csv", short)
+    assert status == 422 and "line 3: expected 3 fields, found 2" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "code", "phrase"),
+    [
+        ("empty.csv", b"", 422, "invalid_argument", "is empty"),
+        ("header.csv", b"a,b\n", 422, "invalid_argument", "no data rows"),
+        ("noise.csv", bytes(range(256)) * 8, 415, "unsupported_media", "binary data"),
+        ("book.xlsx", b"PK\x03\x04" + b"\x00" * 64, 415, "unsupported_media", "export the sheet as CSV"),
+        ("broken.json", b'[{"a": 1},\n {"a": 2', 422, "invalid_argument", "line 2: invalid JSON"),
+        ("fake.parquet", b"a,b\n1,2\n", 422, "invalid_argument", "lacks the PAR1 header"),
+    ],
+)
+async def test_bad_files_get_clear_errors(
+    agent: str, name: str, data: bytes, status: int, code: str, phrase: str
+) -> None:
+    got, body = await call(agent, "analyze", {}, name, data)
+    assert got == status, body
+    assert body["error"]["code"] == code
+    assert phrase in body["error"]["message"]
+
+
+async def test_oversized_upload_and_too_many_rows(agent: str) -> None:
+    big = b"a\n" + b"1234567\n" * 200_000  # 1.6 MB, over the 1 MiB test limit
+    status, body = await call(agent, "analyze", {}, "big.csv", big)
+    assert status == 413 and body["error"]["code"] == "payload_too_large"
+    assert "limit is 1 MiB" in body["error"]["message"]
+    rows = b"a\n" + b"1\n" * 6000
+    status, body = await call(agent, "analyze", {}, "rows.csv", rows)
+    assert status == 413 and "more than 5,000 rows" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "x", "y"),
+    [
+        ({"kind": "line", "x": "a", "y": ["b"], "title": "B over A"}, "a", ["b"]),
+        ({"kind": "bar", "x": "c", "y": ["a"]}, "c", ["a"]),
+        ({"kind": "histogram", "y": ["a"]}, None, ["a"]),
+        ({"kind": "scatter"}, "a", ["b"]),
+        ({"kind": "line"}, "c", ["a", "b", "d"]),
+    ],
+)
+async def test_chart_returns_png(agent: str, args: dict[str, Any], x: str | None, y: list[str]) -> None:
+    status, body = await call(agent, "chart", args, "n.csv", csv_1_to_100())
+    assert status == 200, body
+    png = output_file(body)
+    assert png_size(png) == (1000, 550)
+    assert body["files"][0]["content_type"] == "image/png"
+    assert len(png) < 10 * 1024 * 1024
+    assert body["data"]["x"] == x and body["data"]["y"] == y
+    if args["kind"] == "bar":
+        assert "summed" in body["text"]  # three categories over 100 rows
+
+
+async def test_chart_errors(agent: str) -> None:
+    status, body = await call(agent, "chart", {"kind": "line", "y": ["nope"]}, "n.csv", csv_1_to_100())
+    assert status == 422 and "unknown column 'nope'" in body["error"]["message"]
+    status, body = await call(agent, "chart", {"kind": "line", "x": "a", "y": ["c"]}, "n.csv", csv_1_to_100())
+    assert status == 422
+    assert (
+        "'c' is String" in body["error"]["message"] and "numeric columns: a, b, d" in body["error"]["message"]
+    )
+
+
+async def test_predict_perfect_line(agent: str) -> None:
+    data = "t,v\n" + "".join(f"{t},{3 * t + 7}\n" for t in range(1, 31))
+    for method in ("linear", "holt", "auto"):
+        status, body = await call(
+            agent,
+            "predict",
+            {"column": "v", "x": "t", "steps": 3, "method": method},
+            "line.csv",
+            data.encode(),
+        )
+        assert status == 200, body
+        got = body["data"]["forecast"]
+        assert [p["x"] for p in got] == ["31", "32", "33"]
+        assert [p["value"] for p in got] == pytest.approx([100.0, 103.0, 106.0], abs=1e-6)
+        assert png_size(output_file(body))[0] == 1000
+    assert body["data"]["method"] == "linear"  # auto: a tie goes to the simpler model
+    assert "Auto chose linear" in body["text"] and "holdout RMSE" in body["text"]
+
+
+async def test_predict_auto_picks_holt_for_a_level_shift(agent: str) -> None:
+    # Flat at 10, then flat at 50: a straight line through all of it is badly wrong at the end;
+    # Holt's smoothing follows the new level.
+    values = [10.0] * 40 + [50.0] * 20
+    data = "v\n" + "".join(f"{v}\n" for v in values)
+    status, body = await call(agent, "predict", {"column": "v", "steps": 5}, "shift.csv", data.encode())
+    assert status == 200, body
+    assert body["data"]["method"] == "holt"
+    assert body["data"]["holdout_rmse"]["holt"] < body["data"]["holdout_rmse"]["linear"]
+    assert body["data"]["forecast"][0]["value"] == pytest.approx(50.0, abs=2.0)
+    assert "Holt's linear exponential smoothing" in body["text"]
+
+
+async def test_predict_errors(agent: str) -> None:
+    status, body = await call(agent, "predict", {"column": "c"}, "n.csv", csv_1_to_100())
+    assert status == 422 and "a forecast needs numbers" in body["error"]["message"]
+    status, body = await call(agent, "predict", {"column": "zz"}, "n.csv", csv_1_to_100())
+    assert status == 422 and "available columns" in body["error"]["message"]
+    status, body = await call(agent, "predict", {"column": "a"}, "two.csv", b"a\n1\n2\n")
+    assert status == 422 and "at least 3" in body["error"]["message"]
