@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ class Encoded:
 
 
 def _megapixels(pixels: int) -> str:
+    if pixels < 100_000:
+        return f"{pixels:,} pixels"
     return f"{pixels / 1_000_000:.1f} MP"
 
 
@@ -34,10 +37,14 @@ def open_image(data: bytes, name: str, max_pixels: int) -> Image.Image:
             # limit below is the one that decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError:
+    except Image.DecompressionBombError as exc:
+        # Pillow's own guard fired (over twice Image.MAX_IMAGE_PIXELS): report its count.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f" ({_megapixels(int(found.group(1)))})" if found else ""
         raise AgentFailure(
             ErrorCode.PAYLOAD_TOO_LARGE,
-            f"'{name}' declares an enormous pixel count — attach an image under {_megapixels(max_pixels)}",
+            f"'{name}' is far too large{size}, over this agent's {_megapixels(max_pixels)} limit — "
+            "attach a smaller image",
         ) from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise AgentFailure(
