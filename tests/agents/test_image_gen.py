@@ -93,7 +93,9 @@ async def test_input_over_the_pixel_setting_names_its_size() -> None:
     async with image_agent(max_input_pixels=5_000) as url:
         status, body = await call(url, "enhance", {}, [("big.png", "image/png", png(100, 80))])
     assert status == 413
-    assert "'big.png' is 100×80 (8,000 pixels), over this agent's 5,000 pixels limit" in body["error"]["message"]
+    assert (
+        "'big.png' is 100×80 (8,000 pixels), over this agent's 5,000 pixels limit" in body["error"]["message"]
+    )
 
 
 async def test_output_pixel_limit_names_the_scale() -> None:
@@ -145,3 +147,14 @@ def test_half_configured_provider_fails_at_startup_naming_the_variable() -> None
     with pytest.raises(SettingsError, match="SPOTRUN_IMAGEGEN_OPENAI_API_KEY is required"):
         load_settings(ImageGenSettings, provider="openai")
     assert load_settings(ImageGenSettings, provider="").provider is None
+
+
+async def test_health_reports_pillow_and_the_missing_provider() -> None:
+    import aiohttp
+
+    async with image_agent() as url, aiohttp.ClientSession() as session, session.get(f"{url}/health") as resp:
+        health = await resp.json()
+    assert health["status"] == "ok"  # enhance still works without a provider
+    assert health["engines"]["pillow"]["available"] is True
+    assert health["engines"]["provider"]["available"] is False
+    assert "SPOTRUN_IMAGEGEN_PROVIDER" in health["engines"]["provider"]["detail"]
