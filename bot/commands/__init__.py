@@ -1,0 +1,1 @@
+"""Command text and slash options -> validated protocol arguments, and the help text."""

@@ -1,0 +1,1 @@
+"""discord.py extensions: one cog per feature, loaded by SpotrunBot.setup_hook."""

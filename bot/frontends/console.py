@@ -1,0 +1,108 @@
+"""The console frontend: prints what the bot would post and saves result files to a folder."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.commands.help import help_text
+from bot.commands.parse import UsageError, parse
+from bot.jobs.engine import JobEngine, Submission
+from bot.jobs.queue import UserLimitReached
+from bot.jobs.store import Job
+from bot.render import Message, render_error
+from bot.settings import BotSettings
+
+CONSOLE_USER = "console"
+
+
+class ConsoleFrontend:
+    name = "console"
+
+    def __init__(self, out: TextIO, output_dir: Path) -> None:
+        self.out = out
+        self.output_dir = output_dir
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    async def show_status(self, job: Job, text: str, *, active: bool) -> str | None:
+        self._print(f"[{job.id}] {text}")
+        return None
+
+    async def post_result(self, job: Job, messages: list[Message]) -> str | None:
+        for message in messages:
+            self._print(f"[{job.id}] result:\n{message.as_text()}")
+            for f in message.files:
+                self.output_dir.mkdir(parents=True, exist_ok=True)
+                path = self.output_dir / f"{job.id}-{f.name}"
+                path.write_bytes(f.data)
+                self._print(f"[{job.id}] saved {path}")
+        return None
+
+    async def post_error(self, job: Job, text: str) -> str | None:
+        self._print(f"[{job.id}] error:\n{render_error(text, job_id=job.id).as_text()}")
+        return None
+
+
+async def run_console(engine: JobEngine, settings: BotSettings, stdin: TextIO, out: TextIO) -> int:
+    """Read commands line by line; at EOF wait for every submitted job, then return 0."""
+    prefix = settings.command_prefix
+    pending: list[str] = []
+
+    def say(text: str) -> None:
+        print(text, file=out, flush=True)
+
+    say(f"spotrun console — type {prefix}help; end with Ctrl-D") if stdin.isatty() else None
+    while True:
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            break
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not line.startswith(prefix):
+            say(f"commands start with {prefix} — try {prefix}help")
+            continue
+        name, _, rest = line[len(prefix) :].partition(" ")
+        name = name.lower()
+        if name == "help":
+            say(help_text(prefix))
+        elif name == "jobs":
+            for job in await engine.store.user_jobs(CONSOLE_USER):
+                say(f"{job.id}  {job.command:<15} {job.state.value}")
+        elif name == "cancel":
+            say(
+                await engine.cancel(rest.strip(), by="console")
+                if rest.strip()
+                else f"usage: {prefix}cancel <job>"
+            )
+        elif name == "monitor":
+            say("monitors post to a Discord channel on a schedule; they need the Discord bot")
+        else:
+            try:
+                parsed = parse(
+                    name, rest, local_files=True, max_file_bytes=settings.max_input_bytes, prefix=prefix
+                )
+                job, _ = await engine.submit(
+                    Submission(
+                        command=parsed.command.value,
+                        args=parsed.args.model_dump(mode="json"),
+                        files=parsed.files,
+                        user_id=CONSOLE_USER,
+                        frontend="console",
+                    )
+                )
+            except (UsageError, UserLimitReached) as exc:
+                say(str(exc))
+                continue
+            pending.append(job.id)
+    for job_id in pending:
+        await engine.wait(job_id)
+    return 0
+
+
+def default_streams() -> tuple[TextIO, TextIO]:
+    return sys.stdin, sys.stdout

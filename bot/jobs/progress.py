@@ -1,0 +1,81 @@
+"""The status board: one status message per job, edited at a bounded rate, latest text wins."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot.frontends.base import DeliveryError, Frontend
+from bot.jobs.store import Job, JobStore
+from spotrun.logs import get_logger
+
+log = get_logger("bot.progress")
+
+
+class StatusBoard:
+    def __init__(self, store: JobStore, frontends: dict[str, Frontend], interval_s: float) -> None:
+        self._store = store
+        self._frontends = frontends
+        self._interval = interval_s
+        self._last: dict[str, float] = {}
+        self._message_ids: dict[str, str] = {}
+        self._pending: dict[str, tuple[Job, str, bool]] = {}
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def show(self, job: Job, text: str, *, active: bool = True, final: bool = False) -> None:
+        """Show `text` now if the interval allows, else later; a `final` text waits its turn and
+        replaces anything pending (it must not be overwritten by an older progress line)."""
+        wait = self._interval - (time.monotonic() - self._last.get(job.id, float("-inf")))
+        if final:
+            self._pending.pop(job.id, None)
+            timer = self._timers.pop(job.id, None)
+            if timer is not None:
+                timer.cancel()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self._write(job, text, active)
+            self.forget(job.id)
+            return
+        if wait <= 0 and job.id not in self._timers:
+            await self._write(job, text, active)
+            return
+        self._pending[job.id] = (job, text, active)
+        if job.id not in self._timers:
+            self._timers[job.id] = asyncio.create_task(self._later(job.id, max(wait, 0.0)))
+
+    async def _later(self, job_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._timers.pop(job_id, None)
+        pending = self._pending.pop(job_id, None)
+        if pending is not None:
+            await self._write(*pending)
+
+    async def _write(self, job: Job, text: str, active: bool) -> None:
+        # One writer per job: the first write creates the message the later ones edit.
+        async with self._locks.setdefault(job.id, asyncio.Lock()):
+            self._last[job.id] = time.monotonic()
+            known = self._message_ids.get(job.id) or job.status_message_id
+            job.status_message_id = known
+            try:
+                message_id = await self._frontends[job.frontend].show_status(job, text, active=active)
+            except DeliveryError as exc:
+                log.warning("status update failed", job_id=job.id, error=str(exc))
+                return
+            if message_id and message_id != known:
+                self._message_ids[job.id] = message_id
+                job.status_message_id = message_id
+                await self._store.update(job.id, status_message_id=message_id)
+
+    def forget(self, job_id: str) -> None:
+        for table in (self._last, self._message_ids, self._pending, self._locks):
+            table.pop(job_id, None)
+        timer = self._timers.pop(job_id, None)
+        if timer is not None:
+            timer.cancel()
+
+    async def close(self) -> None:
+        timers = list(self._timers.values())
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)

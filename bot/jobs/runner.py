@@ -1,0 +1,138 @@
+"""Runs one job: running -> agent call (job id = idempotency key) -> store -> render -> post."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable
+
+from agent_client import AgentClient, AgentError, AgentRegistry
+from bot import metrics
+from bot.cost import CostSettings, receipt
+from bot.frontends.base import DeliveryError, Frontend
+from bot.jobs.progress import StatusBoard
+from bot.jobs.store import Job, JobState, JobStore
+from bot.messages import agent_words, describe_agent_error
+from bot.render import render_result
+from bot.settings import BotSettings
+from spotrun.logs import get_logger
+from spotrun.protocol import AgentRequest, CallerContext, Command
+from spotrun.trace import TraceContext
+
+log = get_logger("bot.runner")
+
+# Cloud Run scales an idle service to zero after roughly this long: the next call is a cold start.
+_COLD_AFTER_S = 15 * 60
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: JobStore,
+        client: AgentClient,
+        registry: AgentRegistry,
+        board: StatusBoard,
+        frontends: dict[str, Frontend],
+        settings: BotSettings,
+        prices: CostSettings,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.registry = registry
+        self.board = board
+        self.frontends = frontends
+        self.settings = settings
+        self.prices = prices
+        self._last_answer: dict[str, float] = {}
+
+    async def run(self, job_id: str) -> Job:
+        job = await self.store.get(job_id, with_files=True)
+        assert job is not None, job_id
+        files = job.files
+        job = await self.store.transition(job_id, JobState.RUNNING)
+        metrics.JOBS.labels(job.command, JobState.RUNNING.value).inc()
+        agent = self.registry.for_command(job.command)
+        started = time.monotonic()
+        ticker = asyncio.create_task(self._tick(job, agent.name, started))
+        request = AgentRequest(
+            job_id=job.id,
+            command=Command(job.command),
+            args=job.args,
+            files=files,
+            context=CallerContext(user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id),
+        )
+        trace = TraceContext.new()
+        try:
+            result = await self.client.call(
+                request, deadline_s=self.settings.job_deadline_s or agent.timeout_s, trace=trace
+            )
+        except AgentError as exc:
+            self._last_answer[agent.name] = time.monotonic()
+            text = describe_agent_error(exc)
+            log.info("job failed", job_id=job.id, error=str(exc), trace_id=trace.trace_id)
+            job = await self.store.transition(
+                job.id, JobState.FAILED, error_code=str(exc.code or type(exc).__name__), error_message=text
+            )
+            await self._finish(job, started)
+            await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
+            await self._deliver(job, self.frontends[job.frontend].post_error(job, text))
+            return job
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        self._last_answer[agent.name] = time.monotonic()
+        bill = receipt(result.usage, agent, self.prices)
+        job = await self.store.transition(
+            job.id,
+            JobState.SUCCEEDED,
+            result_json=result.model_dump_json(),
+            vcpu_s=bill.vcpu_s,
+            gib_s=bill.gib_s,
+            requests=bill.requests,
+            provider_usd=bill.provider_usd,
+            total_usd=bill.total_usd,
+        )
+        await self._finish(job, started)
+        messages = render_result(
+            result, footer=bill.footer(), upload_limit=self.settings.upload_limit_bytes, job_id=job.id
+        )
+        await self._deliver(job, self.frontends[job.frontend].post_result(job, messages))
+        await self.board.show(
+            job, f"✅ done in {time.monotonic() - started:.1f} s — result below", active=False, final=True
+        )
+        return job
+
+    async def cancelled(self, job_id: str, by: str) -> None:
+        """The engine cancelled the running task on a user's request: record and show it."""
+        job = await self.store.transition(job_id, JobState.CANCELLED, error_message=f"cancelled by {by}")
+        metrics.JOBS.labels(job.command, JobState.CANCELLED.value).inc()
+        await self.board.show(job, f"🛑 cancelled by {by}", active=False, final=True)
+
+    async def _finish(self, job: Job, started: float) -> None:
+        metrics.JOBS.labels(job.command, job.state.value).inc()
+        metrics.JOB_SECONDS.labels(job.command).observe(time.time() - job.created_at)
+
+    async def _deliver(self, job: Job, posting: Awaitable[str | None]) -> None:
+        try:
+            message_id = await posting
+        except DeliveryError as exc:
+            # posted_at stays NULL: the next start finds the job in store.unposted().
+            log.warning("result delivery failed", job_id=job.id, error=str(exc))
+            return
+        await self.store.update(job.id, posted_at=time.time(), result_message_id=message_id)
+
+    async def _tick(self, job: Job, agent: str, started: float) -> None:
+        """Progress lines while the agent works; a long first wait on an idle agent is a cold start."""
+        interval = self.settings.status_edit_interval_s
+        idle = time.monotonic() - self._last_answer.get(agent, float("-inf")) > _COLD_AFTER_S
+        words = agent_words(agent)
+        while True:
+            elapsed = time.monotonic() - started
+            if idle and elapsed >= self.settings.waking_after_s:
+                text = f"😴 waking the {words} agent… {elapsed:.0f} s (it was idle: cold start)"
+            else:
+                text = f"⚙️ running on the {words} agent… {elapsed:.0f} s"
+            await self.board.show(job, text, active=True)
+            await asyncio.sleep(interval)

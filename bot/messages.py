@@ -1,0 +1,98 @@
+"""User-facing text for every failure a job can meet: short, specific, and what to do next."""
+
+from __future__ import annotations
+
+from agent_client import (
+    AgentBusy,
+    AgentError,
+    AgentRejected,
+    AgentTimeout,
+    AgentUnavailable,
+    AuthError,
+    CircuitOpen,
+    ProtocolViolation,
+    RegistryError,
+)
+from spotrun.protocol import Command, ErrorCode
+
+# What each agent does, in the words a user would use.
+_AGENT_WORDS = {
+    "image-gen": "image",
+    "web-scraper": "web scraper",
+    "data-analysis": "data analysis",
+    "audio-video": "audio/video",
+}
+
+_REJECTED: dict[ErrorCode, str] = {
+    ErrorCode.PROVIDER_NOT_CONFIGURED: "{what} isn't set up on this bot — an admin must configure a provider",
+    ErrorCode.BLOCKED_URL: "that URL points to a private/blocked address; use a public http(s) URL",
+    ErrorCode.FETCH_FAILED: "the page could not be fetched: {detail}",
+    ErrorCode.UNSUPPORTED_MEDIA: "that file type isn't supported here: {detail}",
+    ErrorCode.PAYLOAD_TOO_LARGE: "the input is too large: {detail}",
+    ErrorCode.CONTENT_POLICY: "the provider refused this request under its content policy",
+    ErrorCode.ENGINE_UNAVAILABLE: "the {agent} agent is missing an engine for this: {detail}",
+    ErrorCode.INVALID_ARGUMENT: "the agent refused the arguments: {detail}",
+    ErrorCode.PROVIDER_ERROR: "the provider failed: {detail} — try again later",
+    ErrorCode.RATE_LIMITED: "the provider is rate-limiting us; try again in a minute",
+    ErrorCode.UNAUTHENTICATED: "the bot couldn't authenticate to the {agent} agent; an admin should check "
+    "Workload Identity",
+    ErrorCode.FORBIDDEN: "the {agent} agent refused the bot's identity; an admin should check its "
+    "roles/run.invoker grant",
+}
+
+_WHAT = {
+    Command.GENERATE: "image generation",
+    Command.ENHANCE: "image enhancement",
+    Command.STYLE_TRANSFER: "style transfer",
+    Command.TRANSCRIBE: "transcription",
+    Command.TTS: "text-to-speech",
+}
+
+
+def agent_words(agent: str | None) -> str:
+    return _AGENT_WORDS.get(agent or "", agent or "agent")
+
+
+def describe_agent_error(exc: AgentError) -> str:
+    """One sentence for the user. The order matters: subclasses before their parents."""
+    agent = agent_words(exc.agent)
+    if isinstance(exc, AgentRejected):
+        template = _REJECTED.get(exc.code) if exc.code else None
+        if template is None:
+            return f"the {agent} agent refused this: {exc.message}"
+        what = _WHAT.get(Command(exc.command), exc.command or "this") if exc.command else "this"
+        text = template.format(what=what, agent=agent, detail=exc.message)
+        return text[0].upper() + text[1:] if template.startswith("{what}") else text
+    if isinstance(exc, CircuitOpen):
+        return f"the {agent} agent is failing; try again in {_retry_in(exc)}"
+    if isinstance(exc, AgentTimeout):
+        return f"the {agent} agent took longer than {_limit_of(exc)}; try a smaller input or try again later"
+    if isinstance(exc, AgentBusy):
+        return f"the {agent} agent is busy; try again in a minute"
+    if isinstance(exc, AgentUnavailable):
+        return f"the {agent} agent is down right now; try again later"
+    if isinstance(exc, AuthError):
+        return "the bot couldn't authenticate to the agent; an admin should check Workload Identity"
+    if isinstance(exc, ProtocolViolation):
+        return (
+            f"the {agent} agent answered something the bot doesn't understand; "
+            "an admin should check its version"
+        )
+    if isinstance(exc, RegistryError):
+        return "no agent is configured for this command; an admin should check the agent registry"
+    return f"the {agent} agent failed: {exc.message}"
+
+
+def _retry_in(exc: CircuitOpen) -> str:
+    # The breaker's message carries "retrying in Ns"; keep the number, or say "a minute".
+    for word in exc.message.split():
+        if word.endswith("s") and word[:-1].isdigit():
+            return word
+    return "a minute"
+
+
+def _limit_of(exc: AgentTimeout) -> str:
+    for word in exc.message.split():
+        if word.endswith("s") and word[:-1].replace(".", "", 1).isdigit():
+            return word
+    return "its time limit"

@@ -1,0 +1,74 @@
+"""Typed settings of the bot process (env prefix SPOTRUN_), validated at startup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOCAL_REGISTRY = Path(__file__).resolve().parent.parent / "spotrun" / "agents.local.yaml"
+
+IdList = Annotated[tuple[int, ...], NoDecode]
+
+
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPOTRUN_", extra="ignore")
+
+    # No default for the secret: `spotrun bot` refuses to start without it (see main.py);
+    # the console frontend of `spotrun dev` does not need one.
+    discord_token: SecretStr | None = None
+    discord_api_base: str = Field(
+        default="https://discord.com/api/v10",
+        pattern=r"^https?://\S+$",
+        description="REST base (discord.http.Route.BASE): a REST proxy, or an emulator in tests",
+    )
+    command_prefix: str = Field(default="!", min_length=1, max_length=5)
+    database_url: str = Field(default="sqlite:///spotrun.db", pattern=r"^sqlite:///.+")
+    sync_guild_ids: IdList = Field(
+        default=(), description="guilds to sync slash commands to (instant); empty: global (up to 1 h)"
+    )
+    owner_ids: IdList = Field(default=(), description="Discord user ids with admin rights everywhere")
+    registry_file: Path | None = Field(
+        default=None,
+        validation_alias="SPOTRUN_CLIENT_REGISTRY_FILE",
+        description="agent registry; default: the local registry (agents on 127.0.0.1:8181-8184)",
+    )
+
+    max_running_per_user: int = Field(default=2, ge=1, le=100)
+    max_queued_per_user: int = Field(default=5, ge=0, le=1000)
+    job_deadline_s: float | None = Field(
+        default=None, gt=0, le=3600, description="per-job deadline; default: the agent's timeout_s"
+    )
+    max_input_bytes: int = Field(default=25 * 1024 * 1024, gt=0, le=25 * 1024 * 1024)
+    upload_limit_bytes: int = Field(default=10 * 1024 * 1024, gt=0, le=500 * 1024 * 1024)
+    status_edit_interval_s: float = Field(default=3.0, ge=0.2, le=60)
+    waking_after_s: float = Field(default=4.0, ge=0, le=120)
+    interaction_ttl_s: float = Field(default=15 * 60 - 30, gt=0, le=15 * 60)
+
+    monitor_interval_min_s: float = Field(default=300.0, gt=0)
+    monitor_interval_default_s: float = Field(default=3600.0, gt=0)
+    monitor_tick_s: float = Field(default=30.0, gt=0, description="how often due monitors are checked")
+    monitors_per_guild: int = Field(default=10, ge=0, le=1000)
+
+    ops_port: int = Field(default=8000, ge=0, le=65535, description="0 disables the ops server")
+    drain_budget_s: float = Field(default=10.0, ge=0, le=14)
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("sync_guild_ids", "owner_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        # "1,2 3" is how operators write lists in an env var; JSON would be needlessly fussy.
+        if isinstance(value, str):
+            return tuple(int(p) for p in value.replace(",", " ").split())
+        return value
+
+    @property
+    def database_path(self) -> str:
+        return self.database_url.removeprefix("sqlite:///")
+
+    @property
+    def registry_path(self) -> Path:
+        return self.registry_file or LOCAL_REGISTRY
