@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import aiohttp
 import pytest
 from PIL import Image, ImageChops
 
@@ -150,8 +151,6 @@ def test_half_configured_provider_fails_at_startup_naming_the_variable() -> None
 
 
 async def test_health_reports_pillow_and_the_missing_provider() -> None:
-    import aiohttp
-
     async with image_agent() as url, aiohttp.ClientSession() as session, session.get(f"{url}/health") as resp:
         health = await resp.json()
     assert health["status"] == "ok"  # enhance still works without a provider

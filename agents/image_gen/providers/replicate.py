@@ -44,6 +44,14 @@ POLL_RETRY = {
 }
 
 
+def _prediction(reply: HttpReply) -> dict[str, Any]:
+    if not isinstance(reply.body, dict) or "status" not in reply.body:
+        raise AgentFailure(
+            ErrorCode.PROVIDER_ERROR, "Replicate answered something that is not a prediction — try again"
+        )
+    return reply.body
+
+
 class ReplicateImages:
     def __init__(self, settings: ImageGenSettings, session: aiohttp.ClientSession) -> None:
         assert settings.replicate_api_token is not None  # checked by providers.make_provider
@@ -105,7 +113,7 @@ class ReplicateImages:
         )
         if reply.status not in (200, 201):
             raise self._failure(reply)
-        prediction = reply.body
+        prediction = _prediction(reply)
         while prediction.get("status") not in TERMINAL:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -124,7 +132,7 @@ class ReplicateImages:
                 )
                 if reply.status != 200:
                     raise self._failure(reply)
-        return reply.body  # type: ignore[no-any-return]
+        return _prediction(reply)
 
     async def _cancel(self, prediction: dict[str, Any]) -> None:
         # Stop the meter on a prediction nobody will read; best effort, the job has already failed.

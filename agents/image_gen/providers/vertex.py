@@ -103,7 +103,7 @@ class VertexImagen:
         )
         if reply.status != 200:
             raise self._failure(reply)
-        predictions = reply.body.get("predictions") or [] if isinstance(reply.body, dict) else []
+        predictions = (reply.body.get("predictions") if isinstance(reply.body, dict) else None) or []
         images, reasons = [], []
         for pred in predictions:
             if pred.get("bytesBase64Encoded"):
