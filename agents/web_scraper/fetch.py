@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -20,7 +20,7 @@ from spotrun.protocol import ErrorCode
 log = get_logger("agents.web_scraper.fetch")
 
 _REDIRECTS = {301, 302, 303, 307, 308}
-_TEXTUAL = ("text/html", "application/xhtml+xml", "text/plain", "text/xml", "application/xml")
+_TEXTUAL = ("text/", "application/xhtml+xml", "application/xml")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _CHUNK = 64 * 1024
 
@@ -32,9 +32,17 @@ class Page:
     url: str
     status: int
     content_type: str
-    html: str
-    size: int
+    charset: str | None
+    body: bytes
     redirects: list[str] = field(default_factory=list)
+
+    @property
+    def html(self) -> str:
+        return decode(self.body, self.charset)
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
 
 
 def blocked(reason: str) -> AgentFailure:
@@ -61,7 +69,9 @@ class Fetcher:
         self.session = session
         self.policy = policy
 
-    async def fetch(self, url: str, budget_s: float) -> Page:
+    async def fetch(self, url: str, budget_s: float, any_type: bool = False) -> Page:
+        """GET `url`, following redirects hop by hop; `any_type` skips the HTML/text check
+        (subresources of a rendered page)."""
         deadline = time.monotonic() + min(budget_s, self.settings.fetch_timeout_s)
         current = self._parse(url)
         redirects: list[str] = []
@@ -70,7 +80,7 @@ class Fetcher:
                 check_url(current, self.policy)
             except BlockedUrl as exc:
                 raise blocked(exc.reason) from None
-            page_or_next = await self._one_hop(current, deadline, redirects)
+            page_or_next = await self._one_hop(current, deadline, redirects, any_type)
             if isinstance(page_or_next, Page):
                 return page_or_next
             redirects.append(str(current))
@@ -91,7 +101,7 @@ class Fetcher:
                 ErrorCode.INVALID_ARGUMENT, f"the URL cannot be parsed ({exc}) — check it"
             ) from None
 
-    async def _one_hop(self, url: URL, deadline: float, redirects: list[str]) -> Page | URL:
+    async def _one_hop(self, url: URL, deadline: float, redirects: list[str], any_type: bool) -> Page | URL:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _timeout(self.settings.fetch_timeout_s)
@@ -107,11 +117,7 @@ class Fetcher:
                         + " — check the URL, or try again later if the site is down",
                     )
                 content_type = resp.content_type if "Content-Type" in resp.headers else ""
-                if (
-                    content_type
-                    and not content_type.startswith(_TEXTUAL)
-                    and not content_type.startswith("text/")
-                ):
+                if not any_type and content_type and not content_type.startswith(_TEXTUAL):
                     raise AgentFailure(
                         ErrorCode.UNSUPPORTED_MEDIA,
                         f"the URL is {content_type}, not a web page — "
@@ -122,8 +128,8 @@ class Fetcher:
                     url=str(resp.url),
                     status=resp.status,
                     content_type=content_type or "text/html",
-                    html=decode(body, resp.charset),
-                    size=len(body),
+                    charset=resp.charset,
+                    body=body,
                     redirects=redirects,
                 )
         except aiohttp.ClientConnectorError as exc:
@@ -187,7 +193,7 @@ def _timeout(limit: float) -> AgentFailure:
 FETCHER: web.AppKey[Fetcher] = web.AppKey("scraper_fetcher", Fetcher)
 
 
-def fetcher_context(settings: ScraperSettings) -> object:
+def fetcher_context(settings: ScraperSettings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup_ctx that opens the guarded session and publishes a Fetcher under FETCHER."""
     policy = AddressPolicy(settings.allow_private_networks, tuple(settings.allowed_networks))
 
