@@ -1,0 +1,1 @@
+"""The audio-video agent: converts media with ffmpeg, speaks text (`tts`) and transcribes speech."""
