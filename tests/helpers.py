@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 @asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[str]:
     """Serve an aiohttp app on 127.0.0.1:<free port>; yields its base URL."""
-    runner = web.AppRunner(app, access_log=None)
+    # Tests stop servers with handlers still hanging on purpose: do not wait 60 s for them.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -176,6 +176,7 @@ async def dispatch(request: web.Request) -> web.Response:
     payload = AgentRequest.model_validate_json(await request.read())
     if payload.command is not command:
         raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "command in body does not match the URL")
+    structlog.contextvars.bind_contextvars(job_id=payload.job_id, command=command.value)
     key = request.headers.get(IDEMPOTENCY_HEADER, payload.job_id)
     if key != payload.job_id:
         raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "Idempotency-Key must equal job_id")
