@@ -30,9 +30,11 @@ class Script:
 
 
 def result_for(job_id: str) -> bytes:
-    return AgentResult(
-        job_id=job_id, command=Command.TTS, text="ok", usage=Usage(duration_ms=12.5)
-    ).model_dump_json().encode()
+    return (
+        AgentResult(job_id=job_id, command=Command.TTS, text="ok", usage=Usage(duration_ms=12.5))
+        .model_dump_json()
+        .encode()
+    )
 
 
 def scripted_app(script: Script) -> web.Application:
@@ -52,21 +54,33 @@ def scripted_app(script: Script) -> web.Application:
         if answer == 200:
             return web.Response(body=result_for(body["job_id"]), content_type="application/json")
         headers = {"Retry-After": script.retry_after} if script.retry_after and answer == 429 else None
-        err = {"error": {"code": "invalid_argument" if answer < 500 else "unavailable",
-                         "message": f"scripted {answer}", "retryable": answer >= 500}}
+        err = {
+            "error": {
+                "code": "invalid_argument" if answer < 500 else "unavailable",
+                "message": f"scripted {answer}",
+                "retryable": answer >= 500,
+            }
+        }
         return web.json_response(err, status=answer, headers=headers)
 
     app = web.Application()
     app.router.add_post("/v1/{command}", handle)
-    app.router.add_get("/health", lambda r: web.json_response(
-        {"agent": "audio-video", "version": "t", "commands": ["tts"]}))
+    app.router.add_get(
+        "/health", lambda r: web.json_response({"agent": "audio-video", "version": "t", "commands": ["tts"]})
+    )
     return app
 
 
 def registry(url: str, **overrides: Any) -> AgentRegistry:
     agent = {
-        "name": "audio-video", "base_url": url, "auth": "none", "commands": ["tts"],
-        "timeout_s": 5, "retries": 2, "breaker_failures": 3, "breaker_cooldown_s": 0.5,
+        "name": "audio-video",
+        "base_url": url,
+        "auth": "none",
+        "commands": ["tts"],
+        "timeout_s": 5,
+        "retries": 2,
+        "breaker_failures": 3,
+        "breaker_cooldown_s": 0.5,
         **overrides,
     }
     return AgentRegistry.from_data({"agents": [agent]})
@@ -74,7 +88,9 @@ def registry(url: str, **overrides: Any) -> AgentRegistry:
 
 def tts_request(job_id: str = "job-1") -> AgentRequest:
     return AgentRequest(
-        job_id=job_id, command=Command.TTS, args=TtsArgs(text="hello"),
+        job_id=job_id,
+        command=Command.TTS,
+        args=TtsArgs(text="hello"),
         context=CallerContext(user_id="42", guild_id="7", channel_id="9"),
     )
 

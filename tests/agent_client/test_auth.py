@@ -35,10 +35,22 @@ async def secured(metadata) -> AsyncIterator[str]:
 
 
 def google_registry(url: str, **kw: object) -> AgentRegistry:
-    return AgentRegistry.from_data({"agents": [{
-        "name": "audio-video", "base_url": url, "audience": AUDIENCE, "auth": "google",
-        "commands": ["tts"], "timeout_s": 10, "max_concurrency": 1000, **kw,
-    }]})
+    return AgentRegistry.from_data(
+        {
+            "agents": [
+                {
+                    "name": "audio-video",
+                    "base_url": url,
+                    "audience": AUDIENCE,
+                    "auth": "google",
+                    "commands": ["tts"],
+                    "timeout_s": 10,
+                    "max_concurrency": 1000,
+                    **kw,
+                }
+            ]
+        }
+    )
 
 
 async def test_500_concurrent_calls_share_one_token_fetch(secured, metadata):
@@ -105,9 +117,12 @@ async def test_agent_verifies_tokens(secured, metadata, case, status, code):
     }[case]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     body = tts_request(f"auth-{case}").model_dump_json()
-    async with aiohttp.ClientSession() as s, s.post(
-        f"{secured}/v1/tts", data=body, headers={**headers, "Content-Type": "application/json"}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            f"{secured}/v1/tts", data=body, headers={**headers, "Content-Type": "application/json"}
+        ) as resp,
+    ):
         payload = await resp.json()
     assert resp.status == status, payload
     if code:
@@ -120,7 +135,10 @@ async def test_certificates_are_cached(secured, metadata):
     async with aiohttp.ClientSession() as s:
         for i in range(5):
             token = metadata.mint(AUDIENCE)
-            async with s.post(f"{secured}/v1/tts", data=tts_request(f"c{i}").model_dump_json(),
-                              headers={"Authorization": f"Bearer {token}"}) as resp:
+            async with s.post(
+                f"{secured}/v1/tts",
+                data=tts_request(f"c{i}").model_dump_json(),
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
                 assert resp.status == 200
     assert metadata.cert_calls - calls <= 1

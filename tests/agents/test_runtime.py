@@ -94,8 +94,13 @@ async def test_agent_failure_becomes_protocol_error(runtime):
     body = tts_request("r1").model_dump_json().replace('"hello"', '"refuse"')
     status, payload = await post(url, "tts", body)
     assert status == 422
-    assert payload == {"error": {"code": "content_policy", "message":
-                                 "the provider refused this prompt — rephrase it", "retryable": False}}
+    assert payload == {
+        "error": {
+            "code": "content_policy",
+            "message": "the provider refused this prompt — rephrase it",
+            "retryable": False,
+        }
+    }
 
 
 async def test_unhandled_error_is_500_without_traceback(runtime):
@@ -136,7 +141,9 @@ async def test_oversized_request_is_413(runtime):
 
 async def test_mismatched_idempotency_key_is_refused(runtime):
     url, _ = runtime
-    status, payload = await post(url, "tts", tts_request("k1").model_dump_json(), {"Idempotency-Key": "other"})
+    status, payload = await post(
+        url, "tts", tts_request("k1").model_dump_json(), {"Idempotency-Key": "other"}
+    )
     assert status == 422 and "Idempotency-Key" in payload["error"]["message"]
 
 
@@ -154,8 +161,12 @@ async def test_logs_join_the_callers_trace(runtime):
     logs.configure_logging("INFO", "json", project="test-project", stream=stream)
     try:
         trace = "4bf92f3577b34da6a3ce929d0e0e4736"
-        await post(url, "tts", tts_request("t1").model_dump_json(),
-                   {"traceparent": f"00-{trace}-00f067aa0ba902b7-01"})
+        await post(
+            url,
+            "tts",
+            tts_request("t1").model_dump_json(),
+            {"traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+        )
     finally:
         logging.getLogger().handlers.clear()
     lines = [json.loads(x) for x in stream.getvalue().splitlines() if x.strip()]

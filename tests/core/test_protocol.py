@@ -62,8 +62,11 @@ def test_request_round_trip(command):
     spec = COMMANDS[command]
     files = [InputFile(name="../../in.bin", content_type="application/octet-stream", data=b"\x00\xffdata")]
     req = AgentRequest(
-        job_id="job_01-x", command=command, args=parse_args(command, GOOD[command]),
-        files=files if spec.needs_file else [], context=CallerContext(user_id="1", guild_id="2", channel_id="3"),
+        job_id="job_01-x",
+        command=command,
+        args=parse_args(command, GOOD[command]),
+        files=files if spec.needs_file else [],
+        context=CallerContext(user_id="1", guild_id="2", channel_id="3"),
     )
     wire = req.model_dump_json()
     back = AgentRequest.model_validate_json(wire)
@@ -83,20 +86,32 @@ def test_bad_arguments_are_rejected_with_the_field(command, raw, field):
 
 def test_file_commands_need_a_file():
     with pytest.raises(ValidationError, match="needs an input file"):
-        AgentRequest(job_id="j", command=Command.ANALYZE, args=parse_args(Command.ANALYZE, {}),
-                     context=CallerContext(user_id="1"))
+        AgentRequest(
+            job_id="j",
+            command=Command.ANALYZE,
+            args=parse_args(Command.ANALYZE, {}),
+            context=CallerContext(user_id="1"),
+        )
 
 
 def test_job_id_is_a_safe_idempotency_key():
     with pytest.raises(ValidationError):
-        AgentRequest(job_id="../x y", command=Command.TTS, args=parse_args(Command.TTS, {"text": "a"}),
-                     context=CallerContext(user_id="1"))
+        AgentRequest(
+            job_id="../x y",
+            command=Command.TTS,
+            args=parse_args(Command.TTS, {"text": "a"}),
+            context=CallerContext(user_id="1"),
+        )
 
 
 def test_result_and_error_round_trip():
-    res = AgentResult(job_id="j", command=Command.TTS, text="t",
-                      files=[OutputFile(name="a.mp3", content_type="audio/mpeg", data=b"ID3\x00")],
-                      usage=Usage(duration_ms=5, provider="espeak"))
+    res = AgentResult(
+        job_id="j",
+        command=Command.TTS,
+        text="t",
+        files=[OutputFile(name="a.mp3", content_type="audio/mpeg", data=b"ID3\x00")],
+        usage=Usage(duration_ms=5, provider="espeak"),
+    )
     assert AgentResult.model_validate_json(res.model_dump_json()) == res
     err = ErrorBody.model_validate({"error": {"code": "blocked_url", "message": "private address"}})
     assert err.error.retryable is False
