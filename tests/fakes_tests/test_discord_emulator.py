@@ -196,6 +196,41 @@ async def test_expired_interaction_token_is_refused(emu: DiscordEmulator, bot: T
     await emu.wait_for(lambda m: m.content == "late result (token refused: 50027)")
 
 
+async def test_webhook_partial_edits_original_then_follows_up(emu: DiscordEmulator, bot: TinyBot) -> None:
+    iid = emu.slash(ALICE, "slow")
+    await _until(lambda: emu.interaction_responses(iid))
+    hook = discord.Webhook.partial(emu.application_id, emu.interaction_token(iid), client=bot)
+    status = await hook.edit_message(
+        "@original", content="working…", allowed_mentions=discord.AllowedMentions.none()
+    )
+    result = await hook.send("result", wait=True)
+    bot.gate.set()
+    late = await emu.wait_for(lambda m: m.content == "late result")
+    original = await emu.wait_for(lambda m: m.id == status.id)
+    assert original.content == "working…" and original.edits[0]["content"] == "working…"
+    assert len({status.id, result.id, late.id}) == 3
+    kinds = [r["kind"] for r in emu.interaction_responses(iid)]
+    assert kinds == ["callback", "edit", "followup", "followup"]
+
+
+async def test_direct_messages_both_ways(emu: DiscordEmulator, bot: TinyBot) -> None:
+    dm = emu.dm_channel(ALICE)
+    emu.user_says(ALICE, "!ping", channel_id=dm)
+    reply = await emu.wait_for(lambda m: m.content == "pong")
+    assert reply.channel_id == dm
+    user = await bot.fetch_user(ALICE)
+    await user.send("hello alice")
+    assert [m.content for m in emu.messages(dm)] == ["pong", "hello alice"]
+
+
+async def test_injected_500_is_retried(emu: DiscordEmulator, bot: TinyBot) -> None:
+    emu.fail_next("/typing", 502)
+    channel = bot.get_channel(emu.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    await channel.typing()
+    assert emu.requests.count(("POST", f"/channels/{emu.channel_id}/typing")) == 2
+
+
 async def test_late_ack_is_an_unknown_interaction(emu: DiscordEmulator, bot: TinyBot) -> None:
     emu.slash(ALICE, "lazy")
     await asyncio.sleep(0.1)

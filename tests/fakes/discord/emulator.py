@@ -362,6 +362,11 @@ class DiscordEmulator(ThreadedServer):
         with self.world.lock:
             return copy.deepcopy(self.world.interactions[interaction_id].responses)
 
+    def interaction_token(self, interaction_id: int) -> str:
+        """The token the bot received, e.g. to drive discord.Webhook.partial() like a restarted bot."""
+        with self.world.lock:
+            return self.world.interactions[interaction_id].token
+
     @property
     def identify_count(self) -> int:
         return self.gateway.identify_count
