@@ -121,13 +121,13 @@ def render_result(
     parts = split_text(result.text, room) if result.text else [""]
     embeds: list[Embed] = []
     for i, part in enumerate(parts):
-        label = title if i == 0 else clip(f"{title} (continued {i + 1}/{len(parts)})", TITLE)
+        label = title if i == 0 else _suffixed(title, f" (continued {i + 1}/{len(parts)})")
         embeds.append(Embed(title=label, description=part))
     # Fields go into the last text embed while they fit, then into continuation embeds.
     for name, value, inline in fields:
         last = embeds[-1]
         if len(last.fields) >= FIELDS or last.size() + len(name) + len(value) + len(footer) > EMBED_TOTAL:
-            last = Embed(title=clip(f"{title} (more)", TITLE))
+            last = Embed(title=_suffixed(title, " (more)"))
             embeds.append(last)
         last.fields.append((name, value, inline))
     embeds[-1].footer = footer
@@ -150,6 +150,11 @@ def render_result(
         else:
             messages.append(Message(content="(files, continued)", files=batch))
     return messages
+
+
+def _suffixed(title: str, suffix: str) -> str:
+    # The suffix is what tells the reader this is a continuation: cut the title, not it.
+    return clip(title, TITLE - len(suffix)) + suffix
 
 
 def render_error(text: str, *, job_id: str = "") -> Message:

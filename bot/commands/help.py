@@ -7,10 +7,13 @@ from spotrun.protocol import COMMANDS
 JOB_COMMANDS = (
     ("jobs", "jobs", "Your recent jobs and their state"),
     ("cancel", "cancel <job>", "Cancel a queued or running job (yours; admins: any)"),
-    ("monitor", "monitor <url> [interval_minutes] · monitor list · monitor remove <id>",
-     "Watch a page and post here when it changes"),
+    (
+        "monitor",
+        "monitor <url> [interval_minutes] · monitor list · monitor remove <id>",
+        "Watch a page and post here when it changes",
+    ),
     ("help", "help", "This list"),
-)  # fmt: skip
+)
 
 
 def help_lines(prefix: str = "!") -> list[tuple[str, str]]:

@@ -19,12 +19,24 @@ _PLACEHOLDER = re.compile(r"<[^>]+>")
 
 # File extensions -> content types, for local paths (console) and attachments without a type.
 _TYPES = {
-    ".csv": "text/csv", ".tsv": "text/tab-separated-values", ".json": "application/json",
-    ".parquet": "application/vnd.apache.parquet", ".txt": "text/plain",
-    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-    ".webp": "image/webp", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
-    ".opus": "audio/opus", ".flac": "audio/flac", ".mp4": "video/mp4", ".webm": "video/webm",
-}  # fmt: skip
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".json": "application/json",
+    ".parquet": "application/vnd.apache.parquet",
+    ".txt": "text/plain",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".opus": "audio/opus",
+    ".flac": "audio/flac",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+}
 
 
 class UsageError(Exception):
@@ -64,8 +76,11 @@ def guess_content_type(name: str, declared: str | None = None) -> str:
 
 def check_file(spec: CommandSpec, f: InputFile, max_bytes: int, prefix: str = "!") -> InputFile:
     if len(f.data) > max_bytes:
-        raise UsageError(spec, f"{f.name} is {len(f.data) / 1048576:.1f} MiB; the limit is "
-                               f"{max_bytes / 1048576:.0f} MiB", prefix)  # fmt: skip
+        raise UsageError(
+            spec,
+            f"{f.name} is {len(f.data) / 1048576:.1f} MiB; the limit is {max_bytes / 1048576:.0f} MiB",
+            prefix,
+        )
     if spec.file_kinds and not f.content_type.startswith(spec.file_kinds):
         raise UsageError(
             spec,

@@ -1,0 +1,78 @@
+"""`jobs`, `cancel <job>` and `help`: the commands about jobs rather than agents."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.commands.help import help_lines
+from bot.exts._submit import Ctx
+from bot.frontends.discord import NO_MENTIONS, may_cancel
+from bot.render import FIELDS
+
+if TYPE_CHECKING:
+    from bot.client import SpotrunBot
+
+_STATE_ICON = {"queued": "⏳", "running": "⚙️", "succeeded": "✅", "failed": "❌", "cancelled": "🛑"}
+
+
+class Jobs(commands.Cog):
+    def __init__(self, bot: SpotrunBot) -> None:
+        self.bot = bot
+
+    @commands.hybrid_command(name="jobs", description="Your recent jobs and their state")
+    async def jobs(self, ctx: Ctx) -> None:
+        rows = await self.bot.core.store.user_jobs(str(ctx.author.id), limit=10)
+        if not rows:
+            await ctx.send("you have no jobs yet — try `/help`", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        now = time.time()
+        lines = [
+            f"{_STATE_ICON.get(j.state.value, '')} `{j.id}` {j.command} — {j.state.value}, "
+            f"{_ago(now - j.created_at)} ago" + (f" — {j.error_message}" if j.error_message else "")
+            for j in rows
+        ]
+        await ctx.send("\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @commands.hybrid_command(name="cancel", description="Cancel a queued or running job")
+    @app_commands.describe(job="the job id shown on its status message")
+    async def cancel(self, ctx: Ctx, job: str) -> None:
+        record = await self.bot.core.store.get(job.strip("`"))
+        if record is None:
+            await ctx.send(f"there is no job `{job}`", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        if not may_cancel(ctx.author, record, self.bot.settings.owner_ids):
+            raise commands.CheckFailure(
+                "only the person who started this job or a server admin can cancel it"
+            )
+        outcome = await self.bot.core.engine.cancel(record.id, by=ctx.author.display_name)
+        await ctx.send(outcome, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @commands.hybrid_command(name="help", description="What this bot can do, with examples")
+    async def help(self, ctx: Ctx) -> None:
+        prefix = self.bot.settings.command_prefix
+        embed = discord.Embed(
+            title="spotrun commands",
+            description=f"Use `{prefix}command` or `/command`. Attach files to the message (or the "
+            "slash command's `file` option). Each command becomes a job with a status message you "
+            "can cancel.",
+        )
+        for head, body in help_lines(prefix)[:FIELDS]:
+            embed.add_field(name=head[:256], value=body[:1024], inline=False)
+        await ctx.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
+
+
+async def setup(bot: SpotrunBot) -> None:
+    await bot.add_cog(Jobs(bot))

@@ -1,0 +1,180 @@
+"""The Discord frontend: the status message (with its Cancel button) and the posted result.
+
+Everything needed to address a job's messages is in the job row (channel, origin message,
+interaction token, status message id), so a restarted process re-attaches to them.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.frontends.base import DeliveryError
+from bot.jobs.store import Job
+from bot.render import Embed, Message, render_error
+from spotrun.logs import get_logger
+
+if TYPE_CHECKING:
+    from bot.client import SpotrunBot
+
+log = get_logger("bot.discord")
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def may_cancel(user: discord.abc.User, job: Job, owner_ids: tuple[int, ...]) -> bool:
+    """The author, a bot owner, or someone who manages the server the job runs in."""
+    if str(user.id) == job.user_id or user.id in owner_ids:
+        return True
+    perms = getattr(user, "guild_permissions", None)
+    return bool(perms and (perms.manage_guild or perms.administrator) and job.guild_id)
+
+
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"spotrun:cancel:(?P<job>[A-Za-z0-9_-]{1,64})"
+):
+    """A dynamic item: its custom_id carries the job id, so it works after a restart too."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel", style=discord.ButtonStyle.danger, custom_id=f"spotrun:cancel:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: Any
+    ) -> CancelButton:
+        return cls(match["job"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: SpotrunBot = interaction.client
+        # Answer within Discord's 3 s; cancelling a running job may take longer.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        job = await bot.core.store.get(self.job_id)
+        if job is None:
+            outcome = f"there is no job `{self.job_id}`"
+        elif not may_cancel(interaction.user, job, bot.settings.owner_ids):
+            outcome = "only the person who started this job or a server admin can cancel it"
+        else:
+            outcome = await bot.core.engine.cancel(self.job_id, by=interaction.user.display_name)
+        await interaction.followup.send(outcome, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def cancel_view(job_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job_id))
+    return view
+
+
+def to_embed(e: Embed) -> discord.Embed:
+    embed = discord.Embed(title=e.title or None, description=e.description or None, color=e.color)
+    for name, value, inline in e.fields:
+        embed.add_field(name=name, value=value, inline=inline)
+    if e.footer:
+        embed.set_footer(text=e.footer)
+    return embed
+
+
+class DiscordFrontend:
+    name = "discord"
+
+    def __init__(self, bot: SpotrunBot) -> None:
+        self.bot = bot
+
+    def _webhook(self, job: Job) -> discord.Webhook | None:
+        if not job.interaction_alive() or self.bot.application_id is None:
+            return None
+        assert job.interaction_token is not None
+        return discord.Webhook.partial(self.bot.application_id, job.interaction_token, client=self.bot)
+
+    def _channel(self, job: Job) -> discord.PartialMessageable:
+        assert job.channel_id is not None, job.id
+        return self.bot.get_partial_messageable(int(job.channel_id))
+
+    def _reference(self, job: Job) -> discord.MessageReference | None:
+        if not job.origin_message_id or not job.channel_id:
+            return None
+        return discord.MessageReference(
+            message_id=int(job.origin_message_id), channel_id=int(job.channel_id), fail_if_not_exists=False
+        )
+
+    async def show_status(self, job: Job, text: str, *, active: bool) -> str | None:
+        view = cancel_view(job.id) if active else None
+        try:
+            hook = self._webhook(job)
+            if hook is not None:
+                msg = await hook.edit_message(
+                    "@original", content=text, view=view, allowed_mentions=NO_MENTIONS
+                )  # type: ignore[arg-type]
+                return str(msg.id)
+            if job.status_message_id and job.status_message_id.isdigit():
+                message = self._channel(job).get_partial_message(int(job.status_message_id))
+                await message.edit(content=text, view=view, allowed_mentions=NO_MENTIONS)
+                return job.status_message_id
+            kwargs: dict[str, Any] = {"view": view} if view is not None else {}
+            msg = await self._channel(job).send(
+                text,
+                nonce=f"s{job.id}"[:25],
+                reference=self._reference(job),  # type: ignore[arg-type]
+                mention_author=False,
+                allowed_mentions=NO_MENTIONS,
+                **kwargs,
+            )
+            return str(msg.id)
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"status of {job.id}: {exc}") from exc
+
+    async def post_result(self, job: Job, messages: list[Message]) -> str | None:
+        first: str | None = None
+        for i, message in enumerate(messages):
+            msg_id = await self._post(job, message, nonce=f"r{i}{job.id}"[:25])
+            first = first or msg_id
+        return first
+
+    async def post_error(self, job: Job, text: str) -> str | None:
+        return await self._post(job, render_error(text, job_id=job.id), nonce=f"e{job.id}"[:25])
+
+    async def _post(self, job: Job, message: Message, *, nonce: str) -> str:
+        embeds = [to_embed(e) for e in message.embeds]
+        files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in message.files]
+        try:
+            hook = self._webhook(job)
+            if hook is not None:
+                # The interaction is still open: a follow-up lands under the user's slash command.
+                sent = await hook.send(
+                    content=message.content or discord.utils.MISSING,
+                    embeds=embeds,
+                    files=files,
+                    allowed_mentions=NO_MENTIONS,
+                    wait=True,
+                )
+                return str(sent.id)
+            content, allowed = message.content, NO_MENTIONS
+            if job.interaction_id and not job.origin_message_id:
+                # A slash command past its 15-minute window: address the user, ping only them.
+                content = f"<@{job.user_id}> {content}".strip()
+                allowed = discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(int(job.user_id))], replied_user=False
+                )
+            sent_msg = await self._channel(job).send(
+                content or None,
+                embeds=embeds,
+                files=files,
+                nonce=nonce,
+                reference=self._reference(job),  # type: ignore[arg-type]
+                mention_author=False,
+                allowed_mentions=allowed,
+            )
+            return str(sent_msg.id)
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"result of {job.id}: {exc}") from exc
+
+
+def token_expiry(ttl_s: float) -> float:
+    return time.time() + ttl_s
