@@ -35,6 +35,7 @@ class Page:
     charset: str | None
     body: bytes
     redirects: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # rendering: subrequests the guard refused
 
     @property
     def html(self) -> str:

@@ -114,6 +114,7 @@ async def scrape(job: Job) -> Output:
             "site_name": meta.site_name,
             "engine": ex.engine,
             "rendered": rendered,
+            "blocked_requests": page.blocked[:20],
             "redirects": page.redirects,
             "content_type": page.content_type,
             "bytes": page.size,

@@ -85,6 +85,7 @@ class Renderer:
         """The page's HTML after its scripts ran; the document itself is fetched by the guard."""
         deadline = time.monotonic() + min(budget_s, self.timeout_s)
         document = await self.fetcher.fetch(page_url, deadline - time.monotonic())
+        blocked: list[str] = []
         async with self._slots:
             browser = await self._browser_ready()
             context = await browser.new_context(
@@ -92,7 +93,7 @@ class Renderer:
             )
             try:
                 tab = await context.new_page()
-                await tab.route("**/*", lambda route: self._route(route, document, deadline))
+                await tab.route("**/*", lambda route: self._route(route, document, deadline, blocked))
                 await tab.route_web_socket("**/*", lambda ws: ws.close())
                 html = await self._load(tab, document.url, deadline)
             finally:
@@ -104,6 +105,7 @@ class Renderer:
             charset="utf-8",
             body=html.encode(),
             redirects=document.redirects,
+            blocked=blocked,
         )
 
     async def _load(self, tab: Any, url: str, deadline: float) -> str:
@@ -129,7 +131,7 @@ class Renderer:
                 await tab.wait_for_load_state("networkidle", timeout=idle_ms)
         return str(await tab.content())
 
-    async def _route(self, route: Any, document: Page, deadline: float) -> None:
+    async def _route(self, route: Any, document: Page, deadline: float, blocked: list[str]) -> None:
         request = route.request
         is_top = request.is_navigation_request() and request.frame.parent_frame is None
         if is_top and request.url.rstrip("/") == document.url.rstrip("/"):
@@ -143,6 +145,8 @@ class Renderer:
             sub = await self.fetcher.fetch(request.url, deadline - time.monotonic(), any_type=True)
         except AgentFailure as exc:
             log.info("render subrequest refused", url=request.url[:200], reason=exc.message[:200])
+            if exc.code is ErrorCode.BLOCKED_URL:
+                blocked.append(request.url[:200])
             await route.abort("blockedbyclient")
             return
         await route.fulfill(status=sub.status, body=sub.body, content_type=sub.content_type or None)

@@ -148,7 +148,7 @@ async def test_redirect_from_allowed_page_into_private_ip_is_blocked(site):
         # The agent keeps serving after refusals.
         status, body = await _call(agent, "extract", {"url": f"{base}/pages/news_article", "selector": "h1"})
         assert status == 200 and body["data"]["values"] == ["Harbour town votes to rebuild its tidal pool"]
-    assert f"/r/private" in hits
+    assert "/r/private" in hits
 
 
 async def test_metadata_stays_blocked_even_with_private_networks_allowed(site):
