@@ -1,0 +1,179 @@
+"""From a Discord message to a posted result: the real bot, the real agents, an emulated Discord."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from bot.main import Running, start_bot
+from bot.settings import BotSettings
+from spotrun.config import load_settings
+from tests.bot.conftest import ADMIN, ALICE, BOB, needs_agent
+from tests.fakes.discord import DiscordEmulator
+from tests.helpers import serve
+
+CSV = b"date,revenue\n2024-01-01,10\n2024-01-02,12\n2024-01-03,15\n2024-01-04,11\n"
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[DiscordEmulator]:
+    emulator = DiscordEmulator(token="test-token", application_id=1000, bot_user_id=1000)
+    emulator.start()
+    emulator.add_user(ALICE, "alice")
+    emulator.add_user(BOB, "bob")
+    emulator.add_user(ADMIN, "boss", admin=True)
+    with emulator.patch_discord():
+        yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+async def bot(
+    emu: DiscordEmulator, bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Running]:
+    monkeypatch.setenv("SPOTRUN_DISCORD_TOKEN", "test-token")
+    monkeypatch.setenv("SPOTRUN_DISCORD_API_BASE", emu.api_base)
+    monkeypatch.setenv("SPOTRUN_SYNC_GUILD_IDS", str(emu.guild_id))
+    running = await start_bot(load_settings(BotSettings))
+    await emu.wait_for_ready()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[str]:
+    """Loopback pages for the scraper: one plain, one with a mass mention, one slow."""
+
+    async def page(request: web.Request) -> web.Response:
+        body = (
+            "<html><head><title>Lighthouse Weekly</title></head><body><article><h1>Lighthouse Weekly</h1>"
+            "<p>The lamp was restored this spring after a long winter of repairs by the volunteers.</p>"
+            "<p>@everyone come to the reopening on Saturday, and bring <@&123> and <@5002> along.</p>"
+            "</article></body></html>"
+        )
+        return web.Response(text=body, content_type="text/html")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("s", "4")))
+        return await page(request)
+
+    app = web.Application()
+    app.router.add_get("/page", page)
+    app.router.add_get("/slow", slow)
+    async with serve(app) as url:
+        yield url
+
+
+def result_of(emu: DiscordEmulator, job_text: str = ""):
+    return lambda m: bool(m.embeds) and "vCPU-s" in m.text() and job_text in m.text()
+
+
+@needs_agent("web-scraper")
+async def test_scrape_posts_the_title_and_never_pings(emu: DiscordEmulator, bot: Running, site: str) -> None:
+    origin = emu.user_says(ALICE, f"!scrape {site}/page")
+    msg = await emu.wait_for(result_of(emu), timeout=30)
+    assert "Lighthouse Weekly" in msg.text()
+    assert "≈ $" in msg.text() and "GiB-s" in msg.text()  # the cost receipt footer
+    # Agent output is untrusted: nothing it says may ping anyone.
+    assert "@everyone" in msg.text()
+    assert msg.allowed_mentions is not None and msg.allowed_mentions.get("parse") == []
+    assert not msg.allowed_mentions.get("users") and not msg.allowed_mentions.get("roles")
+    assert msg.message_reference and int(msg.message_reference["message_id"]) == origin
+    assert msg.nonce and msg.nonce.startswith("r0")
+    status = await emu.wait_for(lambda m: "done in" in m.content, timeout=10)
+    assert status.edits and not status.components  # one message, edited; the Cancel button is gone
+
+
+@needs_agent("data-analysis")
+async def test_analyze_with_a_csv_attachment_posts_statistics(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(ALICE, "!analyze", attachments=[("sales.csv", CSV, "text/csv")])
+    msg = await emu.wait_for(result_of(emu), timeout=30)
+    text = msg.text()
+    assert "4 rows" in text and "revenue" in text and "mean" in text
+
+
+@needs_agent("audio-video")
+async def test_tts_posts_an_audio_file(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(BOB, "!tts hello")
+    msg = await emu.wait_for(lambda m: bool(m.attachments), timeout=30)
+    name, data, ctype = msg.attachments[0]
+    assert ctype.startswith("audio/")
+    assert name.endswith(".mp3") and len(data) > 500
+    assert data[:3] == b"ID3" or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
+
+
+@needs_agent("data-analysis")
+async def test_slash_chart_defers_then_posts_a_png(emu: DiscordEmulator, bot: Running) -> None:
+    assert any(c["name"] == "chart" for c in emu.synced_commands)
+    inter = emu.slash(
+        ALICE, "chart", {"args": "line x=date y=revenue"}, attachments={"file": ("s.csv", CSV, "text/csv")}
+    )
+    msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
+    png = next(a for a in msg.attachments if a[0].endswith(".png"))
+    assert png[1][:8] == b"\x89PNG\r\n\x1a\n"
+    responses = emu.interaction_responses(inter)
+    assert responses and responses[0]["type"] == 5  # deferred first, within the 3 s window
+    assert msg.allowed_mentions is not None and msg.allowed_mentions.get("parse") == []
+
+
+@needs_agent("web-scraper")
+async def test_cancel_queued_jobs_by_button_and_command_and_limits(
+    emu: DiscordEmulator, bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, site: str
+) -> None:
+    monkeypatch.setenv("SPOTRUN_MAX_RUNNING_PER_USER", "1")
+    monkeypatch.setenv("SPOTRUN_MAX_QUEUED_PER_USER", "2")
+    monkeypatch.setenv("SPOTRUN_DISCORD_TOKEN", "test-token")
+    monkeypatch.setenv("SPOTRUN_DISCORD_API_BASE", emu.api_base)
+    running = await start_bot(load_settings(BotSettings))
+    try:
+        await emu.wait_for_ready()
+        emu.user_says(ALICE, f"!scrape {site}/slow?s=6")
+        await emu.wait_for(lambda m: "running on" in m.content, timeout=10)
+        emu.user_says(ALICE, f"!scrape {site}/page?n=2")
+        second = await emu.wait_for(lambda m: "position 1" in m.content, timeout=10)
+        emu.user_says(ALICE, f"!scrape {site}/page?n=3")
+        third = await emu.wait_for(lambda m: "position 2" in m.content, timeout=10)
+        # Over the limit (1 running + 2 queued): refused with a clear message.
+        emu.user_says(ALICE, f"!scrape {site}/page?n=4")
+        refusal = await emu.wait_for(lambda m: "limit: 1 running + 2 queued" in m.content, timeout=10)
+        assert refusal.allowed_mentions is not None and refusal.allowed_mentions.get("parse") == []
+
+        # Bob may not cancel Alice's job; the admin may; Alice may cancel her own by command.
+        custom_id = second.components[0]["components"][0]["custom_id"]
+        job2 = custom_id.rsplit(":", 1)[1]
+        emu.click(BOB, second.id, custom_id)
+        await emu.wait_for(lambda m: "only the person who started" in m.content, timeout=10)
+        emu.click(ADMIN, second.id, custom_id)
+        await emu.wait_for(lambda m: m.id == second.id and "cancelled by boss" in m.content, timeout=10)
+        job3 = third.components[0]["components"][0]["custom_id"].rsplit(":", 1)[1]
+        emu.user_says(ALICE, f"!cancel {job3}")
+        await emu.wait_for(lambda m: m.id == third.id and "cancelled by alice" in m.content, timeout=10)
+        jobs = {j.id: j.state.value for j in await running.core.store.user_jobs(str(ALICE))}
+        assert jobs[job2] == "cancelled" and jobs[job3] == "cancelled"
+        assert len(jobs) == 3  # the refused command never became a job
+        await emu.wait_for(lambda m: "done in" in m.content, timeout=20)  # the first one still finishes
+    finally:
+        await running.stop()
+
+
+@pytest.mark.agents_down("image-gen")
+async def test_agent_down_gives_a_specific_message(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(ALICE, "!generate a lighthouse")
+    msg = await emu.wait_for(lambda m: "Job failed" in m.text(), timeout=30)
+    assert "the image agent is down right now; try again later" in msg.text()
+    assert (await emu.wait_for(lambda m: "❌ failed" in m.content)).components == []
+
+
+async def test_bad_argument_gives_the_usage_line(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(ALICE, "!tts speed=5 hi")
+    msg = await emu.wait_for(lambda m: "usage:" in m.content, timeout=10)
+    assert "`!tts <text> [voice=en] [format=mp3|ogg|wav]`" in msg.content and "`speed`" in msg.content
+    emu.user_says(ALICE, "!nosuchcommand")  # unknown commands are chat: ignored quietly
+    emu.user_says(ALICE, "!help")
+    await emu.wait_for(lambda m: any(e.get("title") == "spotrun commands" for e in m.embeds), timeout=10)
+    assert not any("nosuchcommand" in m.text() for m in emu.messages())
