@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -165,21 +166,43 @@ def check_csv_shape(text: str, delimiter: str, max_rows: int, name: str) -> int:
     return rows
 
 
+def _shape_looks_right(data: bytes, delimiter: str) -> tuple[bool, int]:
+    """Vectorised pre-check: does every non-blank line hold the header's number of delimiters?
+
+    Lines with quoted delimiters or quoted newlines fail it harmlessly: then the exact (slow)
+    csv-module pass decides. This keeps the common case at polars speed.
+    """
+    import polars as pl
+
+    lines = pl.read_csv(
+        io.BytesIO(data), has_header=False, separator="\x1f", quote_char=None,
+        new_columns=["line"], schema_overrides={"line": pl.String}, truncate_ragged_lines=True,
+    )["line"].drop_nulls()
+    counts = lines.filter(lines.str.strip_chars() != "").str.count_matches(delimiter, literal=True)
+    return counts.n_unique() <= 1, max(0, counts.len() - 1)
+
+
 def _read_csv(file: InputFile, settings: AnalysisSettings) -> Table:
     import polars as pl
 
+    data = file.data.removeprefix(codecs.BOM_UTF8)
     try:
-        text = file.data.decode("utf-8-sig")
+        sample = data[:65536].decode("utf-8", errors="strict" if len(data) <= 65536 else "ignore")
+        if len(data) > 65536:
+            data.decode("utf-8")  # strict check of the whole file, in C
     except UnicodeDecodeError as exc:
         raise _fail(
             ErrorCode.UNSUPPORTED_MEDIA,
             f"{file.name} is not UTF-8 text (byte {exc.start}) — save it as UTF-8 CSV",
         ) from None
-    delimiter = _sniff_delimiter(text)
-    check_csv_shape(text, delimiter, settings.max_rows, file.name)
+    delimiter = _sniff_delimiter(sample)
+    uniform, rows = _shape_looks_right(data, delimiter) if data.strip() else (False, 0)
+    if not uniform or rows == 0 or rows > settings.max_rows:
+        # The exact pass names the offending line (or raises the empty/too-many-rows error).
+        check_csv_shape(data.decode("utf-8"), delimiter, settings.max_rows, file.name)
     try:
         frame = pl.read_csv(
-            io.BytesIO(text.encode()),
+            io.BytesIO(data),
             separator=delimiter,
             infer_schema_length=settings.infer_rows,
             try_parse_dates=True,
