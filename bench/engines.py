@@ -1,0 +1,236 @@
+"""Engine throughput through the real agents, each next to a comparison row from the same run."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._agents import agent_process, call, ready, request
+from bench._util import Row, median
+
+PANDAS_SCRIPT = """
+import json, resource, sys, time
+import pandas as pd
+t = time.perf_counter()
+df = pd.read_csv(sys.argv[1])
+d = df.describe(include="all")
+c = df.select_dtypes("number").corr()
+nulls = df.isna().sum()
+print(json.dumps({"s": time.perf_counter() - t,
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def make_csv(rows: int, path: Path) -> None:
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(7)
+    pl.DataFrame(
+        {
+            "id": np.arange(rows),
+            "a": rng.normal(50, 10, rows),
+            "b": rng.normal(0, 1, rows),
+            "c": rng.integers(0, 1000, rows),
+            "d": rng.random(rows),
+            "e": rng.normal(5, 2, rows),
+            "city": rng.choice(["Paris", "Lyon", "Nice", "Lille", "Metz"], rows),
+            "flag": rng.choice(["yes", "no"], rows),
+        }
+    ).write_csv(path)
+
+
+def scraper_rows() -> list[Row]:
+    from bench import scraper_quality as sq
+
+    html = sq.big_page()
+    ours = sq.pages_per_second(sq.EXTRACTORS["spotrun (auto)"], html)
+    traf = sq.pages_per_second(sq.EXTRACTORS["trafilatura (default)"], html)
+    results = sq.evaluate()
+    f1_ours, f1_traf = sq.overall(results["spotrun (auto)"]), sq.overall(results["trafilatura (default)"])
+    kb = len(html.encode()) / 1000
+    return [
+        Row("engines", f"scraper extraction, {kb:.0f} KB page", ours, "pages/s", "trafilatura", ours / traf),
+        Row("engines", f"trafilatura extraction, {kb:.0f} KB page", traf, "pages/s"),
+        Row("engines", "scraper main-text F1 (fixtures)", f1_ours, "F1", "trafilatura", f1_ours / f1_traf),
+        Row("engines", "trafilatura main-text F1 (fixtures)", f1_traf, "F1"),
+    ]
+
+
+POLARS_SCRIPT = """
+import json, resource, sys, time
+from agents.data_analysis import loader, summary
+from agents.data_analysis.settings import AnalysisSettings
+from spotrun.protocol import InputFile
+data = open(sys.argv[1], "rb").read()
+settings = AnalysisSettings(max_file_mb=512, max_rows=10**7)
+t = time.perf_counter()
+# model_construct: the protocol caps uploads at 25 MiB; this measures the engine on a bigger file.
+file = InputFile.model_construct(name="big.csv", content_type="text/csv", data=data)
+table = loader.load_table(file, settings)
+stats = summary.compute(table.frame, settings)
+summary.render("big.csv", table.format, stats)
+print(json.dumps({"s": time.perf_counter() - t,
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _measure(script: str, path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "MPLCONFIGDIR": "/tmp/spotrun-mpl"},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+async def analysis_rows(rows: int) -> list[Row]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.csv"
+        make_csv(rows, path)
+        mb = path.stat().st_size / 1e6
+        ours = [_measure(POLARS_SCRIPT, path) for _ in range(3)]
+        pandas = [_measure(PANDAS_SCRIPT, path) for _ in range(3)]
+    o_s, p_s = median([r["s"] for r in ours]), median([r["s"] for r in pandas])
+    o_rss, p_rss = median([r["rss"] for r in ours]), median([r["rss"] for r in pandas])
+    return [
+        Row(
+            "engines",
+            f"analyze {rows:,}-row CSV ({mb:.0f} MB), median of 3",
+            o_s,
+            "s",
+            "pandas",
+            o_s / p_s,
+            "load+validate+describe+top+corr",
+        ),
+        Row("engines", "analyze peak RSS", o_rss, "MB", "pandas", o_rss / p_rss),
+        Row("engines", "pandas read+describe+corr (comparison)", p_s, "s"),
+        Row("engines", "pandas peak RSS (comparison)", p_rss, "MB"),
+    ]
+
+
+async def media_rows() -> list[Row]:
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "tone.wav"
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:duration=10",
+                "-ar",
+                "44100",
+                "-ac",
+                "2",
+                str(wav),
+            ],
+            check=True,
+        )
+        data = wav.read_bytes()
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-y",
+                    "-i",
+                    str(wav),
+                    "-codec:a",
+                    "libmp3lame",
+                    "-q:a",
+                    "4",
+                    str(Path(tmp) / "raw.mp3"),
+                ],
+                check=True,
+            )
+            times.append(time.perf_counter() - t)
+        raw = median(times)
+        with agent_process("audio-video") as (proc, url):
+            await ready(url, proc)
+            runs = []
+            for i in range(5):
+                res = await call(
+                    url,
+                    "convert",
+                    request("convert", {"target": "mp3"}, [("tone.wav", "audio/wav", data)], job=f"c{i}"),
+                )
+                runs.append(res["usage"]["duration_ms"] / 1000)
+    agent = median(runs)
+    return [
+        Row(
+            "engines",
+            "convert 10 s WAV -> MP3 (agent, median of 5)",
+            agent,
+            "s",
+            "raw ffmpeg CLI",
+            agent / raw,
+            "agent adds ffprobe + limits",
+        ),
+        Row("engines", "raw ffmpeg WAV -> MP3 (comparison)", raw, "s"),
+    ]
+
+
+async def image_rows() -> list[Row]:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.effect_mandelbrot((1024, 1024), (-2, -1.5, 1, 1.5), 100).convert("RGB").save(buf, "PNG")
+    data = buf.getvalue()
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        img = Image.open(io.BytesIO(data))
+        out = io.BytesIO()
+        img.resize((2048, 2048), Image.Resampling.LANCZOS).save(out, "PNG")
+        times.append(time.perf_counter() - t)
+    raw = median(times)
+    with agent_process("image-gen") as (proc, url):
+        await ready(url, proc)
+        runs = []
+        for i in range(5):
+            res = await call(
+                url, "enhance", request("enhance", {"scale": 2}, [("m.png", "image/png", data)], job=f"e{i}")
+            )
+            runs.append(res["usage"]["duration_ms"] / 1000)
+    agent = median(runs)
+    return [
+        Row(
+            "engines",
+            "enhance x2 of 1024² (agent, median of 5)",
+            agent,
+            "s",
+            "Pillow resize+PNG",
+            agent / raw,
+            "agent adds sharpen + checks",
+        ),
+        Row("engines", "Pillow LANCZOS x2 + PNG encode (comparison)", raw, "s"),
+    ]
+
+
+async def run(rows: int = 1_000_000) -> list[Row]:
+    out = scraper_rows()
+    out += await analysis_rows(rows)
+    out += await media_rows()
+    out += await image_rows()
+    return out
+
+
+if __name__ == "__main__":
+    from bench._util import render_table
+
+    print(render_table(asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))))
