@@ -402,3 +402,33 @@ def test_selector_labels_carry_no_version(chart: Any) -> None:
 def test_schema_rejects_wrong_values(chart: Any, bad: dict[str, Any]) -> None:
     with pytest.raises(helm_python.HelmError):
         render(chart, merged(BASE, bad))
+
+
+def test_every_value_is_documented() -> None:
+    """Every key in values.yaml has a `# --` comment on it or on a parent (STYLE: comment every value)."""
+    import re
+
+    documented: list[tuple[int, bool]] = []  # (indent, documented) of the open parents
+    missing = []
+    pending = False
+    for line in (CHART / "values.yaml").read_text().splitlines():
+        if not line.strip():
+            pending = False
+            continue
+        if re.match(r"^\s*# -- ", line):
+            pending = True
+            continue
+        if line.lstrip().startswith("#") or line.lstrip().startswith("- "):
+            continue
+        m = re.match(r"^(\s*)([A-Za-z0-9_.\-/]+):", line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        documented = [(i, d) for i, d in documented if i < indent]
+        has_doc = pending or any(d for _, d in documented)
+        leaf = not line.rstrip().endswith(":")
+        if leaf and not has_doc:
+            missing.append(m.group(2))
+        documented.append((indent, has_doc))
+        pending = False
+    assert not missing, f"values without a comment: {missing}"
