@@ -33,18 +33,24 @@ class Running:
     ops: OpsServer | None
     task: asyncio.Task[None]
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Future[None] | None = None
 
     async def wait(self) -> None:
         done, _ = await asyncio.wait(
             [self.task, asyncio.create_task(self._stopped.wait())], return_when=asyncio.FIRST_COMPLETED
         )
-        if self.task in done and not self._stopped.is_set():
+        if self.task in done:
             await self.stop()
-            self.task.result()  # a gateway failure surfaces here
+            if not self.task.cancelled():
+                self.task.result()  # a gateway failure surfaces here
 
     async def stop(self) -> None:
-        if self._stopped.is_set():
-            return
+        """Idempotent: a signal and the gateway ending may both ask; one shutdown runs, all wait."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._shutdown())
+        await asyncio.shield(self._stopping)
+
+    async def _shutdown(self) -> None:
         metrics.READY.set(0)
         settings = self.core.settings
         log.info("shutting down", drain_budget_s=settings.drain_budget_s)

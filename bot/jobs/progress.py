@@ -22,12 +22,16 @@ class StatusBoard:
         self._pending: dict[str, tuple[Job, str, bool]] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._final: set[str] = set()  # jobs whose final line is shown: later progress is stale
 
     async def show(self, job: Job, text: str, *, active: bool = True, final: bool = False) -> None:
         """Show `text` now if the interval allows, else later; a `final` text waits its turn and
         replaces anything pending (it must not be overwritten by an older progress line)."""
+        if job.id in self._final:
+            return
         wait = self._interval - (time.monotonic() - self._last.get(job.id, float("-inf")))
         if final:
+            self._final.add(job.id)
             self._pending.pop(job.id, None)
             timer = self._timers.pop(job.id, None)
             if timer is not None:

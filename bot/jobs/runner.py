@@ -63,25 +63,20 @@ class JobRunner:
             context=CallerContext(user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id),
         )
         trace = TraceContext.new()
+        error: AgentError | None = None
         try:
             result = await self.client.call(
                 request, deadline_s=self.settings.job_deadline_s or agent.timeout_s, trace=trace
             )
         except AgentError as exc:
-            self._last_answer[agent.name] = time.monotonic()
-            text = describe_agent_error(exc)
-            log.info("job failed", job_id=job.id, error=str(exc), trace_id=trace.trace_id)
-            job = await self.store.transition(
-                job.id, JobState.FAILED, error_code=str(exc.code or type(exc).__name__), error_message=text
-            )
-            await self._finish(job, started)
-            await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
-            await self._deliver(job, self.frontends[job.frontend].post_error(job, text))
-            return job
+            error = exc
         finally:
+            # Stop the progress lines before the final one, so none can land after it.
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+        if error is not None:
+            return await self._failed(job, agent.name, error, started, trace)
         self._last_answer[agent.name] = time.monotonic()
         bill = receipt(result.usage, agent, self.prices)
         job = await self.store.transition(
@@ -102,6 +97,20 @@ class JobRunner:
         await self.board.show(
             job, f"✅ done in {time.monotonic() - started:.1f} s — result below", active=False, final=True
         )
+        return job
+
+    async def _failed(
+        self, job: Job, agent: str, exc: AgentError, started: float, trace: TraceContext
+    ) -> Job:
+        self._last_answer[agent] = time.monotonic()
+        text = describe_agent_error(exc)
+        log.info("job failed", job_id=job.id, error=str(exc), trace_id=trace.trace_id)
+        job = await self.store.transition(
+            job.id, JobState.FAILED, error_code=str(exc.code or type(exc).__name__), error_message=text
+        )
+        await self._finish(job, started)
+        await self._deliver(job, self.frontends[job.frontend].post_error(job, text))
+        await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
         return job
 
     async def cancelled(self, job_id: str, by: str) -> None:

@@ -1,0 +1,120 @@
+"""The two process forms, as an operator runs them: `spotrun dev --console` through a pipe, and
+`spotrun bot` as a subprocess stopped by SIGTERM (what a Spot preemption sends)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.bot.conftest import AGENTS, ALICE, needs_agent
+from tests.fakes.discord import DiscordEmulator
+from tests.helpers import ROOT, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+def local_registry(tmp_path: Path) -> Path:
+    """agents.local.yaml with free ports, so tests never collide with a developer's `spotrun dev`."""
+    agents = [
+        {
+            "name": n,
+            "base_url": f"http://127.0.0.1:{free_port()}",
+            "auth": "none",
+            "commands": c,
+            "timeout_s": 60,
+        }
+        for n, (_, c) in AGENTS.items()
+    ]
+    path = tmp_path / "agents.yaml"
+    path.write_text(yaml.safe_dump({"agents": agents}))
+    return path
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTRUN_")}
+    return {
+        **env,
+        "PYTHONUNBUFFERED": "1",
+        "SPOTRUN_CLIENT_REGISTRY_FILE": str(local_registry(tmp_path)),
+        "SPOTRUN_DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+        "SPOTRUN_STATUS_EDIT_INTERVAL_S": "0.5",
+        "SPOTRUN_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@needs_agent("audio-video")
+def test_console_through_a_pipe_prints_the_result_and_saves_the_audio(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "spotrun", "dev", "--console", "--output", str(out)],
+        input=b"!tts hello\n!tts\n",
+        capture_output=True,
+        cwd=ROOT,
+        env=env_for(tmp_path, SPOTRUN_DEV_AGENTS="audio-video"),
+        timeout=90,
+        check=False,
+    )
+    stdout = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert "result:" in stdout and "vCPU-s" in stdout  # the embed as text, with the cost footer
+    assert "usage: `!tts <text>" in stdout  # the bad line got its usage, the good one still ran
+    saved = list(out.glob("*.mp3"))
+    assert len(saved) == 1 and saved[0].stat().st_size > 500
+    assert f"saved {saved[0]}" in stdout
+    assert (out / "logs" / "audio-video.log").exists()
+
+
+def test_bot_subprocess_starts_like_production_and_stops_on_sigterm(tmp_path: Path) -> None:
+    with DiscordEmulator(token="test-token") as emu:
+        emu.add_user(ALICE, "alice")
+        ops = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spotrun", "bot"],
+            cwd=ROOT,
+            env=env_for(
+                tmp_path,
+                SPOTRUN_DISCORD_TOKEN="test-token",
+                SPOTRUN_DISCORD_API_BASE=emu.api_base,
+                SPOTRUN_SYNC_GUILD_IDS=str(emu.guild_id),
+                SPOTRUN_OPS_PORT=str(ops),
+            ),
+            stderr=subprocess.PIPE,
+        )
+        try:
+            import asyncio
+
+            asyncio.run(emu.wait_for_ready(timeout=30))
+            import urllib.request
+
+            body = urllib.request.urlopen(f"http://127.0.0.1:{ops}/metrics", timeout=5).read().decode()
+            assert "spotrun_jobs_queue_depth" in body
+            assert any(c["name"] == "tts" for c in emu.synced_commands)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.stderr is not None
+        assert b"Traceback" not in proc.stderr.read()
+
+
+def test_bot_without_a_token_names_the_variable(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "spotrun", "bot"],
+        capture_output=True,
+        cwd=ROOT,
+        env=env_for(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert b"SPOTRUN_DISCORD_TOKEN" in proc.stderr
