@@ -59,10 +59,9 @@ async def _dev(
             from bot.console_app import run_console_app
 
             return await run_console_app(settings, registry, output_dir)
-        from bot.main import start_bot
+        from bot.main import serve_until_stopped, start_bot
 
-        running = await start_bot(settings, registry)
-        await running.wait()
+        await serve_until_stopped(await start_bot(settings, registry))
         return 0
     finally:
         stop_agents(procs)

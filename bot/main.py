@@ -104,10 +104,18 @@ def run_bot() -> None:
 
 
 async def _main(settings: BotSettings) -> None:
-    running = await start_bot(settings)
+    await serve_until_stopped(await start_bot(settings))
+
+
+async def serve_until_stopped(running: Running) -> None:
+    """Run until the gateway ends or SIGTERM/SIGINT arrives, then shut down in order."""
     loop = asyncio.get_running_loop()
     # Python as PID 1 ignores SIGTERM without a handler, and discord.py installs none; Spot
     # preemption gives 15 s, so stop within the drain budget.
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(running.stop()))
-    await running.wait()
+    try:
+        await running.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

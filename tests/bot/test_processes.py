@@ -118,3 +118,33 @@ def test_bot_without_a_token_names_the_variable(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert b"SPOTRUN_DISCORD_TOKEN" in proc.stderr
+
+
+@needs_agent("audio-video")
+def test_dev_with_a_token_runs_the_agents_and_the_discord_bot(tmp_path: Path) -> None:
+    import asyncio
+
+    with DiscordEmulator(token="test-token") as emu:
+        emu.add_user(ALICE, "alice")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spotrun", "dev", "--output", str(tmp_path / "out")],
+            cwd=ROOT,
+            env=env_for(
+                tmp_path,
+                SPOTRUN_DISCORD_TOKEN="test-token",
+                SPOTRUN_DISCORD_API_BASE=emu.api_base,
+                SPOTRUN_OPS_PORT="0",
+                SPOTRUN_DEV_AGENTS="audio-video",
+            ),
+        )
+        try:
+            asyncio.run(emu.wait_for_ready(timeout=60))
+            emu.user_says(ALICE, "!tts hello from dev mode")
+            msg = asyncio.run(emu.wait_for(lambda m: bool(m.attachments), timeout=30))
+            assert msg.attachments[0][0].endswith(".mp3")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
