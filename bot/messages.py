@@ -56,13 +56,13 @@ def agent_words(agent: str | None) -> str:
 def describe_agent_error(exc: AgentError) -> str:
     """One sentence for the user. The order matters: subclasses before their parents."""
     agent = agent_words(exc.agent)
+    # A specific code wins over the HTTP class: e.g. provider_not_configured arrives as a 501.
+    template = _REJECTED.get(exc.code) if exc.code else None
+    if template is not None:
+        what = _WHAT.get(Command(exc.command), exc.command) if exc.command in set(Command) else "this"
+        return template.format(what=what, agent=agent, detail=exc.message)
     if isinstance(exc, AgentRejected):
-        template = _REJECTED.get(exc.code) if exc.code else None
-        if template is None:
-            return f"the {agent} agent refused this: {exc.message}"
-        what = _WHAT.get(Command(exc.command), exc.command or "this") if exc.command else "this"
-        text = template.format(what=what, agent=agent, detail=exc.message)
-        return text[0].upper() + text[1:] if template.startswith("{what}") else text
+        return f"the {agent} agent refused this: {exc.message}"
     if isinstance(exc, CircuitOpen):
         return f"the {agent} agent is failing; try again in {_retry_in(exc)}"
     if isinstance(exc, AgentTimeout):

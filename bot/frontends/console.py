@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import TextIO
 
@@ -55,7 +54,8 @@ async def run_console(engine: JobEngine, settings: BotSettings, stdin: TextIO, o
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
-    say(f"spotrun console — type {prefix}help; end with Ctrl-D") if stdin.isatty() else None
+    if stdin.isatty():
+        say(f"spotrun console — type {prefix}help; end with Ctrl-D")
     while True:
         line = await asyncio.to_thread(stdin.readline)
         if not line:
@@ -102,7 +102,3 @@ async def run_console(engine: JobEngine, settings: BotSettings, stdin: TextIO, o
     for job_id in pending:
         await engine.wait(job_id)
     return 0
-
-
-def default_streams() -> tuple[TextIO, TextIO]:
-    return sys.stdin, sys.stdout

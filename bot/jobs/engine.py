@@ -138,14 +138,7 @@ class JobEngine:
 
     def _admit(self, job: Job, *, enforce_limits: bool) -> int:
         ticket = Ticket(job.id, job.user_id, self.runner.registry.for_command(job.command).name)
-        if enforce_limits:
-            position = self.queue.admit(ticket)
-        else:
-            # Re-admitted jobs were accepted once already; the limit must not drop them now.
-            saved = self.queue.max_queued
-            self.queue.max_queued = 10**9
-            position = self.queue.admit(ticket)
-            self.queue.max_queued = saved
+        position = self.queue.admit(ticket, enforce_limits=enforce_limits)
         self._positions[job.id] = position
         self._done.setdefault(job.id, asyncio.Event())
         metrics.QUEUE_DEPTH.set(self.queue.depth)

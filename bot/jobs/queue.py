@@ -81,9 +81,11 @@ class FairQueue:
         if running + queued >= self.max_running + self.max_queued:
             raise UserLimitReached(running, queued, self.max_running, self.max_queued)
 
-    def admit(self, ticket: Ticket) -> int:
-        """Queue a ticket (after check()); returns its position."""
-        self.check(ticket.user_id)
+    def admit(self, ticket: Ticket, *, enforce_limits: bool = True) -> int:
+        """Queue a ticket; returns its position. Jobs re-admitted after a restart were accepted
+        once already, so the limits must not drop them now (enforce_limits=False)."""
+        if enforce_limits:
+            self.check(ticket.user_id)
         if ticket.user_id not in self._queued:
             self._queued[ticket.user_id] = deque()
             self._rotation.append(ticket.user_id)

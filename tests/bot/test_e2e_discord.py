@@ -177,3 +177,37 @@ async def test_bad_argument_gives_the_usage_line(emu: DiscordEmulator, bot: Runn
     emu.user_says(ALICE, "!help")
     await emu.wait_for(lambda m: any(e.get("title") == "spotrun commands" for e in m.embeds), timeout=10)
     assert not any("nosuchcommand" in m.text() for m in emu.messages())
+
+
+@needs_agent("image-gen")
+async def test_provider_not_configured_is_explained(
+    emu: DiscordEmulator, bot: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu.user_says(ALICE, "!generate a lighthouse")
+    msg = await emu.wait_for(lambda m: "Job failed" in m.text(), timeout=30)
+    assert "image generation isn't set up on this bot — an admin must configure a provider" in msg.text()
+
+
+async def test_slash_with_bad_arguments_gets_an_ephemeral_usage_line(
+    emu: DiscordEmulator, bot: Running
+) -> None:
+    inter = emu.slash(ALICE, "tts", {"args": "hi speed=5"})
+    for _ in range(100):
+        texts = [m.content for m in emu.messages() if m.interaction_id == inter]
+        if any("usage:" in t for t in texts):
+            break
+        await asyncio.sleep(0.05)
+    usage = next(m for m in emu.messages() if m.interaction_id == inter and "usage:" in m.content)
+    assert "`speed`" in usage.content and usage.ephemeral
+    assert emu.interaction_responses(inter)[0]["type"] == 5  # deferred before parsing
+
+
+@needs_agent("web-scraper")
+async def test_discord_429_and_500_are_retried_by_discord_py_and_posted_once(
+    emu: DiscordEmulator, bot: Running, site: str
+) -> None:
+    emu.rate_limit_next("PATCH /channels/", retry_after=0.3)
+    emu.fail_next("POST /channels/3000/messages", 500)
+    emu.user_says(ALICE, f"!scrape {site}/page")
+    await emu.wait_for(lambda m: "done in" in m.content, timeout=30)
+    assert sum("Lighthouse Weekly" in m.text() and "vCPU-s" in m.text() for m in emu.messages()) == 1

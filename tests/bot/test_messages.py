@@ -1,0 +1,48 @@
+"""Every agent_client error becomes a short, specific sentence for the user."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent_client import (
+    AgentBusy,
+    AgentError,
+    AgentRejected,
+    AgentTimeout,
+    AgentUnavailable,
+    AuthError,
+    CircuitOpen,
+    ProtocolViolation,
+)
+from bot.messages import describe_agent_error
+from spotrun.protocol import ErrorCode
+
+CASES = [
+    (
+        AgentUnavailable("no provider", agent="image-gen", command="generate", status=501,
+                         code=ErrorCode.PROVIDER_NOT_CONFIGURED),
+        "image generation isn't set up on this bot — an admin must configure a provider",
+    ),
+    (
+        AgentRejected("private", agent="web-scraper", command="scrape", code=ErrorCode.BLOCKED_URL),
+        "that URL points to a private/blocked address",
+    ),
+    (
+        CircuitOpen("the web-scraper agent failed repeatedly; retrying in 27s", agent="web-scraper"),
+        "the web scraper agent is failing; try again in 27s",
+    ),
+    (
+        AgentTimeout("no result within the job's deadline of 120s", agent="data-analysis"),
+        "the data analysis agent took longer than 120s",
+    ),
+    (AgentUnavailable("connection refused", agent="audio-video"), "the audio/video agent is down right now"),
+    (AgentBusy("busy", agent="audio-video"), "the audio/video agent is busy"),
+    (AuthError("no token", agent="image-gen"), "an admin should check Workload Identity"),
+    (ProtocolViolation("junk", agent="image-gen"), "doesn't understand"),
+    (AgentRejected("columns x not found", agent="data-analysis", command="chart"), "refused this: columns x"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("error", "expected"), CASES, ids=[type(c[0]).__name__ for c in CASES])
+def test_specific_text(error: AgentError, expected: str) -> None:
+    assert expected in describe_agent_error(error)
