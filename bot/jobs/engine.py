@@ -72,6 +72,8 @@ class JobEngine:
     async def _readmit(self) -> None:
         """Jobs a previous process left queued or running go back into the queue, in order."""
         for job in await self.store.jobs_in(JobState.RUNNING, JobState.QUEUED):
+            if job.frontend not in self.runner.frontends:
+                continue  # e.g. a console job in a store the Discord bot now uses: not ours to run
             if job.state is JobState.RUNNING:
                 job = await self.store.transition(job.id, JobState.QUEUED)
             self._admit(job, enforce_limits=False)

@@ -200,3 +200,23 @@ async def test_ops_endpoints(
             assert "spotrun_ready 1.0" in text and "spotrun_jobs_queue_depth" in text
     finally:
         await running.stop()
+
+
+async def test_a_gateway_disconnect_mid_job_does_not_lose_the_result(
+    emu: DiscordEmulator, bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, site: str
+) -> None:
+    running = await start(emu, monkeypatch)
+    try:
+        emu.user_says(ALICE, f"!scrape {site}/p?s=1.5")
+        await emu.wait_for(lambda m: "running on" in m.content or "waking" in m.content, timeout=10)
+        emu.disconnect_all()
+        msg = await emu.wait_for(lambda m: "Harbour News" in m.text() and "vCPU-s" in m.text(), timeout=20)
+        assert msg.nonce is not None
+        await emu.wait_for(lambda m: "done in" in m.content, timeout=10)
+        for _ in range(100):  # discord.py resumes (or re-identifies) on its own
+            if running.bot.gateway_ready:
+                break
+            await asyncio.sleep(0.1)
+        assert running.bot.gateway_ready
+    finally:
+        await running.stop()
