@@ -118,7 +118,9 @@ class AgentClient:
         self._tokens = tokens or NoAuth()
         self._no_auth = NoAuth()
         self._wait = _WaitRetryAfter(
-            wait_exponential_jitter(multiplier=backoff_initial_s, max=backoff_max_s, jitter=backoff_initial_s),
+            wait_exponential_jitter(
+                multiplier=backoff_initial_s, max=backoff_max_s, jitter=backoff_initial_s
+            ),
             max_retry_after_s,
         )
         self._agents = {

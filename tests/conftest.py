@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tests.fakes.metadata import FakeMetadataServer  # noqa: I001 - must precede google.auth users
+from tests.fakes.metadata import FakeMetadataServer
 
 _METADATA = FakeMetadataServer()
 os.environ["GCE_METADATA_HOST"] = f"127.0.0.1:{_METADATA.port}"

@@ -39,7 +39,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_process(args: list[str], env: dict[str, str] | None = None, **kw: object) -> subprocess.Popen[bytes]:
+def start_process(
+    args: list[str], env: dict[str, str] | None = None, **kw: object
+) -> subprocess.Popen[bytes]:
     """Start `python -m <args>` with the test environment plus `env`."""
     full = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.Popen([sys.executable, "-m", *args], env=full, cwd=ROOT, **kw)  # type: ignore[call-overload]
