@@ -23,6 +23,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.exts.analysis",
     "bot.exts.media",
     "bot.exts.monitor",
+    "bot.exts.cost",
     "bot.exts.admin",
 )
 

@@ -96,3 +96,23 @@ def _limit_of(exc: AgentTimeout) -> str:
         if word.endswith("s") and word[:-1].replace(".", "", 1).isdigit():
             return word
     return "its time limit"
+
+
+def _money(usd: float) -> str:
+    # Test and trial budgets can be fractions of a cent: never show them as $0.00.
+    return f"${usd:,.2f}" if usd >= 0.01 else f"${usd:.7f}".rstrip("0")
+
+
+def budget_warning(user_scoped: bool, used_ratio: float, amount_usd: float) -> str:
+    who = "you have" if user_scoped else "this server has"
+    whose = "your" if user_scoped else "its"
+    return f"⚠️ {who} used {used_ratio:.0%} of {whose} {_money(amount_usd)} monthly budget"
+
+
+def budget_exhausted(user_scoped: bool, amount_usd: float, resets_at: float) -> str:
+    who = "you have" if user_scoped else "this server has"
+    whose = "your" if user_scoped else "its"
+    return (
+        f"💸 {who} used all of {whose} {_money(amount_usd)} monthly budget, so no new jobs until it resets "
+        f"<t:{int(resets_at)}:R> (the 1st, 00:00 UTC); an admin can raise or lift it with `/budget`"
+    )

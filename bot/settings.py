@@ -72,3 +72,8 @@ class BotSettings(BaseSettings):
     @property
     def registry_path(self) -> Path:
         return self.registry_file or LOCAL_REGISTRY
+
+    # --- cost budgets (bot.ledger, bot.exts.cost); prices and the free tier are SPOTRUN_COST_*
+    budget_warn_ratio: float = Field(
+        default=0.8, gt=0, le=1, description="share of a monthly budget at which the channel is warned once"
+    )

@@ -8,8 +8,10 @@ import discord
 from discord.ext import commands
 
 from bot.commands.parse import UsageError, guess_content_type, parse
-from bot.frontends.discord import token_expiry
+from bot.frontends.discord import NO_MENTIONS, token_expiry
 from bot.jobs.engine import Submission
+from bot.ledger import Ledger
+from bot.messages import budget_exhausted, budget_warning
 from spotrun.protocol import COMMANDS, Command, InputFile
 
 if TYPE_CHECKING:
@@ -46,11 +48,35 @@ async def read_attachments(
     return files
 
 
+class BudgetExhausted(commands.CheckFailure):
+    """A monthly budget is used up; the message says whose and when it resets."""
+
+
+async def check_budget(ctx: Ctx) -> None:
+    """Refuse at 100 % of a monthly budget before anything is downloaded, stored or dispatched;
+    warn the channel once a month when a budget passes SPOTRUN_BUDGET_WARN_RATIO."""
+    if ctx.guild is None:
+        return  # budgets are per server; DMs have none
+    bot: SpotrunBot = ctx.bot
+    ledger = Ledger(bot.core.store, bot.core.engine.runner.prices)
+    admission = await ledger.admit(str(ctx.guild.id), str(ctx.author.id), bot.settings.budget_warn_ratio)
+    if admission.exhausted is not None:
+        budget = admission.exhausted.budget
+        raise BudgetExhausted(
+            budget_exhausted(budget.user_id is not None, budget.amount_usd, admission.resets_at)
+        )
+    if admission.warn is not None:
+        status = admission.warn
+        text = budget_warning(status.budget.user_id is not None, status.ratio, status.budget.amount_usd)
+        await ctx.channel.send(text, allowed_mentions=NO_MENTIONS)
+
+
 async def submit(ctx: Ctx, command: Command, args: str, file: discord.Attachment | None = None) -> None:
     bot: SpotrunBot = ctx.bot
     if ctx.interaction is not None:
         # Acknowledge within Discord's 3 s before anything slow (downloads, the store).
         await ctx.defer()
+    await check_budget(ctx)
     settings = bot.settings
     files = await read_attachments(ctx, command, file, settings.max_input_bytes)
     parsed = parse(

@@ -13,15 +13,24 @@ if TYPE_CHECKING:
     from bot.client import SpotrunBot
 
 
+def is_owner(ctx: Ctx) -> bool:
+    return ctx.author.id in ctx.bot.settings.owner_ids
+
+
+def require_admin(ctx: Ctx) -> bool:
+    """The one admin check (cog_check of every admin cog): Manage Server, or SPOTRUN_OWNER_IDS."""
+    perms = getattr(ctx.author, "guild_permissions", None)
+    if is_owner(ctx) or (perms and perms.manage_guild):
+        return True
+    raise commands.CheckFailure("admin commands need Manage Server (or a bot owner)")
+
+
 class Admin(commands.Cog):
     def __init__(self, bot: SpotrunBot) -> None:
         self.bot = bot
 
     async def cog_check(self, ctx: Ctx) -> bool:  # type: ignore[override]
-        perms = getattr(ctx.author, "guild_permissions", None)
-        if ctx.author.id in self.bot.settings.owner_ids or (perms and perms.manage_guild):
-            return True
-        raise commands.CheckFailure("admin commands need Manage Server (or a bot owner)")
+        return require_admin(ctx)
 
     @commands.hybrid_command(name="status", description="Agents, breakers and the job queue (admins)")
     async def status(self, ctx: Ctx) -> None:

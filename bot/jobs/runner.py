@@ -13,6 +13,7 @@ from bot.cost import CostSettings, receipt
 from bot.frontends.base import DeliveryError, Frontend
 from bot.jobs.progress import StatusBoard
 from bot.jobs.store import Job, JobState, JobStore
+from bot.ledger import record_cost
 from bot.messages import agent_words, describe_agent_error
 from bot.render import render_result
 from bot.settings import BotSettings
@@ -122,6 +123,7 @@ class JobRunner:
     async def _finish(self, job: Job, started: float) -> None:
         metrics.JOBS.labels(job.command, job.state.value).inc()
         metrics.JOB_SECONDS.labels(job.command).observe(time.time() - job.created_at)
+        await record_cost(self.store, job, self.registry.for_command(job.command), self.prices)
 
     async def _deliver(self, job: Job, posting: Awaitable[str | None]) -> None:
         try:

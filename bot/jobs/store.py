@@ -92,6 +92,22 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # The cost ledger (bot.ledger): which agent billed a job, for how long, and monthly budgets.
+    """
+    ALTER TABLE jobs ADD COLUMN agent TEXT;
+    ALTER TABLE jobs ADD COLUMN billed_s REAL;
+    CREATE INDEX jobs_finished ON jobs(finished_at);
+    CREATE INDEX jobs_guild_finished ON jobs(guild_id, finished_at);
+    CREATE TABLE budgets (
+        guild_id TEXT NOT NULL,
+        user_id TEXT NOT NULL DEFAULT '',
+        amount_usd REAL NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        warned_month TEXT,
+        PRIMARY KEY (guild_id, user_id)
+    );
+    """,
 )
 
 
@@ -181,6 +197,11 @@ class JobStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """For read models over these tables and their own tables (bot.ledger)."""
+        return self._db
 
     async def _migrate(self) -> None:
         await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
