@@ -2,7 +2,9 @@
 drain (twice, so growth between drains shows a leak), against a bare discord.py client connected to
 the same emulator (the floor any bot pays) measured in the same run.
 
-The agent is slow and the registry caps it at 20 concurrent calls, so the jobs pile up in the bot.
+The agent takes 3 s per call and the registry allows as many concurrent calls as there are jobs,
+so all of them are in flight at once (a job waiting in the bot's own queue is measured by the drills;
+see docs/performance.md for why the queued path is not what this bench loads).
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from bench._util import Row
 from bench.pipeline import bot_process, echo_agent, results_by_origin, write_registry
 from tests.helpers import ROOT, wait_http
 
-SERVICE_MS = 200.0
-AGENT_CONCURRENCY = 20
+SERVICE_MS = 3000.0
 USERS = 10
 FIRST_USER = 8001
 
@@ -56,7 +57,7 @@ async def _burst(emu: Any, bot: Any, jobs: int, tag: str) -> tuple[float, float]
     t0 = time.perf_counter()
     origins = [emu.user_says(FIRST_USER + i % USERS, f"!tts mem {tag} {i}") for i in range(jobs)]
     peak = _mb(bot)
-    deadline = time.monotonic() + 120 + jobs * SERVICE_MS / 1000 / AGENT_CONCURRENCY * 3
+    deadline = time.monotonic() + 180
     while True:
         peak = max(peak, _mb(bot))
         got = results_by_origin(emu)
@@ -74,7 +75,7 @@ async def run(jobs: int = 1000) -> list[Row]:
 
     with tempfile.TemporaryDirectory() as tmp, echo_agent(SERVICE_MS) as (agent, url):
         await wait_http(f"{url}/health", proc=agent)
-        registry = write_registry(Path(tmp) / "agents.yaml", url, max_concurrency=AGENT_CONCURRENCY)
+        registry = write_registry(Path(tmp) / "agents.yaml", url, max_concurrency=jobs)
         with DiscordEmulator(token="bench-token") as emu:  # noqa: S106 - a fake server's token
             for u in range(USERS):
                 emu.add_user(FIRST_USER + u, f"user{u}")

@@ -71,8 +71,8 @@ def bot_process(emu: Any, workdir: Path, registry: Path, **extra: str) -> Iterat
         SPOTRUN_MAX_QUEUED_PER_USER="1000",
         SPOTRUN_STATUS_EDIT_INTERVAL_S="3",
         SPOTRUN_DRAIN_BUDGET_S="1",
-        **extra,
     )
+    env.update(extra)
     proc = subprocess.Popen([sys.executable, "-m", "spotrun", "bot"], cwd=ROOT, env=env)
     try:
         yield proc
