@@ -31,13 +31,13 @@ Metric names follow agent_client/_metrics.py and the bot's ops server.
         summary: "Circuit breaker open for agent {{ "{{ $labels.agent }}" }}"
         description: The bot stopped calling the agent after repeated failures; its commands are rejected until the breaker closes.
     - alert: SpotrunBudgetAt80Percent
-      expr: max(spotrun_budget_used_ratio) >= {{ $r.budgetUsedRatio }}
+      expr: max by (guild) (spotrun_budget_used_ratio) >= {{ $r.budgetUsedRatio }}
       for: 5m
       labels:
         {{- toYaml (merge (dict "severity" "warning") $labels) | nindent 8 }}
       annotations:
-        summary: "spotrun has used {{ "{{ $value | humanizePercentage }}" }} of its budget"
-        description: The Cloud Run spend budget is nearly used up; the bot refuses paid commands once it reaches 100%.
+        summary: "guild {{ "{{ $labels.guild }}" }} has used {{ "{{ $value | humanizePercentage }}" }} of its monthly budget"
+        description: New jobs in that server are refused at 100% until the 1st of next month (UTC); an admin can raise or lift it with /budget.
     - alert: SpotrunBacklogGrowing
       expr: |-
         sum(deriv(spotrun_jobs_queue_depth[{{ $r.backlogWindow }}])) > 0
