@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.core import Core
 from bot.frontends.discord import CancelButton
+from bot.lifecycle import Lifecycle
 from bot.settings import BotSettings
 from spotrun.logs import get_logger
 
@@ -24,7 +25,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.exts.media",
     "bot.exts.monitor",
     "bot.exts.cost",
-    "bot.exts.admin",
+    "bot.exts.status",
 )
 
 
@@ -52,6 +53,7 @@ class SpotrunBot(commands.AutoShardedBot):
         self.settings = settings
         self._extensions = extensions
         self.gateway_ready = False
+        self.lifecycle: Lifecycle | None = None  # set by bot.main.start_bot; /status shows it
 
     async def setup_hook(self) -> None:
         for ext in self._extensions:

@@ -73,6 +73,35 @@ class BotSettings(BaseSettings):
     def registry_path(self) -> Path:
         return self.registry_file or LOCAL_REGISTRY
 
+    # --- lifecycle on Spot: preemption, crash-loop backoff, status (bot.lifecycle, bot.exts.status)
+    discord_gateway_url: str | None = Field(
+        default=None,
+        pattern=r"^wss?://\S+$",
+        description="gateway URL for re-IDENTIFY after INVALID_SESSION (a proxy, or an emulator in tests)",
+    )
+    login_backoff_s: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(0.0, 5.0, 15.0, 60.0, 300.0),
+        description="wait before the gateway login by the number of starts within the window (capped)",
+    )
+    login_backoff_window_s: float = Field(default=600.0, ge=0, le=86_400)
+    exit_deadline_s: float = Field(
+        default=14.0, gt=0, le=15, description="after SIGTERM the process exits by then, whatever hangs"
+    )
+    healthz_stale_s: float = Field(
+        default=10.0, gt=0, le=300, description="heartbeat age that fails /healthz"
+    )
+    pod_name: str | None = Field(default=None, description="from the chart's downward API")
+    node_name: str | None = Field(default=None, description="from the chart's downward API")
+    node_spot: bool | None = Field(default=None, description="from the chart; else ask the metadata server")
+    metadata_timeout_s: float = Field(default=0.5, gt=0, le=5)
+
+    @field_validator("login_backoff_s", mode="before")
+    @classmethod
+    def _float_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(p) for p in value.replace(",", " ").split())
+        return value
+
     # --- cost budgets (bot.ledger, bot.exts.cost); prices and the free tier are SPOTRUN_COST_*
     budget_warn_ratio: float = Field(
         default=0.8, gt=0, le=1, description="share of a monthly budget at which the channel is warned once"

@@ -1,16 +1,11 @@
-"""Admin commands. For now only `status` (agents and queue); /cost and /budget come next."""
+"""The admin checks shared by the admin extensions (bot.exts.cost, bot.exts.status)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+import discord
 from discord.ext import commands
 
 from bot.exts._submit import Ctx
-from bot.frontends.discord import NO_MENTIONS
-
-if TYPE_CHECKING:
-    from bot.client import SpotrunBot
 
 
 def is_owner(ctx: Ctx) -> bool:
@@ -25,24 +20,16 @@ def require_admin(ctx: Ctx) -> bool:
     raise commands.CheckFailure("admin commands need Manage Server (or a bot owner)")
 
 
-class Admin(commands.Cog):
-    def __init__(self, bot: SpotrunBot) -> None:
-        self.bot = bot
-
-    async def cog_check(self, ctx: Ctx) -> bool:  # type: ignore[override]
-        return require_admin(ctx)
-
-    @commands.hybrid_command(name="status", description="Agents, breakers and the job queue (admins)")
-    async def status(self, ctx: Ctx) -> None:
-        core = self.bot.core
-        lines = [f"queue: {core.engine.queue.depth} waiting"]
-        for agent in core.registry:
-            lines.append(
-                f"`{agent.name}` breaker {core.client.breaker_state(agent.name).value}, "
-                f"{core.client.in_flight(agent.name)}/{agent.max_concurrency} in flight"
-            )
-        await ctx.send("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+def is_administrator(user: discord.abc.User, owner_ids: tuple[int, ...]) -> bool:
+    """Administrator in this server, or a bot owner (SPOTRUN_OWNER_IDS) anywhere."""
+    if user.id in owner_ids:
+        return True
+    perms = getattr(user, "guild_permissions", None)
+    return bool(perms and perms.administrator)
 
 
-async def setup(bot: SpotrunBot) -> None:
-    await bot.add_cog(Admin(bot))
+def require_administrator(ctx: Ctx) -> bool:
+    """For views of the whole bot (/status: pods, nodes, every agent): Administrator, or an owner."""
+    if is_administrator(ctx.author, ctx.bot.settings.owner_ids):
+        return True
+    raise commands.CheckFailure("this command is for server administrators (or a bot owner)")

@@ -86,6 +86,7 @@ class DiscordFrontend:
 
     def __init__(self, bot: SpotrunBot) -> None:
         self.bot = bot
+        self.started_at = time.time()
 
     def _webhook(self, job: Job) -> discord.Webhook | None:
         if not job.interaction_alive() or self.bot.application_id is None:
@@ -144,7 +145,10 @@ class DiscordFrontend:
         embeds = [to_embed(e) for e in message.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in message.files]
         try:
-            hook = self._webhook(job)
+            # A follow-up has no nonce: only the process that accepted the interaction sends one.
+            # After a restart the previous process may have sent it unrecorded, so the result goes
+            # to the channel with the job's nonce, which Discord de-duplicates across processes.
+            hook = self._webhook(job) if job.created_at >= self.started_at else None
             if hook is not None:
                 # The interaction is still open: a follow-up lands under the user's slash command.
                 sent = await hook.send(
@@ -157,7 +161,8 @@ class DiscordFrontend:
                 return str(sent.id)
             content, allowed = message.content, NO_MENTIONS
             if job.interaction_id and not job.origin_message_id:
-                # A slash command past its 15-minute window: address the user, ping only them.
+                # A slash command past its 15-minute window, or resumed by a later process:
+                # address the user, ping only them.
                 content = f"<@{job.user_id}> {content}".strip()
                 allowed = discord.AllowedMentions(
                     everyone=False, roles=False, users=[discord.Object(int(job.user_id))], replied_user=False

@@ -47,20 +47,27 @@ class JobEngine:
         self._done: dict[str, asyncio.Event] = {}
         self._positions: dict[str, int] = {}
         self._dispatcher: asyncio.Task[None] | None = None
+        self._reposter: asyncio.Task[None] | None = None
+        self.draining = False
 
     # ----------------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
         await self._readmit()
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="job-dispatcher")
+        self._reposter = asyncio.create_task(self._post_unposted(), name="job-reposter")
 
     async def stop(self, budget_s: float) -> None:
-        """Stop dispatching and interrupt running jobs. They stay `running` in the store (not
-        cancelled): the agent call is idempotent on the job id, so the next start re-runs them."""
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
+        """Drain: stop dispatching, let running jobs finish (and post) within `budget_s`, then
+        interrupt the rest. Those stay `running` in the store (not cancelled): the agent call is
+        idempotent on the job id, so the next start re-runs them. Commands submitted meanwhile are
+        stored queued and run by the next process."""
+        self.draining = True
+        for background in (self._dispatcher, self._reposter):
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
         tasks = list(self._tasks.values())
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=budget_s)
@@ -77,7 +84,15 @@ class JobEngine:
             if job.state is JobState.RUNNING:
                 job = await self.store.transition(job.id, JobState.QUEUED)
             self._admit(job, enforce_limits=False)
+            log.info("job resumed", job_id=job.id, command=job.command, attempt=job.attempt)
         self._wake.set()
+
+    async def _post_unposted(self) -> None:
+        """Finished jobs whose result a previous process never recorded as posted: post them now
+        (the nonce makes Discord return the earlier message if that process did post)."""
+        for job in await self.store.unposted():
+            if job.frontend in self.runner.frontends:
+                await self.runner.post_finished(job)
 
     # ----------------------------------------------------------------------- commands
 
@@ -100,7 +115,14 @@ class JobEngine:
         metrics.JOBS.labels(job.command, JobState.QUEUED.value).inc()
         position = self._admit(job, enforce_limits=True)
         log.info("job submitted", job_id=job.id, command=job.command, user_id=job.user_id, position=position)
-        await self.board.show(job, _queued_text(job, position), active=True)
+        if self.draining:
+            text = (
+                f"⏳ `{job.command}` accepted — the bot is restarting; it will run shortly after "
+                f"· job `{job.id}`"
+            )
+            await self.board.show(job, text, active=True)
+        else:
+            await self.board.show(job, _queued_text(job, position), active=True)
         self._wake.set()
         return job, position
 
@@ -196,7 +218,7 @@ class JobEngine:
         text = "the bot hit an internal error running this job; an admin can find it in the logs"
         job = await self.store.transition(job_id, JobState.FAILED, error_code="internal", error_message=text)
         await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
-        await self.runner.frontends[job.frontend].post_error(job, text)
+        await self.runner.deliver(job, self.runner.frontends[job.frontend].post_error(job, text))
 
     def _finished(self, job_id: str) -> None:
         # Events stay set (not popped) so a late wait() returns at once instead of hanging.

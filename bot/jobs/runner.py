@@ -94,7 +94,7 @@ class JobRunner:
         messages = render_result(
             result, footer=bill.footer(), upload_limit=self.settings.upload_limit_bytes, job_id=job.id
         )
-        await self._deliver(job, self.frontends[job.frontend].post_result(job, messages))
+        await self.deliver(job, self.frontends[job.frontend].post_result(job, messages))
         await self.board.show(
             job, f"✅ done in {time.monotonic() - started:.1f} s — result below", active=False, final=True
         )
@@ -110,9 +110,25 @@ class JobRunner:
             job.id, JobState.FAILED, error_code=str(exc.code or type(exc).__name__), error_message=text
         )
         await self._finish(job, started)
-        await self._deliver(job, self.frontends[job.frontend].post_error(job, text))
+        await self.deliver(job, self.frontends[job.frontend].post_error(job, text))
         await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
         return job
+
+    async def post_finished(self, job: Job) -> None:
+        """Post a finished job's stored result (or error) that was never recorded as posted: a
+        previous process stopped between the agent's answer and the record of the post."""
+        if job.state is JobState.SUCCEEDED and (result := job.result) is not None:
+            bill = receipt(result.usage, self.registry.for_command(job.command), self.prices)
+            messages = render_result(
+                result, footer=bill.footer(), upload_limit=self.settings.upload_limit_bytes, job_id=job.id
+            )
+            await self.deliver(job, self.frontends[job.frontend].post_result(job, messages))
+            await self.board.show(job, "✅ done — result below", active=False, final=True)
+        elif job.state is JobState.FAILED:
+            text = job.error_message or "the job failed"
+            await self.deliver(job, self.frontends[job.frontend].post_error(job, text))
+            await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
+        log.info("unposted result posted after restart", job_id=job.id, state=job.state.value)
 
     async def cancelled(self, job_id: str, by: str) -> None:
         """The engine cancelled the running task on a user's request: record and show it."""
@@ -125,7 +141,7 @@ class JobRunner:
         metrics.JOB_SECONDS.labels(job.command).observe(time.time() - job.created_at)
         await record_cost(self.store, job, self.registry.for_command(job.command), self.prices)
 
-    async def _deliver(self, job: Job, posting: Awaitable[str | None]) -> None:
+    async def deliver(self, job: Job, posting: Awaitable[str | None]) -> None:
         try:
             message_id = await posting
         except DeliveryError as exc:
