@@ -14,7 +14,7 @@ from discord.ext import commands
 import spotrun
 from agent_client import AgentConfig
 from bot.exts._submit import Ctx
-from bot.exts.admin import require_administrator
+from bot.exts.admin import require_admin
 from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.store import JobState
 
@@ -48,7 +48,7 @@ class Status(commands.Cog):
         self._spot: str | None = None  # the node does not change while the process lives
 
     async def cog_check(self, ctx: Ctx) -> bool:  # type: ignore[override]
-        return require_administrator(ctx)
+        return require_admin(ctx)
 
     @commands.hybrid_command(name="status", description="Bot, jobs and agents at a glance (admins)")
     async def status(self, ctx: Ctx) -> None:
