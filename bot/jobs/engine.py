@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,11 @@ from spotrun.logs import get_logger
 from spotrun.protocol import InputFile
 
 log = get_logger("bot.engine")
+
+# Queue positions are re-shown only for the front of the queue: Discord allows about 5 edits
+# per 5 s per channel, so editing hundreds of status messages on every dispatch only builds a
+# backlog of edits (and used to stall dispatch behind it).
+POSITION_REFRESH_LIMIT = 20
 
 
 @dataclass
@@ -48,6 +54,8 @@ class JobEngine:
         self._positions: dict[str, int] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self._reposter: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._refresh_again = False
         self.draining = False
 
     # ----------------------------------------------------------------------- lifecycle
@@ -63,7 +71,7 @@ class JobEngine:
         idempotent on the job id, so the next start re-runs them. Commands submitted meanwhile are
         stored queued and run by the next process."""
         self.draining = True
-        for background in (self._dispatcher, self._reposter):
+        for background in (self._dispatcher, self._reposter, self._refresher):
             if background is not None:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -178,16 +186,27 @@ class JobEngine:
                     self._run(ticket), name=f"job-{ticket.job_id}"
                 )
             metrics.QUEUE_DEPTH.set(self.queue.depth)
-            await self._refresh_positions()
+            self._schedule_refresh()
+
+    def _schedule_refresh(self) -> None:
+        """Refresh queue positions in the background: dispatch never waits on Discord edits."""
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._refresh_positions(), name="queue-positions")
+        else:
+            self._refresh_again = True  # coalesce: one more pass after the running one
 
     async def _refresh_positions(self) -> None:
-        for ticket in self.queue.order():
-            position = self.queue.position(ticket.job_id)
-            if position is not None and position != self._positions.get(ticket.job_id):
-                self._positions[ticket.job_id] = position
-                job = await self.store.get(ticket.job_id)
-                if job is not None:
-                    await self.board.show(job, _queued_text(job, position), active=True)
+        while True:
+            self._refresh_again = False
+            for ticket in itertools.islice(self.queue.order(), POSITION_REFRESH_LIMIT):
+                position = self.queue.position(ticket.job_id)
+                if position is not None and position != self._positions.get(ticket.job_id):
+                    self._positions[ticket.job_id] = position
+                    job = await self.store.get(ticket.job_id)
+                    if job is not None and job.state is JobState.QUEUED:
+                        await self.board.show(job, _queued_text(job, position), active=True)
+            if not self._refresh_again:
+                return
 
     async def _run(self, ticket: Ticket) -> None:
         try:
