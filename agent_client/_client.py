@@ -9,6 +9,7 @@ A call passes through small layers, one concern each:
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -228,8 +229,9 @@ class AgentClient:
         cfg = rt.config
         agent, command = cfg.name, request.command.value
         if not rt.breaker.allow():
+            wait_s = max(1, math.ceil(rt.breaker.retry_in_s))
             raise CircuitOpen(
-                f"the {agent} agent failed repeatedly; retrying in {rt.breaker.retry_in_s:.0f}s",
+                f"the {agent} agent failed repeatedly; retrying in {wait_s}s",
                 agent=agent,
                 command=command,
                 status=503,

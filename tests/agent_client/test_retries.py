@@ -164,3 +164,14 @@ def test_parse_retry_after_forms():
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: 1445412480.0 - 5) == 5.0
+
+
+async def test_circuit_open_message_never_says_zero_seconds(agent, make_client):
+    script, url = agent
+    script.answers = [503]
+    client = make_client(registry(url, retries=0, breaker_failures=1, breaker_cooldown_s=0.3))
+    with pytest.raises(AgentUnavailable):
+        await client.call(tts_request())
+    with pytest.raises(CircuitOpen) as err:
+        await client.call(tts_request())
+    assert "retrying in 1s" in err.value.message
