@@ -3,43 +3,25 @@
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from agents import AGENTS
-from tests.helpers import ROOT, free_port, wait_http
+from tests import helpers
+from tests.helpers import wait_http
 
 
-@contextmanager
 def agent_process(
     name: str, env: dict[str, str] | None = None
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    full = {
-        **os.environ,
-        "PORT": str(port),
-        "SPOTRUN_AGENT_AUTH": "none",
-        "SPOTRUN_AGENT_LOG_LEVEL": "WARNING",
-        "MPLCONFIGDIR": "/tmp/spotrun-mpl",
-        **(env or {}),
-    }
-    proc = subprocess.Popen([sys.executable, "-m", AGENTS[name]], env=full, cwd=ROOT)
-    try:
-        yield proc, f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+) -> AbstractContextManager[tuple[subprocess.Popen[bytes], str]]:
+    """An agent by its CLI name, with quiet logs (they would interleave with the bench table)."""
+    quiet = {"SPOTRUN_AGENT_LOG_LEVEL": "WARNING", "MPLCONFIGDIR": "/tmp/spotrun-mpl"}
+    return helpers.agent_process(AGENTS[name], {**quiet, **(env or {})})
 
 
 async def ready(url: str, proc: subprocess.Popen[bytes]) -> None:

@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -62,3 +62,21 @@ async def wait_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen[by
                 pass
             await asyncio.sleep(0.1)
     raise TimeoutError(f"{url} did not answer 200 within {timeout_s}s")
+
+
+@contextmanager
+def agent_process(
+    module: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run `python -m <module>` as an agent on a free port with auth `none`; yields (process, base URL)."""
+    port = free_port()
+    proc = start_process([module], env={"PORT": str(port), "SPOTRUN_AGENT_AUTH": "none", **(env or {})})
+    try:
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

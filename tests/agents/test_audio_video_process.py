@@ -10,16 +10,13 @@ import aiohttp
 import pytest
 
 from spotrun.protocol import AgentResult
-from tests.helpers import free_port, start_process, wait_http
+from tests.helpers import agent_process, wait_http
 
 
 @pytest.mark.slow
 async def test_process_health_then_tts() -> None:
-    port = free_port()
     started = time.monotonic()
-    proc = start_process(["agents.audio_video"], env={"PORT": str(port), "SPOTRUN_AGENT_AUTH": "none"})
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with agent_process("agents.audio_video") as (proc, base):
         await wait_http(f"{base}/health", timeout_s=20, proc=proc)
         ready_s = time.monotonic() - started
         async with aiohttp.ClientSession() as session:
@@ -51,6 +48,3 @@ async def test_process_health_then_tts() -> None:
         )
         assert probed.stdout.strip() == b"opus"
         print(f"ready in {ready_s:.2f}s, /health {health_ms:.1f} ms, tts {result.usage.duration_ms:.0f} ms")
-    finally:
-        proc.terminate()
-        proc.wait(10)

@@ -8,16 +8,13 @@ import time
 import aiohttp
 import pytest
 
-from tests.helpers import free_port, start_process, wait_http
+from tests.helpers import agent_process, wait_http
 
 
 @pytest.mark.slow
 async def test_process_health_then_analyze() -> None:
-    port = free_port()
     started = time.monotonic()
-    proc = start_process(["agents.data_analysis"], env={"PORT": str(port), "SPOTRUN_AGENT_AUTH": "none"})
-    try:
-        base = f"http://127.0.0.1:{port}"
+    with agent_process("agents.data_analysis") as (proc, base):
         await wait_http(f"{base}/health", timeout_s=20, proc=proc)
         ready_s = time.monotonic() - started
         async with aiohttp.ClientSession() as session:
@@ -43,6 +40,3 @@ async def test_process_health_then_analyze() -> None:
         assert result["data"]["columns"][0]["stats"]["mean"] == 50.5
         analyze_ms = result["usage"]["duration_ms"]
         print(f"ready in {ready_s:.2f}s, /health {health_ms:.1f} ms, analyze {analyze_ms:.0f} ms")
-    finally:
-        proc.terminate()
-        proc.wait(10)
