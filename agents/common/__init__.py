@@ -1,6 +1,7 @@
 """The thin runtime every agent shares: app factory, auth, errors, idempotency, logging."""
 
 from agents.common.app import (
+    HEAVY,
     SESSION,
     SETTINGS,
     AgentSpec,
@@ -14,6 +15,7 @@ from agents.common.errors import AgentFailure
 from agents.common.settings import AgentSettings
 
 __all__ = [
+    "HEAVY",
     "SESSION",
     "SETTINGS",
     "AgentFailure",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from agents.common.admission import HeavyWork, instance_memory_bytes, slots_for
 from agents.common.auth import IdTokenVerifier
 from agents.common.errors import (
     AgentFailure,
@@ -48,6 +50,7 @@ SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.Clien
 VERIFIER: web.AppKey[IdTokenVerifier | None] = web.AppKey("verifier")
 IDEMPOTENCY: web.AppKey[IdempotencyCache] = web.AppKey("idempotency", IdempotencyCache)
 SPEC: web.AppKey[AgentSpec] = web.AppKey("spec")
+HEAVY: web.AppKey[HeavyWork] = web.AppKey("heavy", HeavyWork)
 
 
 @dataclass
@@ -92,6 +95,10 @@ class Job:
     def session(self) -> aiohttp.ClientSession:
         return self.app[SESSION]
 
+    def heavy(self) -> AbstractAsyncContextManager[None]:
+        """A heavy-work slot of this instance for the block (429 if none frees up in time)."""
+        return self.app[HEAVY].slot(self.remaining())
+
 
 CommandHandler = Callable[[Job], Awaitable[Output]]
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
@@ -107,6 +114,10 @@ class AgentSpec:
     contexts: Sequence[CleanupCtx] = ()
     # Engines may be "available" yet the agent is degraded if a required one is missing.
     required_engines: Sequence[str] = ()
+    # Memory one heavy job of this agent may take at its input caps, and what the process itself
+    # needs: together with the instance's memory they size the heavy-work slots (agents.common.admission).
+    heavy_job_mb: float = 512.0
+    base_mb: float = 256.0
 
 
 # ------------------------------------------------------------------------- middlewares
@@ -244,6 +255,10 @@ def create_agent_app(spec: AgentSpec, settings: AgentSettings) -> web.Applicatio
     )
     app[SETTINGS] = settings
     app[SPEC] = spec
+    memory = instance_memory_bytes(settings.memory_mb)
+    app[HEAVY] = HeavyWork(
+        slots_for(memory, int(spec.heavy_job_mb * 2**20), int(spec.base_mb * 2**20)), settings.heavy_wait_s
+    )
     app[IDEMPOTENCY] = IdempotencyCache(
         settings.idempotency_entries, int(settings.idempotency_max_mb * 1024 * 1024)
     )
@@ -277,7 +292,13 @@ def run_agent(build: Callable[[AgentSettings], web.Application], name: str) -> N
     settings = load_settings(AgentSettings)
     configure_logging(settings.log_level, settings.log_format, settings.project)
     app = build(settings)
-    log.info("agent starting", agent=name, port=settings.port, auth=settings.auth)
+    log.info(
+        "agent starting",
+        agent=name,
+        port=settings.port,
+        auth=settings.auth,
+        heavy_slots=app[HEAVY].slots,
+    )
     # aiohttp turns SIGTERM into a graceful stop: listeners close, in-flight requests get
     # shutdown_grace_s (below Cloud Run's 10 s) to finish, then are cancelled.
     web.run_app(

@@ -29,6 +29,12 @@ class AgentSettings(BaseSettings):
     max_request_mb: float = Field(default=40.0, gt=0, le=512)
     request_deadline_s: float = Field(default=300.0, gt=0, le=3600)
     shutdown_grace_s: float = Field(default=8.0, gt=0, le=10)
+    memory_mb: float | None = Field(
+        default=None, gt=0, description="instance memory that sizes heavy-work slots; default: cgroup limit"
+    )
+    heavy_wait_s: float = Field(
+        default=20.0, ge=0, le=600, description="how long a request may wait for a heavy-work slot (then 429)"
+    )
     idempotency_entries: int = Field(default=256, ge=0)
     idempotency_max_mb: float = Field(default=256.0, ge=0)
     log_level: str = "INFO"
