@@ -292,9 +292,9 @@ async def test_transcribe_openai_not_configured(media: dict[str, bytes]) -> None
     [
         ({"fail_status": 500}, 502, "provider_error", "failed (500: fake failure)", True),
         ({"fail_status": 400}, 502, "provider_error", "rejected the request (400", False),
-        ({"fail_status": 429}, 429, "rate_limited", "try again in a minute", True),
+        ({"fail_status": 429}, 429, "rate_limited", "wait a minute", True),
         ({"api_key": "sk-other-key-000000"}, 502, "provider_error", "refused the agent's credentials", False),
-        ({"delay_s": 3}, 504, "timeout", "did not answer within 1 s", True),
+        ({"delay_s": 3}, 504, "timeout", "did not finish within 1s", True),
     ],
 )
 async def test_transcribe_openai_failures(
@@ -316,6 +316,9 @@ async def test_transcribe_openai_failures(
     assert got == status, body
     assert body["error"]["code"] == code and phrase in body["error"]["message"]
     assert body["error"]["retryable"] is retryable
+    # The provider's failure, never the agent's: the client's breaker must not count it.
+    assert body["error"]["source"] == "upstream"
+    assert len(fake.requests) == 1  # the agent itself does not retry either
 
 
 async def test_transcribe_google_via_fake(metadata: Any, media: dict[str, bytes]) -> None:
