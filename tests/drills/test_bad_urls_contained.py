@@ -51,7 +51,12 @@ async def test_twenty_bad_urls_from_one_user_then_another_users_scrape_works(
     )
     async with serve(site) as base, serve(scraper) as scraper_url:
         # The registry's production defaults: 2 retries, the breaker opens after 5 failed attempts.
-        agent = {"name": "web-scraper", "base_url": scraper_url, "auth": "none", "commands": ["scrape", "extract"]}
+        agent = {
+            "name": "web-scraper",
+            "base_url": scraper_url,
+            "auth": "none",
+            "commands": ["scrape", "extract"],
+        }
         registry = tmp_path / "agents.yaml"
         registry.write_text(yaml.safe_dump({"agents": [agent]}))
         running = await start_bot_with(registry, MAX_RUNNING_PER_USER="4", MAX_QUEUED_PER_USER="40")
