@@ -63,8 +63,10 @@ async def test_twenty_bad_urls_from_one_user_then_another_users_scrape_works(
         try:
             bad = [f"{base}/pages/missing_{i}" for i in range(10)]
             bad += [f"http://nohost{i}.invalid/" for i in range(10)]
+            started = time.monotonic()
             origins = [emu.user_says(MALLORY, f"!scrape {url}") for url in bad]
             got = await answers(emu, origins, within_s=60)
+            bad_s = time.monotonic() - started
             assert len(got) == len(origins), f"{len(origins) - len(got)} bad URLs got no answer"
             for origin, url in zip(origins, bad, strict=True):
                 reply = got[origin].text()
@@ -82,6 +84,11 @@ async def test_twenty_bad_urls_from_one_user_then_another_users_scrape_works(
             assert reply is not None, "bob's scrape got no answer"
             assert "Harbour town votes to rebuild its tidal pool" in reply.text(), reply.text()[:300]
             assert elapsed < 10, f"bob waited {elapsed:.1f}s"
-            print(f"\n[bad-urls] 20 bad URLs answered; bob's scrape {elapsed:.2f}s after")
+            breaker = running.core.client.breaker("web-scraper")
+            assert breaker.state == "closed" and breaker.consecutive_failures == 0
+            print(
+                f"\n[bad-urls] 20 bad URLs answered in {bad_s:.1f}s, {len(site[HITS])} requests to the site; "
+                f"bob's scrape answered {elapsed:.2f}s after; breaker {breaker.state}"
+            )
         finally:
             await running.stop()
