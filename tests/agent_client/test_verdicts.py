@@ -208,17 +208,3 @@ async def test_the_agents_verdict_wins_over_the_status(make_client: Any) -> None
             assert not err.value.retryable
         assert len(script.seen) == 3
         assert client.breaker_state("audio-video") is BreakerState.CLOSED
-
-
-def test_older_agents_without_a_source_are_attributed_by_code() -> None:
-    from spotrun.protocol import ErrorBody
-
-    def source(code: str) -> str:
-        body = ErrorBody.model_validate({"error": {"code": code, "message": "m", "retryable": False}})
-        return body.error.source
-
-    assert source("fetch_failed") == "input"
-    assert source("invalid_argument") == "input"
-    assert source("provider_error") == "upstream"
-    assert source("internal") == "agent"
-    assert source("unavailable") == "agent"
