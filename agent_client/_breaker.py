@@ -19,7 +19,11 @@ _GAUGE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 
 
 
 class CircuitBreaker:
-    """Opens after `failures` consecutive failed attempts; after `cooldown_s` lets one probe through."""
+    """Opens after `failures` consecutive failed attempts; after `cooldown_s` lets one probe through.
+
+    A failed attempt is evidence the agent itself is unhealthy (the client decides what counts:
+    transport errors, timeouts, 5xx the agent did not blame on the input or a third party).
+    """
 
     def __init__(
         self,
@@ -43,6 +47,10 @@ class CircuitBreaker:
         if self._state is BreakerState.OPEN and self._clock() - self._opened_at >= self.cooldown_s:
             self._set(BreakerState.HALF_OPEN)
         return self._state
+
+    @property
+    def consecutive_failures(self) -> int:
+        return self._consecutive
 
     @property
     def retry_in_s(self) -> float:

@@ -4,6 +4,7 @@ A call passes through small layers, one concern each:
     call()        deadline for the whole job, concurrency limit, metrics
     _retrying()   tenacity: which failures to retry, backoff with jitter, Retry-After
     _attempt()    breaker check, auth header, one HTTP request, status -> result or error
+    _verdict()    an agent's ErrorBody -> retry or not, breaker count or not (the agent decides)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 from pydantic import ValidationError
@@ -48,11 +49,19 @@ from spotrun.protocol import (
     AgentResult,
     Command,
     ErrorBody,
+    ErrorInfo,
     HealthReport,
 )
 from spotrun.trace import TraceContext
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+def counts_against_breaker(status: int, info: ErrorInfo) -> bool:
+    """Is this ErrorBody evidence that the agent itself is unhealthy?
+
+    Only a 5xx the agent attributes to itself. Not 501: "not implemented" (a provider or engine this
+    deployment lacks) is a stable property of the deployment, not ill health.
+    """
+    return status >= 500 and status != 501 and info.source == "agent"
 
 
 class _Retryable(Exception):
@@ -305,41 +314,61 @@ class AgentClient:
             return result
 
         info = _error_info(payload)
-        message = info.message if info else f"HTTP {status}"
-        code = info.code if info else None
         if status == 429:
+            # Busy, not broken: retried after Retry-After, never counted against the breaker.
             raise _Retryable(
                 "429",
-                AgentBusy(message, agent=agent, command=command.value, status=429, code=code),
+                AgentBusy(
+                    info.message if info else "HTTP 429",
+                    agent=agent,
+                    command=command.value,
+                    status=429,
+                    code=info.code if info else None,
+                    source=info.source if info else "agent",
+                ),
                 parse_retry_after(retry_after),
             )
-        if status in RETRY_STATUSES:
-            rt.breaker.record_failure()
-            error_cls = AgentTimeout if status == 504 else AgentUnavailable
-            raise _Retryable(
-                str(status),
-                error_cls(message, agent=agent, command=command.value, status=status, code=code),
-                parse_retry_after(retry_after),
-            )
-        if 400 <= status < 500:
-            rt.breaker.record_success()  # the agent is healthy; the request was wrong
+        if info is None:
+            if status >= 500:
+                # No ErrorBody: a front end (load balancer, Cloud Run) answered for an agent that
+                # crashed, is starting or is unreachable. Treated like a transport error.
+                rt.breaker.record_failure()
+                error_cls = AgentTimeout if status == 504 else AgentUnavailable
+                raise _Retryable(
+                    str(status),
+                    error_cls(f"HTTP {status}", agent=agent, command=command.value, status=status),
+                    parse_retry_after(retry_after),
+                )
+            rt.breaker.record_success()  # the agent (or its front end) is up; the request was wrong
             raise AgentRejected(
-                message,
-                agent=agent,
-                command=command.value,
-                status=status,
-                code=code,
-                retryable=False,
+                f"HTTP {status}", agent=agent, command=command.value, status=status, retryable=False
             )
-        rt.breaker.record_failure()
-        raise AgentUnavailable(
-            message,
-            agent=agent,
-            command=command.value,
-            status=status,
-            code=code,
-            retryable=False,
-        )
+        self._verdict(rt, command, status, info, retry_after)
+
+    def _verdict(
+        self, rt: _AgentRuntime, command: Command, status: int, info: ErrorInfo, retry_after: str | None
+    ) -> NoReturn:
+        """An error the agent explained: retry only what it calls retryable, and count against the
+        breaker only failures it attributes to itself (docs/protocol.md, "Retries and the breaker")."""
+        agent = rt.config.name
+        if counts_against_breaker(status, info):
+            rt.breaker.record_failure()
+        else:
+            rt.breaker.record_success()  # the agent answered coherently: it is healthy
+        fields: dict[str, Any] = {
+            "agent": agent,
+            "command": command.value,
+            "status": status,
+            "code": info.code,
+            "source": info.source,
+        }
+        if status < 500 or info.source == "input":
+            raise AgentRejected(info.message, retryable=False, **fields)
+        error_cls = AgentTimeout if status == 504 else AgentUnavailable
+        error = error_cls(info.message, retryable=info.retryable, **fields)
+        if info.retryable:
+            raise _Retryable(str(status), error, parse_retry_after(retry_after))
+        raise error
 
     # ------------------------------------------------------------------------ health
 
@@ -364,7 +393,7 @@ class AgentClient:
             return None, time.monotonic() - started, f"{exc.__class__.__name__}: {exc}"[:200]
 
 
-def _error_info(payload: bytes) -> Any:
+def _error_info(payload: bytes) -> ErrorInfo | None:
     try:
         return ErrorBody.model_validate_json(payload).error
     except ValidationError:

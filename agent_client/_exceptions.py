@@ -1,9 +1,10 @@
-"""Typed errors raised by agent_client; each carries agent, command, HTTP status and retryable.
+"""Typed errors raised by agent_client; each carries agent, command, HTTP status, retryable and source.
 
 AgentError
 ├── RegistryError          the agent registry file is missing or invalid (startup)
 ├── AuthError              no ID token could be obtained for the agent's audience
-├── AgentRejected          the agent answered 4xx: the input or the request is wrong (never retried)
+├── AgentRejected          the input or the request is wrong: any 4xx but 429, or a failure the
+│                          agent attributes to the input (e.g. a URL that 404s); never retried
 ├── AgentUnavailable       the agent could not do the work now (retryable in principle)
 │   ├── CircuitOpen        the breaker is open: failing fast without calling
 │   ├── AgentBusy          429 / concurrency limit, after retries
@@ -13,7 +14,7 @@ AgentError
 
 from __future__ import annotations
 
-from spotrun.protocol import ErrorCode
+from spotrun.protocol import ErrorCode, ErrorSource
 
 
 class AgentError(Exception):
@@ -28,6 +29,7 @@ class AgentError(Exception):
         status: int | None = None,
         retryable: bool | None = None,
         code: ErrorCode | None = None,
+        source: ErrorSource = "agent",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -36,6 +38,8 @@ class AgentError(Exception):
         self.status = status
         self.retryable = self.retryable_default if retryable is None else retryable
         self.code = code
+        # Whose fault: "agent" (the agent or the way to it), "input" or "upstream" (a provider, a site).
+        self.source = source
 
     def __str__(self) -> str:
         where = "/".join(p for p in (self.agent, self.command) if p)

@@ -32,7 +32,7 @@ _REJECTED: dict[ErrorCode, str] = {
     ErrorCode.CONTENT_POLICY: "the provider refused this request under its content policy",
     ErrorCode.ENGINE_UNAVAILABLE: "the {agent} agent is missing an engine for this: {detail}",
     ErrorCode.INVALID_ARGUMENT: "the agent refused the arguments: {detail}",
-    ErrorCode.PROVIDER_ERROR: "the provider failed: {detail} — try again later",
+    ErrorCode.PROVIDER_ERROR: "the provider failed: {detail}",  # the agent says what to do
     ErrorCode.RATE_LIMITED: "the provider is rate-limiting us; try again in a minute",
     ErrorCode.UNAUTHENTICATED: "the bot couldn't authenticate to the {agent} agent; an admin should check "
     "Workload Identity",

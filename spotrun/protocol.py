@@ -383,10 +383,47 @@ class AgentResult(BaseModel):
 # ----------------------------------------------------------------------------- errors
 
 
+# Who a failure is attributed to, which decides whether it counts against the caller's breaker
+# for the agent (docs/protocol.md, "Retries and the breaker"):
+#   agent     the agent itself failed (crash, overload, its own deadline): evidence it is unhealthy
+#   input     the request was wrong (a bad argument, a URL that 404s or does not resolve)
+#   upstream  a named third party failed or refused (a provider's 4xx/5xx, a site that is down)
+ErrorSource = Literal["agent", "input", "upstream"]
+
+_SOURCE_BY_CODE: dict[ErrorCode, ErrorSource] = {
+    ErrorCode.INVALID_ARGUMENT: "input",
+    ErrorCode.UNSUPPORTED_MEDIA: "input",
+    ErrorCode.PAYLOAD_TOO_LARGE: "input",
+    ErrorCode.NOT_FOUND: "input",
+    ErrorCode.BLOCKED_URL: "input",
+    ErrorCode.FETCH_FAILED: "input",
+    ErrorCode.CONTENT_POLICY: "input",
+    ErrorCode.PROVIDER_ERROR: "upstream",
+}
+
+
+def default_source(code: ErrorCode) -> ErrorSource:
+    """The attribution of an error whose body does not name one (agents older than `source`)."""
+    return _SOURCE_BY_CODE.get(code, "agent")
+
+
 class ErrorInfo(BaseModel):
     code: ErrorCode
     message: str
+    # The agent's verdict: may the same request succeed if sent again (same idempotency key)?
     retryable: bool = False
+    source: ErrorSource = "agent"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _attribute_by_code(cls, data: Any) -> Any:
+        # Backward compatible: a body without `source` is attributed by its code.
+        if isinstance(data, dict) and data.get("source") is None and "code" in data:
+            try:
+                return {**data, "source": default_source(ErrorCode(data["code"]))}
+            except ValueError:
+                return data  # an unknown code: the field validator names it
+        return data
 
 
 class ErrorBody(BaseModel):

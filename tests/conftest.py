@@ -24,6 +24,7 @@ def metadata() -> _Meta:
     """The process-wide fake metadata server, reset to healthy defaults for each test."""
     _METADATA.down = False
     _METADATA.token_ttl_s = 3600
+    _METADATA.access_token_ttl_s = 3599
     _METADATA.identity_delay_s = 0.0
     _METADATA.identity_calls = 0
     return _METADATA

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agents.common import AgentFailure
+from agents.common import AgentFailure, providers
 from spotrun.logs import get_logger
 from spotrun.protocol import ErrorCode
 
@@ -43,10 +43,13 @@ class GoogleToken:
             except (google.auth.exceptions.RefreshError, google.auth.exceptions.TransportError) as exc:
                 self.state = f"token refresh failed: {exc}"[:200]
                 log.warning("google token refresh failed", error=str(exc))
-                raise AgentFailure(
+                # Google's token service (or the metadata server) failed, not this agent: retryable,
+                # never counted against the breaker that also guards the local engines.
+                raise providers.upstream(
                     ErrorCode.UNAVAILABLE,
                     "could not get a Google access token — try again "
                     "in a minute; if it persists the agent's service account is misconfigured",
+                    retryable=True,
                 ) from None
             self.state = "ok"
             return f"Bearer {self._credentials.token}"

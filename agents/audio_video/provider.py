@@ -7,22 +7,11 @@ from typing import Any
 
 import aiohttp
 
-from agents.common import AgentFailure
+from agents.common import AgentFailure, providers
 from spotrun.logs import get_logger
 from spotrun.protocol import ErrorCode
 
 log = get_logger("agents.audio_video.provider")
-
-
-def _provider_message(body: bytes) -> str:
-    """Google ({"error": {"message"}}) and OpenAI ({"error": {"message"}}) share a shape; else raw text."""
-    try:
-        doc = json.loads(body)
-        error = doc.get("error", doc) if isinstance(doc, dict) else doc
-        message = error.get("message") if isinstance(error, dict) else error
-        return str(message)[:300]
-    except ValueError:
-        return body.decode(errors="replace").strip()[:300]
 
 
 async def call(
@@ -41,36 +30,18 @@ async def call(
             body = await resp.read()
             status = resp.status
     except TimeoutError:
-        raise AgentFailure(
-            ErrorCode.TIMEOUT,
-            f"{provider} did not answer within {timeout_s:.0f} s — try again later or with a shorter file",
-        ) from None
+        raise providers.timeout(provider, timeout_s, "try again later or with a shorter file") from None
     except aiohttp.ClientError as exc:
-        raise AgentFailure(
-            ErrorCode.UNAVAILABLE, f"could not reach {provider} ({exc.__class__.__name__}) — try again later"
-        ) from None
+        raise providers.unreachable(provider, exc) from None
     if status >= 400:
-        message = _provider_message(body)
+        message = providers.error_detail(body)
         log.info("provider error", provider=provider, status=status, message=message)
-        if status in (401, 403):
-            raise AgentFailure(
-                ErrorCode.PROVIDER_ERROR,
-                f"{provider} refused the agent's credentials "
-                f"({status}: {message}) — the operator must check the key or IAM role",
-            )
-        if status == 429:
-            raise AgentFailure(
-                ErrorCode.RATE_LIMITED, f"{provider} is rate-limiting us ({message}) — try again in a minute"
-            )
-        if status >= 500:
-            raise AgentFailure(
-                ErrorCode.PROVIDER_ERROR,
-                f"{provider} failed ({status}: {message}) — try again later",
-                retryable=True,
-            )
-        raise AgentFailure(
-            ErrorCode.PROVIDER_ERROR,
-            f"{provider} rejected the request ({status}: {message}) — check the file and options",
+        raise providers.status_failure(
+            provider,
+            status,
+            message,
+            credentials="the key or IAM role",
+            advice="check the file and options",
         )
     try:
         doc = json.loads(body)

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from spotrun.logs import get_logger
-from spotrun.protocol import ErrorBody, ErrorCode, ErrorInfo
+from spotrun.protocol import ErrorBody, ErrorCode, ErrorInfo, ErrorSource, default_source
 
 log = get_logger("agents.errors")
 
@@ -35,7 +35,13 @@ _RETRYABLE = {ErrorCode.RATE_LIMITED, ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE}
 
 
 class AgentFailure(Exception):
-    """Raised by handlers and engines: a machine code plus a message a Discord user can act on."""
+    """Raised by handlers and engines: a machine code plus a message a Discord user can act on.
+
+    `retryable` and `source` are the agent's verdict, which the client honours: it retries only
+    what is retryable, and counts against its breaker only what the agent blames on itself
+    ("agent"), never what it blames on the request ("input") or a named third party ("upstream").
+    Both default from the code (docs/protocol.md, "Retries and the breaker").
+    """
 
     def __init__(
         self,
@@ -44,21 +50,26 @@ class AgentFailure(Exception):
         *,
         status: int | None = None,
         retryable: bool | None = None,
+        source: ErrorSource | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or _STATUS[code]
         self.retryable = code in _RETRYABLE if retryable is None else retryable
+        self.source = default_source(code) if source is None else source
 
 
-def error_response(code: ErrorCode, message: str, status: int, retryable: bool) -> web.Response:
-    body = ErrorBody(error=ErrorInfo(code=code, message=message, retryable=retryable))
+def error_response(
+    code: ErrorCode, message: str, status: int, retryable: bool, source: ErrorSource | None = None
+) -> web.Response:
+    info = ErrorInfo(code=code, message=message, retryable=retryable, source=source or default_source(code))
+    body = ErrorBody(error=info)
     return web.Response(status=status, body=body.model_dump_json().encode(), content_type="application/json")
 
 
 def failure_response(exc: AgentFailure) -> web.Response:
-    return error_response(exc.code, exc.message, exc.status, exc.retryable)
+    return error_response(exc.code, exc.message, exc.status, exc.retryable, exc.source)
 
 
 def describe_validation(exc: ValidationError) -> str:
@@ -96,6 +107,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             error=repr(exc),
             stack="".join(traceback.format_exception(exc))[-4000:],
         )
+        # Not retryable: the same input would crash the handler again (a poison input must run
+        # once, not once per retry). It still counts once against the caller's breaker.
         return error_response(
-            ErrorCode.INTERNAL, "the agent hit an internal error; it has been logged", 500, True
+            ErrorCode.INTERNAL, "the agent hit an internal error; it has been logged", 500, False
         )

@@ -94,8 +94,11 @@ def encode_for_discord(img: Image.Image, max_bytes: int) -> Encoded:
         factor = min(0.9, (max_bytes / len(data)) ** 0.5 * 0.95)
         size = (max(1, int(current.width * factor)), max(1, int(current.height * factor)))
         current = img.resize(size, Image.Resampling.LANCZOS)
+    # The input's limit, not a crash: a 500 would count against the breaker for every user.
     raise AgentFailure(
-        ErrorCode.INTERNAL, "the result could not be made small enough for Discord — try a smaller image"
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"the result could not be made smaller than Discord's {max_bytes / 2**20:.0f} MB upload limit — "
+        "try a smaller image",
     )
 
 

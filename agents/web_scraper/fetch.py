@@ -112,11 +112,7 @@ class Fetcher:
                 if resp.status in _REDIRECTS and "Location" in resp.headers:
                     return self._next_hop(resp.url, resp.headers["Location"])
                 if resp.status >= 400:
-                    raise AgentFailure(
-                        ErrorCode.FETCH_FAILED,
-                        f"the site answered {resp.status} {resp.reason or ''}".rstrip()
-                        + " — check the URL, or try again later if the site is down",
-                    )
+                    raise site_answered(resp.status, resp.reason)
                 content_type = resp.content_type if "Content-Type" in resp.headers else ""
                 if not any_type and content_type and not content_type.startswith(_TEXTUAL):
                     raise AgentFailure(
@@ -138,10 +134,17 @@ class Fetcher:
             cause = exc.__cause__ if isinstance(exc.__cause__, BlockedUrl) else exc.os_error
             if isinstance(cause, BlockedUrl):
                 raise blocked(cause.reason) from None
+            if isinstance(exc, aiohttp.ClientConnectorDNSError):
+                raise AgentFailure(
+                    ErrorCode.FETCH_FAILED,
+                    f"the host {url.host} does not exist (no DNS record) — check the address",
+                    source="input",
+                ) from None
             raise AgentFailure(
                 ErrorCode.FETCH_FAILED,
                 f"could not connect to {url.host}: {exc.os_error.strerror or exc.os_error} — "
                 "check the address, or try again later",
+                source="upstream",
             ) from None
         except TimeoutError:
             raise _timeout(self.settings.fetch_timeout_s) from None
@@ -154,7 +157,8 @@ class Fetcher:
         except aiohttp.ClientError as exc:
             raise AgentFailure(
                 ErrorCode.FETCH_FAILED,
-                f"reading the page failed: {exc.__class__.__name__}: {exc} — try again",
+                f"reading the page failed: {exc.__class__.__name__}: {exc} — try again later",
+                source="upstream",
             ) from None
 
     def _next_hop(self, base: URL, location: str) -> URL:
@@ -162,7 +166,9 @@ class Fetcher:
             return base.join(URL(location))
         except (ValueError, TypeError):
             raise AgentFailure(
-                ErrorCode.FETCH_FAILED, f"the site redirected to an invalid address {location[:200]!r}"
+                ErrorCode.FETCH_FAILED,
+                f"the site redirected to an invalid address {location[:200]!r}",
+                source="upstream",
             ) from None
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
@@ -185,9 +191,31 @@ class Fetcher:
         return b"".join(chunks)
 
 
+def site_answered(status: int, reason: str | None) -> AgentFailure:
+    """The target page's own error status. Never the agent's fault, so never against its breaker.
+
+    4xx: the URL is wrong (the user's input). 5xx and 429: the site is down or busy (upstream).
+    Neither is retried by the client: the user is waiting and can try again, and a site that
+    says it is overloaded should not get three requests for one command.
+    """
+    said = f"the site answered {status} {reason or ''}".rstrip()
+    if status >= 500 or status == 429:
+        return AgentFailure(
+            ErrorCode.FETCH_FAILED,
+            f"{said} — the site is down or busy; try again later",
+            retryable=False,
+            source="upstream",
+        )
+    return AgentFailure(ErrorCode.FETCH_FAILED, f"{said} — check the URL", retryable=False, source="input")
+
+
 def _timeout(limit: float) -> AgentFailure:
+    # The site's slowness, not ours: not retried (another full wait rarely helps), not counted.
     return AgentFailure(
-        ErrorCode.TIMEOUT, f"the page did not load within {limit:g}s — the site may be slow; try again later"
+        ErrorCode.TIMEOUT,
+        f"the page did not load within {limit:g}s — the site may be slow; try again later",
+        retryable=False,
+        source="upstream",
     )
 
 

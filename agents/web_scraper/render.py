@@ -119,10 +119,14 @@ class Renderer:
             raise AgentFailure(
                 ErrorCode.TIMEOUT,
                 "the page did not finish loading in the browser in time — try without render_js",
+                retryable=False,
+                source="upstream",  # the page's scripts were slow, not the agent
             ) from None
         except PlaywrightError as exc:
             raise AgentFailure(
-                ErrorCode.FETCH_FAILED, f"the browser could not load the page: {str(exc).splitlines()[0]}"
+                ErrorCode.FETCH_FAILED,
+                f"the browser could not load the page: {str(exc).splitlines()[0]}",
+                source="upstream",
             ) from None
         # Late XHR-filled content: give the network a moment to go quiet, within the budget.
         with contextlib.suppress(PlaywrightTimeout):

@@ -18,7 +18,8 @@ from tests.helpers import serve
 
 @dataclass
 class Script:
-    """Answers to give, in order; the last one repeats. 'reset' drops the connection, 'hang' never answers."""
+    """Answers to give, in order; the last one repeats. 'reset' drops the connection, 'hang' never
+    answers, 'proxy-502' is a front end's HTML page, 'verdict' a 503 marked upstream and final."""
 
     answers: list[Any] = field(default_factory=lambda: [200])
     seen: list[dict[str, str]] = field(default_factory=list)
@@ -53,6 +54,20 @@ def scripted_app(script: Script) -> web.Application:
             return web.Response(status=200, text="{not json", content_type="application/json")
         if answer == 200:
             return web.Response(body=result_for(body["job_id"]), content_type="application/json")
+        if answer == "proxy-502":  # what a load balancer in front of the agent sends: no ErrorBody
+            return web.Response(
+                status=502, text="<html><h1>502 Bad Gateway</h1></html>", content_type="text/html"
+            )
+        if answer == "verdict":  # a 503 the agent says is a third party's, and not worth retrying
+            err = {
+                "error": {
+                    "code": "unavailable",
+                    "message": "scripted",
+                    "retryable": False,
+                    "source": "upstream",
+                }
+            }
+            return web.json_response(err, status=503)
         headers = {"Retry-After": script.retry_after} if script.retry_after and answer == 429 else None
         err = {
             "error": {

@@ -223,6 +223,26 @@ async def test_tts_google_via_fake(metadata: Any, media: dict[str, bytes]) -> No
     }
 
 
+async def test_google_token_outage_is_googles_not_the_agents(metadata: Any) -> None:
+    # Credentials found, then the token endpoint fails: a Google outage, retryable, and attributed
+    # upstream so the caller's breaker (which also guards espeak and convert) does not count it.
+    metadata.access_token_ttl_s = 60  # inside google-auth's refresh margin: every call refreshes
+    fake = FakeGoogleSpeech(audio=b"ID3-fake-mp3-bytes")
+    try:
+        async with serve(fake.app()) as google:
+            app = build(AgentSettings(auth="none"), MediaSettings(tts_engine="google", google_tts_url=google))
+            async with serve(app) as base:
+                status, _ = await call(base, "tts", {"text": "hello"})
+                assert status == 200
+                metadata.down = True
+                status, body = await call(base, "tts", {"text": "hello"})
+    finally:
+        metadata.down = False
+    assert status == 503, body
+    assert body["error"]["retryable"] is True and body["error"]["source"] == "upstream"
+    assert "Google access token" in body["error"]["message"]
+
+
 async def test_google_not_configured(metadata: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     metadata.down = True  # no metadata server and no key file: google.auth.default() finds nothing
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # and no gcloud user credentials
@@ -292,9 +312,9 @@ async def test_transcribe_openai_not_configured(media: dict[str, bytes]) -> None
     [
         ({"fail_status": 500}, 502, "provider_error", "failed (500: fake failure)", True),
         ({"fail_status": 400}, 502, "provider_error", "rejected the request (400", False),
-        ({"fail_status": 429}, 429, "rate_limited", "try again in a minute", True),
+        ({"fail_status": 429}, 429, "rate_limited", "wait a minute", True),
         ({"api_key": "sk-other-key-000000"}, 502, "provider_error", "refused the agent's credentials", False),
-        ({"delay_s": 3}, 504, "timeout", "did not answer within 1 s", True),
+        ({"delay_s": 3}, 504, "timeout", "did not finish within 1s", True),
     ],
 )
 async def test_transcribe_openai_failures(
@@ -316,6 +336,9 @@ async def test_transcribe_openai_failures(
     assert got == status, body
     assert body["error"]["code"] == code and phrase in body["error"]["message"]
     assert body["error"]["retryable"] is retryable
+    # The provider's failure, never the agent's: the client's breaker must not count it.
+    assert body["error"]["source"] == "upstream"
+    assert len(fake.requests) == 1  # the agent itself does not retry either
 
 
 async def test_transcribe_google_via_fake(metadata: Any, media: dict[str, bytes]) -> None:

@@ -8,6 +8,8 @@ import aiohttp
 import pytest
 from PIL import Image, ImageChops
 
+from agents.common import AgentFailure
+from agents.image_gen.images import encode_for_discord
 from agents.image_gen.settings import ImageGenSettings
 from spotrun.config import SettingsError, load_settings
 from tests.agents.test_image_gen_support import call, decode, file_bytes, image_agent, png
@@ -157,3 +159,12 @@ async def test_health_reports_pillow_and_the_missing_provider() -> None:
     assert health["engines"]["pillow"]["available"] is True
     assert health["engines"]["provider"]["available"] is False
     assert "SPOTRUN_IMAGEGEN_PROVIDER" in health["engines"]["provider"]["detail"]
+
+
+def test_a_result_that_cannot_fit_discord_is_the_inputs_limit_not_a_crash() -> None:
+    # A 500 `internal` would count against the image-gen breaker for every user.
+    noise = Image.open(io.BytesIO(png(64, 64, noise=True)))
+    with pytest.raises(AgentFailure) as err:
+        encode_for_discord(noise, max_bytes=16)
+    assert err.value.code == "payload_too_large" and err.value.status == 413
+    assert err.value.source == "input" and not err.value.retryable

@@ -87,6 +87,8 @@ async def test_provider_errors_map_to_protocol_codes(
         got, body = await call(url, "generate", {"prompt": "anything"})
     assert got == status, body
     assert body["error"]["code"] == code and body["error"]["retryable"] is retryable
+    # A refusal is the prompt's (input); anything else the provider's (upstream): never the agent's.
+    assert body["error"]["source"] == ("input" if code == "content_policy" else "upstream")
     assert says in body["error"]["message"]
 
 
@@ -111,5 +113,6 @@ async def test_slow_provider_is_cut_off_by_the_job_deadline(openai_fake: FakeOpe
         elapsed = time.monotonic() - started
     assert status == 504, body
     assert body["error"]["code"] == "timeout" and body["error"]["retryable"] is True
+    assert body["error"]["source"] == "upstream"  # OpenAI was slow, not the agent
     assert "OpenAI did not finish" in body["error"]["message"]
     assert elapsed < 2.0

@@ -96,6 +96,8 @@ async def test_failures_map_to_protocol_codes(
         got, body = await call(url, "generate", {"prompt": "anything"})
     assert got == status, body
     assert body["error"]["code"] == code and body["error"]["retryable"] is retryable
+    # A refusal is the prompt's (input); anything else the provider's (upstream): never the agent's.
+    assert body["error"]["source"] == ("input" if code == "content_policy" else "upstream")
     assert says in body["error"]["message"]
 
 

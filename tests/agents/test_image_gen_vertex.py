@@ -86,6 +86,7 @@ async def test_provider_errors_map_to_protocol_codes(
     assert got == status, body
     assert body["error"]["code"] == code
     assert says in body["error"]["message"]
+    assert body["error"]["source"] == ("input" if code == "content_policy" else "upstream")
 
 
 async def test_metadata_outage_is_a_clear_retryable_error(

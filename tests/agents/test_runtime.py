@@ -99,6 +99,7 @@ async def test_agent_failure_becomes_protocol_error(runtime):
             "code": "content_policy",
             "message": "the provider refused this prompt — rephrase it",
             "retryable": False,
+            "source": "input",  # defaulted from the code: the prompt's fault, not the agent's
         }
     }
 
@@ -108,6 +109,8 @@ async def test_unhandled_error_is_500_without_traceback(runtime):
     body = tts_request("b1").model_dump_json().replace('"hello"', '"boom"')
     status, payload = await post(url, "tts", body)
     assert status == 500 and payload["error"]["code"] == "internal"
+    # A crash is the agent's own failure, and final: the same input would crash it again.
+    assert payload["error"]["retryable"] is False and payload["error"]["source"] == "agent"
     assert "passwd" not in json.dumps(payload) and "Traceback" not in json.dumps(payload)
     status, _ = await post(url, "tts", tts_request("after-boom").model_dump_json())
     assert status == 200, "the agent keeps serving"

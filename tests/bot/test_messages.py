@@ -43,6 +43,17 @@ CASES = [
 ]  # fmt: skip
 
 
+def test_a_refused_provider_request_is_not_told_to_try_again_later() -> None:
+    # The agent's message already says what to do; a refusal will not pass by waiting.
+    refused = AgentUnavailable(
+        "OpenAI rejected the request (400: bad size) — change the prompt or options and retry",
+        agent="image-gen", command="generate", status=502, retryable=False, code=ErrorCode.PROVIDER_ERROR,
+        source="upstream",
+    )  # fmt: skip
+    text = describe_agent_error(refused)
+    assert "change the prompt or options" in text and "try again later" not in text
+
+
 @pytest.mark.parametrize(("error", "expected"), CASES, ids=[type(c[0]).__name__ for c in CASES])
 def test_specific_text(error: AgentError, expected: str) -> None:
     assert expected in describe_agent_error(error)

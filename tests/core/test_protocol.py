@@ -115,3 +115,25 @@ def test_result_and_error_round_trip():
     assert AgentResult.model_validate_json(res.model_dump_json()) == res
     err = ErrorBody.model_validate({"error": {"code": "blocked_url", "message": "private address"}})
     assert err.error.retryable is False
+
+
+def test_an_error_without_a_source_is_attributed_by_its_code():
+    # Bodies from agents older than `source` still tell the client whose failure it was.
+    def source(code: str, **extra: object) -> str:
+        body = ErrorBody.model_validate({"error": {"code": code, "message": "m", **extra}})
+        return body.error.source
+
+    assert source("fetch_failed") == "input"
+    assert source("invalid_argument") == "input"
+    assert source("content_policy") == "input"
+    assert source("provider_error") == "upstream"
+    assert source("internal") == "agent"
+    assert source("unavailable") == "agent"
+    assert source("fetch_failed", source="upstream") == "upstream"  # an explicit verdict wins
+    assert source("timeout", source=None) == "agent"
+    round_trip = ErrorBody.model_validate_json(
+        ErrorBody.model_validate(
+            {"error": {"code": "timeout", "message": "m", "source": "upstream"}}
+        ).model_dump_json()
+    )
+    assert round_trip.error.source == "upstream"

@@ -57,6 +57,7 @@ class FakeMetadataServer(ThreadedServer):
         self.email = email
         self.key = SigningKey("fake-key-1")
         self.token_ttl_s = 3600
+        self.access_token_ttl_s = 3599  # OAuth access tokens; below ~4 min google-auth refreshes each use
         self.identity_calls = 0
         self.cert_calls = 0
         self.access_token_calls = 0
@@ -101,15 +102,11 @@ class FakeMetadataServer(ThreadedServer):
     def _app(self) -> web.Application:
         app = web.Application(middlewares=[self._outage])
         app.router.add_get("/", self._ping)
-        app.router.add_get(
-            "/computeMetadata/v1/instance/service-accounts/default/", self._account
-        )
-        app.router.add_get(
-            "/computeMetadata/v1/instance/service-accounts/default/identity", self._identity
-        )
-        app.router.add_get(
-            "/computeMetadata/v1/instance/service-accounts/default/token", self._access_token
-        )
+        # google-auth asks for "default" first, then by the e-mail it learnt: serve both.
+        accounts = "/computeMetadata/v1/instance/service-accounts/{account}"
+        app.router.add_get(f"{accounts}/", self._account)
+        app.router.add_get(f"{accounts}/identity", self._identity)
+        app.router.add_get(f"{accounts}/token", self._access_token)
         app.router.add_get("/computeMetadata/v1/project/project-id", self._project)
         app.router.add_get(
             "/computeMetadata/v1/instance/scheduling/preemptible", self._preemptible
@@ -151,7 +148,11 @@ class FakeMetadataServer(ThreadedServer):
         with self._lock:
             self.access_token_calls += 1
             n = self.access_token_calls
-        body = {"access_token": f"ya29.fake-access-token-{n}", "expires_in": 3599, "token_type": "Bearer"}
+        body = {
+            "access_token": f"ya29.fake-access-token-{n}",
+            "expires_in": self.access_token_ttl_s,
+            "token_type": "Bearer",
+        }
         return web.Response(text=json.dumps(body), content_type="application/json", headers=FLAVOR)
 
     async def _project(self, request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""The one interface every image provider implements, and the HTTP error mapping they share."""
+"""The one interface every image provider implements, and the HTTP helpers they share."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from agents.common import AgentFailure
+from agents.common import AgentFailure, providers
 from spotrun.protocol import ErrorCode
 
 # Providers hand back whole images; anything bigger than this is not an image we asked for.
@@ -45,36 +45,13 @@ class HttpReply:
 
 
 def timeout_failure(label: str, timeout_s: float) -> AgentFailure:
-    return AgentFailure(
-        ErrorCode.TIMEOUT,
-        f"{label} did not finish within {timeout_s:.0f}s — try again later, or ask for fewer images",
-    )
+    return providers.timeout(label, timeout_s, "try again later, or ask for fewer images")
 
 
 def http_failure(label: str, status: int, detail: str, key_env: str) -> AgentFailure:
     """The default meaning of a provider's error status; adapters check content policy first."""
-    detail = detail[:300]
-    if status in (401, 403):
-        return AgentFailure(
-            ErrorCode.PROVIDER_ERROR,
-            f"{label} rejected this agent's credentials (HTTP {status}: {detail}) — check {key_env}",
-            retryable=False,
-        )
-    if status == 429:
-        return AgentFailure(
-            ErrorCode.RATE_LIMITED,
-            f"{label} is rate limiting this agent ({detail}) — wait a minute and retry",
-        )
-    if status >= 500:
-        return AgentFailure(
-            ErrorCode.PROVIDER_ERROR,
-            f"{label} had a server error (HTTP {status}: {detail}) — try again in a moment",
-            retryable=True,
-        )
-    return AgentFailure(
-        ErrorCode.PROVIDER_ERROR,
-        f"{label} refused the request (HTTP {status}: {detail}) — change the prompt or options and retry",
-        retryable=False,
+    return providers.status_failure(
+        label, status, detail, credentials=key_env, advice="change the prompt or options and retry"
     )
 
 
@@ -101,11 +78,7 @@ async def send(
     except TimeoutError:
         raise timeout_failure(label, timeout_s) from None
     except aiohttp.ClientError as exc:
-        raise AgentFailure(
-            ErrorCode.PROVIDER_ERROR,
-            f"could not reach {label} ({type(exc).__name__}) — try again in a moment",
-            retryable=True,
-        ) from None
+        raise providers.unreachable(label, exc) from None
 
 
 async def download(session: aiohttp.ClientSession, url: str, *, label: str, timeout_s: float) -> bytes:
@@ -113,7 +86,7 @@ async def download(session: aiohttp.ClientSession, url: str, *, label: str, time
     try:
         async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
             if resp.status != 200:
-                raise AgentFailure(
+                raise providers.upstream(
                     ErrorCode.PROVIDER_ERROR,
                     f"{label}'s image link answered HTTP {resp.status} — try again",
                     retryable=True,
@@ -122,7 +95,7 @@ async def download(session: aiohttp.ClientSession, url: str, *, label: str, time
     except TimeoutError:
         raise timeout_failure(label, timeout_s) from None
     except aiohttp.ClientError as exc:
-        raise AgentFailure(
+        raise providers.upstream(
             ErrorCode.PROVIDER_ERROR,
             f"could not download {label}'s image ({type(exc).__name__}) — try again",
             retryable=True,
@@ -130,13 +103,3 @@ async def download(session: aiohttp.ClientSession, url: str, *, label: str, time
     if len(data) > MAX_DOWNLOAD_BYTES:
         raise AgentFailure(ErrorCode.PROVIDER_ERROR, f"{label} returned an image over 50 MB — try again")
     return data
-
-
-def error_detail(body: Any) -> str:
-    """The human part of a provider error body, whichever of the common shapes it has."""
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err.get("detail") or err.get("title") or err)[:300]
-        return str(body.get("detail") or err)[:300]
-    return str(body)[:300] or "no details"

@@ -13,11 +13,11 @@ import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from agents.common import AgentFailure
+from agents.common.providers import error_detail
 from agents.image_gen.providers.base import (
     HttpReply,
     ProviderResult,
     download,
-    error_detail,
     http_failure,
     send,
     timeout_failure,

@@ -9,10 +9,10 @@ from typing import Any
 import aiohttp
 
 from agents.common import AgentFailure
+from agents.common.providers import error_detail
 from agents.image_gen.providers.base import (
     HttpReply,
     ProviderResult,
-    error_detail,
     http_failure,
     send,
     style_prompt,
