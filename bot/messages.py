@@ -98,6 +98,11 @@ def _limit_of(exc: AgentTimeout) -> str:
     return "its time limit"
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 job", "2 jobs", "1,234 characters": a number with its noun in the right number."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _money(usd: float) -> str:
     # Test and trial budgets can be fractions of a cent: never show them as $0.00.
     return f"${usd:,.2f}" if usd >= 0.01 else f"${usd:.7f}".rstrip("0")

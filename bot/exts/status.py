@@ -14,7 +14,7 @@ from discord.ext import commands
 import spotrun
 from agent_client import AgentConfig
 from bot.exts._submit import Ctx
-from bot.exts.admin import require_admin
+from bot.exts.admin import admin_only_slash, require_admin
 from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.store import JobState
 
@@ -51,6 +51,7 @@ class Status(commands.Cog):
         return require_admin(ctx)
 
     @commands.hybrid_command(name="status", description="Bot, jobs and agents at a glance (admins)")
+    @admin_only_slash
     async def status(self, ctx: Ctx) -> None:
         if ctx.interaction is not None:
             await ctx.defer(ephemeral=True)  # the health probes may take longer than Discord's 3 s
