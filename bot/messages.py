@@ -99,7 +99,7 @@ def _limit_of(exc: AgentTimeout) -> str:
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:
-    """"1 job", "2 jobs", "1,234 characters": a number with its noun in the right number."""
+    """A number with its noun in the right number: 1 job, 2 jobs, 1,234 characters."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 

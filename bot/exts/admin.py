@@ -11,7 +11,6 @@ from discord.ext import commands
 
 from bot.exts._submit import Ctx
 
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 

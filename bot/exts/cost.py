@@ -13,8 +13,8 @@ from discord.ext import commands
 from bot.exts._submit import Ctx
 from bot.exts.admin import admin_only_slash, is_owner, require_admin
 from bot.frontends.discord import NO_MENTIONS
-from bot.messages import count
 from bot.ledger import Group, Ledger, MonthReport, month_bounds
+from bot.messages import count
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
@@ -97,7 +97,8 @@ def cost_embed(report: MonthReport, *, whole_account: bool) -> discord.Embed:
         name="By agent (per 1000 commands)",
         value=_clip(
             [
-                f"`{g.key}` {usd(g.gross_usd)} · {count(g.jobs, 'job')} · {usd(per_1000.get(g.key, 0.0))} per 1000"
+                f"`{g.key}` {usd(g.gross_usd)} · {count(g.jobs, 'job')} · "
+                f"{usd(per_1000.get(g.key, 0.0))} per 1000"
                 for g in report.by_agent
             ]
         ),
