@@ -24,7 +24,8 @@ _AGENT_WORDS = {
 }
 
 _REJECTED: dict[ErrorCode, str] = {
-    ErrorCode.PROVIDER_NOT_CONFIGURED: "{what} isn't set up on this bot — an admin must configure a provider",
+    ErrorCode.PROVIDER_NOT_CONFIGURED: "{what} isn't set up on this bot — an admin must configure a provider "
+    "(`/status` shows admins which setting is missing)",
     ErrorCode.BLOCKED_URL: "that URL points to a private/blocked address; use a public http(s) URL",
     ErrorCode.FETCH_FAILED: "the page could not be fetched: {detail}",
     ErrorCode.UNSUPPORTED_MEDIA: "that file type isn't supported here: {detail}",

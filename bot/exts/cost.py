@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord.ext import commands
 
+from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
 from bot.exts.admin import admin_only_slash, is_owner, require_admin
-from bot.frontends.discord import NO_MENTIONS
 from bot.ledger import Group, Ledger, MonthReport, month_bounds
 from bot.messages import count
 
@@ -164,7 +164,7 @@ class Cost(commands.Cog):
         content = None
         if csv and kept < len(rows):
             content = f"the CSV holds the first {kept:,} of {count(len(rows), 'job')} (upload limit)"
-        await ctx.send(content, embed=embed, files=files, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, content, embed=embed, files=files)
 
     @commands.hybrid_command(
         name="budget", description="This server's monthly budgets: view, set <amount> [user], lift [user]"
@@ -193,7 +193,7 @@ class Cost(commands.Cog):
             text = f"budget for {target} lifted" if lifted else f"{target} has no budget to lift"
         else:
             text = await self._view(ledger, guild_id)
-        await ctx.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, text)
 
     async def _view(self, ledger: Ledger, guild_id: str) -> str:
         now = discord.utils.utcnow().timestamp()

@@ -13,9 +13,9 @@ from discord.ext import commands
 
 import spotrun
 from agent_client import AgentConfig
+from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
 from bot.exts.admin import admin_only_slash, require_admin
-from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.store import JobState
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 # Discord's embed limits: field values 1024, 25 fields, 6000 chars in all.
 _FIELD_MAX, _FIELDS_MAX = 1024, 25
+_ENGINE_DETAIL_MAX = 420  # one engine's "how to set it up"; four agents must fit the 6000 total
 _HEALTH_TIMEOUT_S = 2.0  # the whole command must answer well within the 15-min token anyway
 
 
@@ -36,6 +37,10 @@ def _duration(seconds: float) -> str:
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _ms(seconds: float | None) -> str:
@@ -56,7 +61,7 @@ class Status(commands.Cog):
         if ctx.interaction is not None:
             await ctx.defer(ephemeral=True)  # the health probes may take longer than Discord's 3 s
         embed = await self.embed()
-        await ctx.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, embed=embed)
 
     async def embed(self) -> discord.Embed:
         core, settings = self.bot.core, self.bot.settings
@@ -112,12 +117,21 @@ class Status(commands.Cog):
             f"last hour: {stats.calls} calls, p50 {_ms(stats.p50_s)}, p95 {_ms(stats.p95_s)}, "
             f"errors {stats.error_rate:.0%}"
         )
+        # What is not set up, as the agent itself words it (the setting to change): users are
+        # only told "isn't set up" and pointed here.
+        engines = getattr(report, "engines", None) or {}
+        missing = [
+            f"✗ {name}: {_short(engine.detail, _ENGINE_DETAIL_MAX)}"
+            for name, engine in engines.items()
+            if not engine.available
+        ]
         return "\n".join(
             [
                 probe,
                 f"breaker {client.breaker_state(agent.name).value} · in flight "
                 f"{client.in_flight(agent.name)}/{agent.max_concurrency}",
                 hour,
+                *missing,
             ]
         )[:_FIELD_MAX]
 

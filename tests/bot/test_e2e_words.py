@@ -152,10 +152,10 @@ async def test_jobs_by_prefix_answers_then_deletes_itself(emu: DiscordEmulator, 
     reply = await emu.wait_for(lambda m: "no jobs yet" in m.content, timeout=10)
     assert "deleted in" in reply.content  # the reader is told why it will vanish
     for _ in range(100):
-        if reply.deleted:
+        if emu.world.messages[reply.id].deleted:
             break
         await asyncio.sleep(0.05)
-    assert reply.deleted
+    assert emu.world.messages[reply.id].deleted
 
 
 async def test_jobs_by_prefix_can_answer_by_dm(emu: DiscordEmulator, bot_with) -> None:  # type: ignore[no-untyped-def]
