@@ -169,7 +169,9 @@ def parse(
             raw[key] = m.group(2)
         elif m and key == "file" and local_files:
             files.append(_local_file(spec, m.group(2), prefix))
-        elif local_files and _looks_like_file(token):
+        elif local_files and (_looks_like_file(token) or (spec.file_kinds and _names_a_file(token))):
+            # A path with a file's extension that does not exist is a typo in a path, not text:
+            # say so ("cannot read …") rather than "needs an attached file".
             files.append(_local_file(spec, token, prefix))
         elif m and not positional:
             raise UsageError(spec, f"unknown option `{m.group(1)}`", prefix)
@@ -274,6 +276,10 @@ def _coerce(annotation: Any, value: str) -> Any:
 def _looks_like_file(token: str) -> bool:
     p = Path(token).expanduser()
     return ("/" in token or "." in token) and not token.startswith(("http://", "https://")) and p.is_file()
+
+
+def _names_a_file(token: str) -> bool:
+    return not token.startswith(("http://", "https://")) and Path(token).suffix.lower() in _TYPES
 
 
 def _local_file(spec: CommandSpec, path: str, prefix: str) -> InputFile:

@@ -105,3 +105,8 @@ def test_local_file_path_becomes_the_attachment(tmp_path) -> None:
     assert parsed.files[0].name == "data.csv"
     assert parsed.files[0].content_type == "text/csv"
     assert parsed.args.kind == "bar"
+
+
+def test_a_missing_local_file_is_named_not_taken_for_text(tmp_path) -> None:
+    with pytest.raises(UsageError, match=r"cannot read .*missing\.csv: No such file"):
+        parse("analyze", f"{tmp_path}/missing.csv", local_files=True)
