@@ -18,7 +18,7 @@ def admin_only_slash(func: F) -> F:
     """Discord shows the slash form only to members with Administrator, and only in servers
     (admins can widen it per server in Integrations). Bot owners without the permission keep the
     prefix form; require_admin still decides at run time."""
-    return app_commands.guild_only(app_commands.default_permissions(administrator=True)(func))  # type: ignore[no-any-return]
+    return app_commands.guild_only(app_commands.default_permissions(administrator=True)(func))
 
 
 def is_owner(ctx: Ctx) -> bool:

@@ -17,7 +17,7 @@ from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.queue import UserLimitReached
 from bot.messages import describe_agent_error
 from spotrun.logs import get_logger
-from spotrun.protocol import COMMANDS, Command
+from spotrun.protocol import COMMANDS, Command, CommandSpec
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
@@ -46,9 +46,8 @@ def _usage(ctx: Ctx) -> str:
     if ctx.command is None:
         return ""
     prefix = None if _slash(ctx) else ctx.bot.settings.command_prefix
-    try:
-        spec = COMMANDS[Command(ctx.command.qualified_name)]
-    except ValueError:
+    spec = _job_spec(ctx)
+    if spec is None:
         shown = f"{prefix or '/'}{ctx.command.qualified_name}"
         return f"\nusage: `{' '.join(filter(None, (shown, ctx.command.signature)))}`"
     return usage_hint(spec, prefix)
@@ -65,8 +64,7 @@ def describe(ctx: Ctx, error: BaseException) -> str | None:
     if isinstance(error, AgentError):
         return describe_agent_error(error)
     if isinstance(error, ValidationError):
-        spec = COMMANDS.get(Command(ctx.command.qualified_name)) if _is_job_command(ctx) else None
-        return describe_validation(error, spec) + _usage(ctx)
+        return describe_validation(error, _job_spec(ctx)) + _usage(ctx)
     if isinstance(error, commands.MissingRequiredArgument):
         return f"`{error.param.name}` is required." + _usage(ctx)
     if isinstance(error, commands.TooManyArguments):
@@ -92,8 +90,9 @@ def describe(ctx: Ctx, error: BaseException) -> str | None:
     return None
 
 
-def _is_job_command(ctx: Ctx) -> bool:
-    return ctx.command is not None and ctx.command.qualified_name in set(Command)
+def _job_spec(ctx: Ctx) -> CommandSpec | None:
+    name = ctx.command.qualified_name if ctx.command else ""
+    return COMMANDS[Command(name)] if name in set(Command) else None
 
 
 class ErrorHandler(commands.Cog):
