@@ -13,6 +13,7 @@ from agent_client import (
     ProtocolViolation,
     RegistryError,
 )
+from bot.render import neutralize
 from spotrun.protocol import Command, ErrorCode
 
 # What each agent does, in the words a user would use.
@@ -61,9 +62,9 @@ def describe_agent_error(exc: AgentError) -> str:
     template = _REJECTED.get(exc.code) if exc.code else None
     if template is not None:
         what = _WHAT.get(Command(exc.command), exc.command) if exc.command in set(Command) else "this"
-        return template.format(what=what, agent=agent, detail=exc.message)
+        return template.format(what=what, agent=agent, detail=_said(exc))
     if isinstance(exc, AgentRejected):
-        return f"the {agent} agent refused this: {exc.message}"
+        return f"the {agent} agent refused this: {_said(exc)}"
     if isinstance(exc, CircuitOpen):
         return f"the {agent} agent is failing; try again in {_retry_in(exc)}"
     if isinstance(exc, AgentTimeout):
@@ -81,7 +82,13 @@ def describe_agent_error(exc: AgentError) -> str:
         )
     if isinstance(exc, RegistryError):
         return "no agent is configured for this command; an admin should check the agent registry"
-    return f"the {agent} agent failed: {exc.message}"
+    return f"the {agent} agent failed: {_said(exc)}"
+
+
+def _said(exc: AgentError) -> str:
+    # The agent's words can quote a page, a file or a provider: shown as text wherever the
+    # sentence goes (the status message, the error embed, `!jobs`).
+    return neutralize(exc.message)[0]
 
 
 def _retry_in(exc: CircuitOpen) -> str:

@@ -82,6 +82,7 @@ _FENCE_CLOSE = re.compile(r"^\s*```\s*$")
 _TICKS = re.compile(r"`{3,}")
 _INLINE_CODE = re.compile(r"(`[^`\n]+`)")
 _HEADING = re.compile(r"^(\s*)(#{1,3}\s|-#\s)")
+_BRACKET = re.compile(r"(?<!\\)([\[\]])")  # not already escaped: neutralizing twice changes nothing
 _UNESCAPE = re.compile(r"\\([\[\]#-])")
 
 
@@ -92,7 +93,7 @@ def _break_ticks(text: str) -> str:
 def _escape_prose(line: str) -> str:
     parts = _INLINE_CODE.split(_break_ticks(line))
     for i in range(0, len(parts), 2):  # even parts are outside inline code
-        parts[i] = parts[i].replace("[", "\\[").replace("]", "\\]")
+        parts[i] = _BRACKET.sub(r"\\\1", parts[i])
     out = "".join(parts)
     return _HEADING.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", out)
 
