@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.commands.parse import slash_example, slash_usage
 from spotrun.protocol import COMMANDS
 
 JOB_COMMANDS = (
@@ -18,16 +19,21 @@ JOB_COMMANDS = (
 )
 
 
-def help_lines(prefix: str = "!", *, local_files: bool = False) -> list[tuple[str, str]]:
+def help_lines(prefix: str = "!", *, local_files: bool = False, slash: bool = False) -> list[tuple[str, str]]:
     """(heading, body) pairs; the Discord help packs them into embed fields, the console prints them.
-    `local_files`: the console, where a file is a path on the command line, not an attachment."""
+    `local_files`: the console, where a file is a path on the command line, not an attachment;
+    `slash`: the forms a `/help` user types (`/tts args:<text>`)."""
+    lead = "/" if slash else prefix
     lines = []
     for spec in COMMANDS.values():
-        usage, example = f"{prefix}{spec.usage}", prefix + spec.example.removeprefix("!")
+        if slash:
+            usage, example = slash_usage(spec.usage), slash_example(spec.example)
+        else:
+            usage, example = f"{prefix}{spec.usage}", prefix + spec.example.removeprefix("!")
         if local_files:
             usage, example = _with_paths(usage), _with_paths(example)
-        lines.append((f"{prefix}{spec.usage.split(' ')[0]} — {spec.summary}", f"`{usage}`\ne.g. `{example}`"))
-    lines += [(f"{prefix}{name} — {summary}", f"`{prefix}{usage}`") for name, usage, summary in JOB_COMMANDS]
+        lines.append((f"{lead}{spec.usage.split(' ')[0]} — {spec.summary}", f"`{usage}`\ne.g. `{example}`"))
+    lines += [(f"{lead}{name} — {summary}", f"`{lead}{usage}`") for name, usage, summary in JOB_COMMANDS]
     return lines
 
 

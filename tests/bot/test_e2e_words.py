@@ -98,6 +98,10 @@ async def test_slash_usage_error_is_private_and_in_slash_form(emu: DiscordEmulat
     assert "`speed` must be at least 80" in usage.content
     public = [m for m in emu.messages() if m.interaction_id == inter and not m.ephemeral and not m.deleted]
     assert public == [], [m.content for m in public]
+    # /help speaks the same form.
+    inter = emu.slash(ALICE, "help")
+    helped = await emu.wait_for(lambda m: m.interaction_id == inter and bool(m.embeds), timeout=10)
+    assert helped.ephemeral and "`/tts args:<text>" in helped.text() and "`!tts" not in helped.text()
 
 
 async def test_prefix_errors_are_plain_sentences_in_prefix_form(emu: DiscordEmulator, bot: Running) -> None:
