@@ -202,3 +202,24 @@ def test_dev_with_a_token_runs_the_agents_and_the_discord_bot(tmp_path: Path) ->
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_dev_with_a_refused_token_says_so_in_one_line(tmp_path: Path) -> None:
+    with DiscordEmulator(token="test-token") as emu:
+        proc = subprocess.run(
+            [sys.executable, "-m", "spotrun", "dev", "--output", str(tmp_path / "out")],
+            capture_output=True,
+            cwd=ROOT,
+            env=env_for(
+                tmp_path,
+                SPOTRUN_DISCORD_TOKEN="not-the-token",
+                SPOTRUN_DISCORD_API_BASE=emu.api_base,
+                SPOTRUN_OPS_PORT="0",
+                SPOTRUN_DEV_START_AGENTS="false",
+            ),
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
+    assert b"SPOTRUN_DISCORD_TOKEN was refused" in proc.stderr
+    assert b"Traceback" not in proc.stderr
