@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bot.client import SpotrunBot
 
 # Discord's embed limits: field values 1024, 25 fields, 6000 chars in all.
-_FIELD_MAX, _FIELDS_MAX = 1024, 25
+_FIELD_MAX, _FIELDS_MAX, _EMBED_MAX = 1024, 25, 6000
 _ENGINE_DETAIL_MAX = 420  # one engine's "how to set it up"; four agents must fit the 6000 total
 _HEALTH_TIMEOUT_S = 2.0  # the whole command must answer well within the 15-min token anyway
 
@@ -79,11 +79,16 @@ class Status(commands.Cog):
             f"{jobs['failed_1h']}",
             inline=False,
         )
-        for agent, (report, latency, error) in list(zip(agents, health, strict=True))[: _FIELDS_MAX - 2]:
+        footer = f"pod {settings.pod_name or os.uname().nodename}"
+        shown = list(zip(agents, health, strict=True))[: _FIELDS_MAX - 2]
+        # The engines' set-up hints make agent fields long: share what the 6000 total leaves.
+        left = _EMBED_MAX - len(embed) - len(footer) - sum(len(a.name) for a, _ in shown)
+        share = max(200, min(_FIELD_MAX, left // max(len(shown), 1)))
+        for agent, (report, latency, error) in shown:
             embed.add_field(
-                name=agent.name, value=self.agent_lines(agent, report, latency, error), inline=False
+                name=agent.name, value=self.agent_lines(agent, report, latency, error)[:share], inline=False
             )
-        embed.set_footer(text=f"pod {settings.pod_name or os.uname().nodename}")
+        embed.set_footer(text=footer)
         return embed
 
     def bot_lines(self, spot: str) -> str:
