@@ -12,13 +12,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
+import discord
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_client import AgentConfig, AgentRegistry, load_registry
 from agents import AGENTS
 from bot.settings import BotSettings
-from spotrun.config import load_settings
+from spotrun.config import SettingsError, load_settings
 from spotrun.logs import configure_logging, get_logger
 
 log = get_logger("bot.dev")
@@ -43,6 +44,9 @@ def run_dev(console: bool, output_dir: str) -> int:
         )
     except KeyboardInterrupt:
         return 130
+    except discord.LoginFailure as exc:
+        # As `spotrun bot` says it: one line naming the variable, exit 2 (spotrun.cli).
+        raise SettingsError(f"SPOTRUN_DISCORD_TOKEN was refused by Discord: {exc}") from None
 
 
 async def _dev(

@@ -13,6 +13,7 @@ from agent_client import (
     ProtocolViolation,
     RegistryError,
 )
+from bot.render import neutralize
 from spotrun.protocol import Command, ErrorCode
 
 # What each agent does, in the words a user would use.
@@ -24,7 +25,8 @@ _AGENT_WORDS = {
 }
 
 _REJECTED: dict[ErrorCode, str] = {
-    ErrorCode.PROVIDER_NOT_CONFIGURED: "{what} isn't set up on this bot — an admin must configure a provider",
+    ErrorCode.PROVIDER_NOT_CONFIGURED: "{what} isn't set up on this bot — an admin must configure a provider "
+    "(`/status` shows admins which setting is missing)",
     ErrorCode.BLOCKED_URL: "that URL points to a private/blocked address; use a public http(s) URL",
     ErrorCode.FETCH_FAILED: "the page could not be fetched: {detail}",
     ErrorCode.UNSUPPORTED_MEDIA: "that file type isn't supported here: {detail}",
@@ -60,9 +62,9 @@ def describe_agent_error(exc: AgentError) -> str:
     template = _REJECTED.get(exc.code) if exc.code else None
     if template is not None:
         what = _WHAT.get(Command(exc.command), exc.command) if exc.command in set(Command) else "this"
-        return template.format(what=what, agent=agent, detail=exc.message)
+        return template.format(what=what, agent=agent, detail=_said(exc))
     if isinstance(exc, AgentRejected):
-        return f"the {agent} agent refused this: {exc.message}"
+        return f"the {agent} agent refused this: {_said(exc)}"
     if isinstance(exc, CircuitOpen):
         return f"the {agent} agent is failing; try again in {_retry_in(exc)}"
     if isinstance(exc, AgentTimeout):
@@ -80,7 +82,13 @@ def describe_agent_error(exc: AgentError) -> str:
         )
     if isinstance(exc, RegistryError):
         return "no agent is configured for this command; an admin should check the agent registry"
-    return f"the {agent} agent failed: {exc.message}"
+    return f"the {agent} agent failed: {_said(exc)}"
+
+
+def _said(exc: AgentError) -> str:
+    # The agent's words can quote a page, a file or a provider: shown as text wherever the
+    # sentence goes (the status message, the error embed, `!jobs`).
+    return neutralize(exc.message)[0]
 
 
 def _retry_in(exc: CircuitOpen) -> str:
@@ -96,6 +104,11 @@ def _limit_of(exc: AgentTimeout) -> str:
         if word.endswith("s") and word[:-1].replace(".", "", 1).isdigit():
             return word
     return "its time limit"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """A number with its noun in the right number: 1 job, 2 jobs, 1,234 characters."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _money(usd: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 
 from spotrun.protocol import AgentResult, OutputFile
@@ -66,7 +67,71 @@ class Message:
             if e.footer:
                 lines.append(f"-- {e.footer}")
         lines.extend(f"[file] {f.name} ({f.content_type}, {len(f.data)} bytes)" for f in self.files)
-        return "\n".join(lines)
+        return plain("\n".join(lines))
+
+
+# --- untrusted text as text -------------------------------------------------------------------
+# Agent output carries text from pages, files and providers: whoever wrote it must not get a
+# disguised link (`[discord.com/nitro](https://evil…)`), a heading or a broken-out code block in a
+# message the bot signs. Agents' own markup (bold, inline code, fenced tables) stays; brackets are
+# escaped so a link shows its real URL, and any run of backticks that could end a fence early is
+# broken with a zero-width space. Mentions are harmless as text: every post disables them.
+ZWSP = "\u200b"
+_FENCE_OPEN = re.compile(r"^\s*```[A-Za-z0-9_+\-.#]*\s*$")
+_FENCE_CLOSE = re.compile(r"^\s*```\s*$")
+_TICKS = re.compile(r"`{3,}")
+_INLINE_CODE = re.compile(r"(`[^`\n]+`)")
+_HEADING = re.compile(r"^(\s*)(#{1,3}\s|-#\s)")
+_BRACKET = re.compile(r"(?<!\\)([\[\]])")  # not already escaped: neutralizing twice changes nothing
+_UNESCAPE = re.compile(r"\\([\[\]#-])")
+
+
+def _break_ticks(text: str) -> str:
+    return _TICKS.sub(lambda m: ZWSP.join(m.group()), text)
+
+
+def _escape_prose(line: str) -> str:
+    parts = _INLINE_CODE.split(_break_ticks(line))
+    for i in range(0, len(parts), 2):  # even parts are outside inline code
+        parts[i] = _BRACKET.sub(r"\\\1", parts[i])
+    out = "".join(parts)
+    return _HEADING.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", out)
+
+
+def neutralize(text: str, *, in_fence: bool = False) -> tuple[str, bool]:
+    """`text` safe to show as Discord markdown, and whether it ended inside a code fence (the
+    returned text is closed either way; a continuation passes `in_fence` to reopen it)."""
+    lines = ["```"] if in_fence else []
+    for line in text.split("\n"):
+        if in_fence:
+            if _FENCE_CLOSE.match(line):
+                in_fence = False
+                lines.append(line)
+            else:
+                lines.append(_break_ticks(line))
+        elif _FENCE_OPEN.match(line):
+            in_fence = True
+            lines.append(line)
+        else:
+            lines.append(_escape_prose(line))
+    if in_fence:
+        lines.append("```")  # an unclosed fence is not code on Discord: what follows would render
+    return "\n".join(lines), in_fence
+
+
+def safe(text: str, limit: int) -> str:
+    """Neutralized and within `limit`, cutting the source (never an escape or a fence) visibly."""
+    budget = limit
+    while True:
+        out, _ = neutralize(clip(text, budget))
+        if len(out) <= limit or budget <= 1:
+            return out[:limit]
+        budget -= len(out) - limit
+
+
+def plain(text: str) -> str:
+    """Neutralized markdown back to what it says, for surfaces that do not render it (console)."""
+    return _UNESCAPE.sub(r"\1", text.replace(ZWSP, ""))
 
 
 def clip(text: str, limit: int) -> str:
@@ -105,20 +170,21 @@ def render_result(
     job_id: str = "",
 ) -> list[Message]:
     """One or more messages: embeds packed under every limit, files on the last message."""
-    title = clip(result.title or result.command.value, TITLE)
+    # Everything the agent wrote is untrusted text (see neutralize); the footer is the bot's own.
+    title = safe(result.title or result.command.value, TITLE)
     footer = clip(f"{footer} · job {job_id}" if job_id else footer, FOOTER)
     fields = [
-        (clip(f.name or "\u200b", FIELD_NAME), clip(f.value or "\u200b", FIELD_VALUE), f.inline)
+        (safe(f.name or ZWSP, FIELD_NAME), safe(f.value or ZWSP, FIELD_VALUE), f.inline)
         for f in result.fields
     ]
     files, notes = fit_files(result.files, upload_limit)
     warnings = [*result.warnings, *notes]
     if warnings:
-        fields.append(("⚠ notes", clip("\n".join(f"• {w}" for w in warnings), FIELD_VALUE), False))
+        fields.append(("⚠ notes", safe("\n".join(f"• {w}" for w in warnings), FIELD_VALUE), False))
 
     # Room for the description in one embed: what title and footer leave of the 6000 total.
     room = min(DESCRIPTION, EMBED_TOTAL - len(title) - len(footer) - 40)
-    parts = split_text(result.text, room) if result.text else [""]
+    parts = _safe_parts(result.text, room) if result.text else [""]
     embeds: list[Embed] = []
     for i, part in enumerate(parts):
         label = title if i == 0 else _suffixed(title, f" (continued {i + 1}/{len(parts)})")
@@ -152,6 +218,19 @@ def render_result(
     return messages
 
 
+def _safe_parts(text: str, room: int) -> list[str]:
+    """Split the source so each neutralized part fits `room`; a fence cut between parts is closed
+    at the end of one and reopened at the start of the next."""
+    growth = len(neutralize(text)[0]) / max(len(text), 1)
+    parts: list[str] = []
+    in_fence = False
+    for raw in split_text(text, max(int(room / growth) - 16, room // 4)):
+        out, in_fence_after = neutralize(raw, in_fence=in_fence)
+        parts.append(out if len(out) <= room else safe(raw, room))
+        in_fence = in_fence_after
+    return parts
+
+
 def _suffixed(title: str, suffix: str) -> str:
     # The suffix is what tells the reader this is a continuation: cut the title, not it.
     return clip(title, TITLE - len(suffix)) + suffix
@@ -162,7 +241,7 @@ def render_error(text: str, *, job_id: str = "") -> Message:
         embeds=[
             Embed(
                 title="Job failed",
-                description=clip(text, DESCRIPTION),
+                description=safe(text, DESCRIPTION),
                 footer=f"job {job_id}" if job_id else "",
                 color=COLOR_ERROR,
             )

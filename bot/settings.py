@@ -52,6 +52,13 @@ class BotSettings(BaseSettings):
     monitor_tick_s: float = Field(default=30.0, gt=0, description="how often due monitors are checked")
     monitors_per_guild: int = Field(default=10, ge=0, le=1000)
 
+    private_replies: Literal["delete", "dm", "public"] = Field(
+        default="delete",
+        description="how prefix commands answer personal views (!jobs, !cancel, !help, admin views) in a "
+        "server: a reply that deletes itself, a DM, or a plain reply; slash commands are always ephemeral",
+    )
+    private_reply_delete_after_s: float = Field(default=60.0, gt=0, le=3600)
+
     ops_port: int = Field(default=8000, ge=0, le=65535, description="0 disables the ops server")
     drain_budget_s: float = Field(default=10.0, ge=0, le=14)
     log_level: str = "INFO"

@@ -6,7 +6,7 @@ import asyncio
 import json
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from agents.common import AgentFailure
 from spotrun.logs import get_logger
@@ -174,3 +174,19 @@ async def to_pcm16k(src: Path, dest: Path, container: str, timeout_s: float, max
         timeout_s,
         "extract 16 kHz mono audio",
     )
+
+
+# ffprobe names a demuxer by every format it reads ("mov,mp4,m4a,3gp,3g2,mj2"): its first name is
+# not what the user uploaded. What most people call each family when the file name doesn't say.
+_FAMILY_NAME = {"mov": "mp4", "matroska": "mkv"}
+
+
+def container_name(format_name: str, filename: str) -> str:
+    """The container as the user knows it: the file's own extension when ffprobe agrees with it."""
+    names = [n for n in format_name.split(",") if n]
+    if not names:
+        return "unknown format"
+    ext = PurePosixPath(filename).suffix.lower().lstrip(".")
+    if ext in names:
+        return ext
+    return _FAMILY_NAME.get(names[0], names[0])

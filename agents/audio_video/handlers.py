@@ -65,7 +65,7 @@ async def convert_media(job: Job) -> Output:
             seconds, notes = plan_duration(info, args.target, args.max_seconds, settings, file.name)
             data, content_type = await convert(src, workdir, args.target, info, seconds, settings, file.name)
     stem = PurePosixPath(file.name).stem[:80] or "converted"
-    kind = info.format.split(",")[0]
+    kind = ffmpeg.container_name(info.format, file.name)
     text = f"Converted {file.name} ({kind}, {_seconds(info.duration)}) to {args.target}: {_size(len(data))}."
     if info.has_video and not PROFILES[args.target].video:
         text += " The video stream was dropped."

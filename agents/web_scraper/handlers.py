@@ -57,11 +57,11 @@ async def _page(job: Job, url: str, render_js: bool, warnings: list[str]) -> tup
     return await job.app[FETCHER].fetch(url, min(job.remaining(), settings.fetch_timeout_s)), False
 
 
-def _fields(ex: Extraction, page: Page, short: str) -> list[EmbedField]:
+def _fields(ex: Extraction, page: Page) -> list[EmbedField]:
+    # No "Excerpt" field: it repeated the start of the text shown right above it (monitors read
+    # the excerpt from `data`).
     meta = ex.meta
     fields = []
-    if short:
-        fields.append(EmbedField(name="Excerpt", value=short[:1024], inline=False))
     for name, value in (
         ("Author", meta.author),
         ("Published", short_date(meta.date)),
@@ -97,7 +97,7 @@ async def scrape(job: Job) -> Output:
     return Output(
         title=(meta.title or page.url)[:256],
         text=text or (meta.description or ""),
-        fields=_fields(ex, page, short),
+        fields=_fields(ex, page),
         warnings=warnings,
         data={
             "url": page.url,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from bot.commands.parse import slash_example, slash_usage
 from spotrun.protocol import COMMANDS
 
 JOB_COMMANDS = (
@@ -16,20 +19,45 @@ JOB_COMMANDS = (
 )
 
 
-def help_lines(prefix: str = "!") -> list[tuple[str, str]]:
-    """(heading, body) pairs; the Discord help packs them into embed fields, the console prints them."""
-    lines = [
-        (
-            f"{prefix}{spec.usage.split(' ')[0]} — {spec.summary}",
-            f"`{prefix}{spec.usage}`\ne.g. `{spec.example}`",
-        )
-        for spec in COMMANDS.values()
-    ]
-    lines += [(f"{prefix}{name} — {summary}", f"`{prefix}{usage}`") for name, usage, summary in JOB_COMMANDS]
+def help_lines(prefix: str = "!", *, local_files: bool = False, slash: bool = False) -> list[tuple[str, str]]:
+    """(heading, body) pairs; the Discord help packs them into embed fields, the console prints them.
+    `local_files`: the console, where a file is a path on the command line, not an attachment;
+    `slash`: the forms a `/help` user types (`/tts args:<text>`)."""
+    lead = "/" if slash else prefix
+    lines = []
+    for spec in COMMANDS.values():
+        if slash:
+            usage, example = slash_usage(spec.usage), slash_example(spec.example)
+        else:
+            usage, example = f"{prefix}{spec.usage}", prefix + spec.example.removeprefix("!")
+        if local_files:
+            usage, example = _with_paths(usage), _with_paths(example)
+        lines.append((f"{lead}{spec.usage.split(' ')[0]} — {spec.summary}", f"`{usage}`\ne.g. `{example}`"))
+    lines += [(f"{lead}{name} — {summary}", f"`{lead}{usage}`") for name, usage, summary in JOB_COMMANDS]
     return lines
 
 
+_ATTACHED = re.compile(r"\s*\(with (?:an? )?(?P<what>.+?) attached\)")
+_NAMED = {"image": "photo.png"}
+
+
+def _with_paths(text: str) -> str:
+    """ "+ image attachment" -> "<path to an image>"; "(with sales.csv attached)" -> "sales.csv"."""
+    text = re.sub(r"\+ (?P<what>.+?)(?: attachment)?$", r"<path to the \g<what>>", text)
+    return _ATTACHED.sub(lambda m: " " + _NAMED.get(m["what"], m["what"]), text)
+
+
+CONSOLE_FILES = (
+    "Files: name a local file anywhere in the command — `{p}analyze ~/data/sales.csv` — or, for a path "
+    'with spaces, quote it as `file="my clip.wav"`: `{p}convert mp3 file="my clip.wav"`. '
+    "Results are printed here; result files are saved to the --output folder."
+)
+
+
 def help_text(prefix: str = "!") -> str:
-    return "\n".join(
-        f"{head}\n    {body.replace(chr(10), chr(10) + '    ')}" for head, body in help_lines(prefix)
+    """The console's help: paths instead of attachments, and how to pass one."""
+    body = "\n".join(
+        f"{head}\n    {body.replace(chr(10), chr(10) + '    ')}"
+        for head, body in help_lines(prefix, local_files=True)
     )
+    return f"{body}\n\n{CONSOLE_FILES.format(p=prefix)}".replace("`", "")

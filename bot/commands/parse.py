@@ -40,15 +40,49 @@ _TYPES = {
 
 
 class UsageError(Exception):
-    """The user's arguments don't fit the command; the message ends with its usage and an example."""
+    """The user's arguments don't fit the command; the message ends with its usage and an example.
+    `str()` is the prefix form; `for_slash()` the same words for someone who typed `/command`."""
 
     def __init__(self, spec: CommandSpec | None, problem: str, prefix: str = "!") -> None:
         self.spec = spec
         self.problem = problem
-        text = problem
-        if spec is not None:
-            text += f"\nusage: `{prefix}{spec.usage}`\nexample: `{spec.example}`"
-        super().__init__(text)
+        super().__init__(problem + (usage_hint(spec, prefix) if spec is not None else ""))
+
+    def for_slash(self) -> str:
+        return self.problem + (usage_hint(self.spec, None) if self.spec is not None else "")
+
+
+def usage_hint(spec: CommandSpec, prefix: str | None) -> str:
+    """The usage line and example, as typed: `!tts <text>` for a prefix (None: `/tts args:<text>`)."""
+    if prefix is not None:
+        example = prefix + spec.example.removeprefix("!")
+        return f"\nusage: `{prefix}{spec.usage}`\nexample: `{example}`"
+    return f"\nusage: `{slash_usage(spec.usage)}`\nexample: `{slash_example(spec.example)}`"
+
+
+def slash_usage(usage: str) -> str:
+    """`chart <kind> [x=col] + data file` -> `/chart args:<kind> [x=col] file:<data file>`."""
+    head, _, attachment = usage.partition(" + ")
+    name, _, rest = head.partition(" ")
+    text = f"/{name}" + (f" args:{rest}" if rest else "")
+    if attachment:
+        text += f" file:<{attachment.removesuffix(' attachment')}>"
+    return text
+
+
+_EXAMPLE = re.compile(r"^!(?P<name>\S+)\s*(?P<rest>.*?)\s*(?:\(with (?P<file>.+?) attached\))?$")
+
+
+def slash_example(example: str) -> str:
+    """`!chart line x=date (with sales.csv attached)` -> `/chart args:line x=date file:sales.csv`."""
+    m = _EXAMPLE.match(example)
+    if m is None:
+        return "/" + example.removeprefix("!")
+    text = f"/{m['name']}" + (f" args:{m['rest']}" if m["rest"] else "")
+    if m["file"]:
+        what = m["file"].removeprefix("an ").removeprefix("a ")
+        text += f" file:{what}" if "." in what else f" file:<{what}>"
+    return text
 
 
 @dataclass
@@ -74,6 +108,18 @@ def guess_content_type(name: str, declared: str | None = None) -> str:
     return _TYPES.get(Path(name).suffix.lower(), declared or "application/octet-stream")
 
 
+# What each agent family reads, in the names of files people have (not content-type prefixes).
+_FILE_KINDS = {
+    "image-gen": "images (PNG, JPEG, WebP or GIF)",
+    "data-analysis": "CSV, TSV, JSON or Parquet files",
+    "audio-video": "audio or video files (MP3, OGG, WAV, FLAC, MP4, WebM, GIF…)",
+}
+
+
+def file_kinds(spec: CommandSpec) -> str:
+    return _FILE_KINDS.get(spec.family, "the files listed in its help")
+
+
 def check_file(spec: CommandSpec, f: InputFile, max_bytes: int, prefix: str = "!") -> InputFile:
     if len(f.data) > max_bytes:
         raise UsageError(
@@ -83,9 +129,7 @@ def check_file(spec: CommandSpec, f: InputFile, max_bytes: int, prefix: str = "!
         )
     if spec.file_kinds and not f.content_type.startswith(spec.file_kinds):
         raise UsageError(
-            spec,
-            f"{f.name} is {f.content_type}; {spec.command.value} takes {', '.join(spec.file_kinds)}",
-            prefix,
+            spec, f"`{spec.command.value}` can't read {f.name}: it takes {file_kinds(spec)}", prefix
         )
     return f
 
@@ -125,7 +169,9 @@ def parse(
             raw[key] = m.group(2)
         elif m and key == "file" and local_files:
             files.append(_local_file(spec, m.group(2), prefix))
-        elif local_files and _looks_like_file(token):
+        elif local_files and (_looks_like_file(token) or (spec.file_kinds and _names_a_file(token))):
+            # A path with a file's extension that does not exist is a typo in a path, not text:
+            # say so ("cannot read …") rather than "needs an attached file".
             files.append(_local_file(spec, token, prefix))
         elif m and not positional:
             raise UsageError(spec, f"unknown option `{m.group(1)}`", prefix)
@@ -145,24 +191,72 @@ def parse(
     try:
         args = spec.args.model_validate(raw)
     except ValidationError as exc:
-        raise UsageError(spec, describe_validation(exc), prefix) from None
+        raise UsageError(spec, describe_validation(exc, spec), prefix) from None
     if spec.needs_file and not files:
         raise UsageError(spec, f"`{command.value}` needs an attached file", prefix)
     checked = [check_file(spec, f, max_file_bytes, prefix) for f in files[:4]]
     return ParsedCommand(command, args, checked if spec.needs_file or spec.file_kinds else [])
 
 
-def describe_validation(exc: ValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "arguments"
-        if err["type"] == "missing":
-            problems.append(f"`{where}` is required")
-        elif err["type"] == "extra_forbidden":
-            problems.append(f"unknown option `{where}`")
-        else:
-            problems.append(f"`{where}`: {err['msg']}")
-    return "; ".join(problems)
+def describe_validation(exc: ValidationError, spec: CommandSpec | None = None) -> str:
+    """pydantic's errors as sentences a user understands: which argument, what is wrong, the limit."""
+    positional = positional_fields(spec) if spec is not None else []
+    return " ".join(_sentence(err, positional) for err in exc.errors())
+
+
+def _label(loc: tuple[int | str, ...], positional: list[str]) -> str:
+    name = str(loc[0]) if loc else "arguments"
+    if name in positional:  # the usage line shows it as a word (<text>), not as an option
+        return "The " + _WORDS.get(name, name.replace("_", " "))
+    return f"`{name}`"
+
+
+_WORDS = {"url": "URL"}
+
+
+def _given(value: object) -> str:
+    text = str(value).replace("`", "ˋ")
+    return f"`{text[:40]}…`" if len(text) > 40 else f"`{text}`"
+
+
+def _sentence(err: Any, positional: list[str]) -> str:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    label = _label(err["loc"], positional)
+    gave = f" (you gave {_given(value)})"
+    if kind == "missing":
+        return f"{label} is missing." if label.startswith("The ") else f"{label} is required."
+    if kind == "extra_forbidden":
+        return f"unknown option {label}."
+    if kind == "string_too_long":
+        return f"{label} is too long: {len(str(value)):,} characters; the limit is {ctx['max_length']:,}."
+    if kind == "string_too_short":
+        if ctx.get("min_length", 1) <= 1:
+            return f"{label} is empty."
+        return f"{label} is too short: {len(str(value)):,} characters; the minimum is {ctx['min_length']:,}."
+    if kind == "too_long":
+        return f"{label} lists too many: {ctx.get('actual_length', '?')}; the limit is {ctx['max_length']}."
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{label} must be {words} {ctx[key]}{gave}."
+    if kind == "literal_error":
+        return f"{label} must be one of {str(ctx['expected']).replace(chr(39), '')}{gave}."
+    if kind in ("int_parsing", "int_from_float"):
+        return f"{label} must be a whole number{gave}."
+    if kind == "float_parsing":
+        return f"{label} must be a number{gave}."
+    if kind == "bool_parsing":
+        return f"{label} must be true or false{gave}."
+    if kind == "string_pattern_mismatch":
+        return f"{label} isn't in a form the command accepts{gave}; see the example."
+    if kind == "value_error":
+        return f"{label} {ctx.get('error', err['msg'])}{gave}."
+    return f"{label}: {err['msg']}{gave}."
 
 
 def _coerce(annotation: Any, value: str) -> Any:
@@ -182,6 +276,10 @@ def _coerce(annotation: Any, value: str) -> Any:
 def _looks_like_file(token: str) -> bool:
     p = Path(token).expanduser()
     return ("/" in token or "." in token) and not token.startswith(("http://", "https://")) and p.is_file()
+
+
+def _names_a_file(token: str) -> bool:
+    return not token.startswith(("http://", "https://")) and Path(token).suffix.lower() in _TYPES
 
 
 def _local_file(spec: CommandSpec, path: str, prefix: str) -> InputFile:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 Ctx = commands.Context["SpotrunBot"]
 
+# Marks an interaction whose deferred reply is public (see bot.exts.errors._withdraw_public_reply).
+PUBLIC_DEFER = "spotrun.public_defer"
+
 ARGS_HELP = "arguments as in the prefix command, e.g. key=value options"
 FILE_HELP = "an input file (image, CSV, audio/video) when the command needs one"
 
@@ -76,6 +79,7 @@ async def submit(ctx: Ctx, command: Command, args: str, file: discord.Attachment
     if ctx.interaction is not None:
         # Acknowledge within Discord's 3 s before anything slow (downloads, the store).
         await ctx.defer()
+        ctx.interaction.extras[PUBLIC_DEFER] = True
     await check_budget(ctx)
     settings = bot.settings
     files = await read_attachments(ctx, command, file, settings.max_input_bytes)

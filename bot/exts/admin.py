@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.exts._submit import Ctx
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def admin_only_slash(func: F) -> F:
+    """Discord shows the slash form only to members with Administrator, and only in servers
+    (admins can widen it per server in Integrations). Bot owners without the permission keep the
+    prefix form; require_admin still decides at run time."""
+    return app_commands.guild_only(app_commands.default_permissions(administrator=True)(func))
 
 
 def is_owner(ctx: Ctx) -> bool:

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord.ext import commands
 
+from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
-from bot.exts.admin import is_owner, require_admin
-from bot.frontends.discord import NO_MENTIONS
+from bot.exts.admin import admin_only_slash, is_owner, require_admin
 from bot.ledger import Group, Ledger, MonthReport, month_bounds
+from bot.messages import count
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
@@ -56,7 +57,7 @@ def _clip(lines: list[str], limit: int = _FIELD_VALUE) -> str:
 
 
 def _groups(groups: list[Group], label: str) -> str:
-    return _clip([f"{label.format(g.key)} {usd(g.gross_usd)} · {g.jobs} jobs" for g in groups])
+    return _clip([f"{label.format(g.key)} {usd(g.gross_usd)} · {count(g.jobs, 'job')}" for g in groups])
 
 
 def cost_embed(report: MonthReport, *, whole_account: bool) -> discord.Embed:
@@ -67,7 +68,7 @@ def cost_embed(report: MonthReport, *, whole_account: bool) -> discord.Embed:
         title=f"Cost — {month}, month to date (UTC), {scope}",
         description=(
             f"**≈ {usd(report.gross_usd)}** list price · **≈ {usd(report.net_usd)}** after the free tier"
-            f" · {report.jobs} jobs\n"
+            f" · {count(report.jobs, 'job')}\n"
             "Estimates from agent-measured time (Cloud Run bills more: cold starts, idle instances); "
             "exact figures are in Cloud Monitoring and the billing export."
         ),
@@ -96,7 +97,8 @@ def cost_embed(report: MonthReport, *, whole_account: bool) -> discord.Embed:
         name="By agent (per 1000 commands)",
         value=_clip(
             [
-                f"`{g.key}` {usd(g.gross_usd)} · {g.jobs} jobs · {usd(per_1000.get(g.key, 0.0))} per 1000"
+                f"`{g.key}` {usd(g.gross_usd)} · {count(g.jobs, 'job')} · "
+                f"{usd(per_1000.get(g.key, 0.0))} per 1000"
                 for g in report.by_agent
             ]
         ),
@@ -143,6 +145,7 @@ class Cost(commands.Cog):
     @commands.hybrid_command(
         name="cost", description="Month-to-date spend, free tier and projection (admins)"
     )
+    @admin_only_slash
     async def cost(self, ctx: Ctx, csv: bool = False) -> None:  # the option's name on Discord
         if ctx.interaction is not None:
             await ctx.defer(ephemeral=True)
@@ -160,13 +163,14 @@ class Cost(commands.Cog):
         embed = cost_embed(report, whole_account=whole)
         content = None
         if csv and kept < len(rows):
-            content = f"the CSV holds the first {kept} of {len(rows)} jobs (upload limit)"
-        await ctx.send(content, embed=embed, files=files, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            content = f"the CSV holds the first {kept:,} of {count(len(rows), 'job')} (upload limit)"
+        await reply_private(ctx, content, embed=embed, files=files)
 
     @commands.hybrid_command(
         name="budget", description="This server's monthly budgets: view, set <amount> [user], lift [user]"
     )
     @commands.guild_only()
+    @admin_only_slash
     async def budget(
         self,
         ctx: Ctx,
@@ -189,7 +193,7 @@ class Cost(commands.Cog):
             text = f"budget for {target} lifted" if lifted else f"{target} has no budget to lift"
         else:
             text = await self._view(ledger, guild_id)
-        await ctx.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, text)
 
     async def _view(self, ledger: Ledger, guild_id: str) -> str:
         now = discord.utils.utcnow().timestamp()

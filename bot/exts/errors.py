@@ -11,13 +11,13 @@ from discord.ext import commands
 from pydantic import ValidationError
 
 from agent_client import AgentError
-from bot.commands.parse import UsageError, describe_validation
-from bot.exts._submit import Ctx
+from bot.commands.parse import UsageError, describe_validation, usage_hint
+from bot.exts._submit import PUBLIC_DEFER, Ctx
 from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.queue import UserLimitReached
 from bot.messages import describe_agent_error
 from spotrun.logs import get_logger
-from spotrun.protocol import COMMANDS, Command
+from spotrun.protocol import COMMANDS, Command, CommandSpec
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
@@ -37,30 +37,36 @@ def _unwrap(error: BaseException) -> BaseException:
     return error
 
 
+def _slash(ctx: Ctx) -> bool:
+    return ctx.interaction is not None
+
+
 def _usage(ctx: Ctx) -> str:
-    name = ctx.command.qualified_name if ctx.command else ""
-    prefix = ctx.bot.settings.command_prefix
-    try:
-        spec = COMMANDS[Command(name)]
-    except ValueError:
-        return (
-            f"\nusage: `{prefix}{ctx.command.qualified_name} {ctx.command.signature}`" if ctx.command else ""
-        )
-    return f"\nusage: `{prefix}{spec.usage}`\nexample: `{spec.example}`"
+    """The usage line in the form the user typed: `/tts args:<text>` or `!tts <text>`."""
+    if ctx.command is None:
+        return ""
+    prefix = None if _slash(ctx) else ctx.bot.settings.command_prefix
+    spec = _job_spec(ctx)
+    if spec is None:
+        shown = f"{prefix or '/'}{ctx.command.qualified_name}"
+        return f"\nusage: `{' '.join(filter(None, (shown, ctx.command.signature)))}`"
+    return usage_hint(spec, prefix)
 
 
 def describe(ctx: Ctx, error: BaseException) -> str | None:
     """The user's message for `error`, or None to stay quiet (an unknown `!word` is chat)."""
     if isinstance(error, commands.CommandNotFound):
         return None
-    if isinstance(error, UsageError | UserLimitReached):
+    if isinstance(error, UsageError):
+        return error.for_slash() if _slash(ctx) else str(error)
+    if isinstance(error, UserLimitReached):
         return str(error)
     if isinstance(error, AgentError):
         return describe_agent_error(error)
     if isinstance(error, ValidationError):
-        return describe_validation(error) + _usage(ctx)
+        return describe_validation(error, _job_spec(ctx)) + _usage(ctx)
     if isinstance(error, commands.MissingRequiredArgument):
-        return f"missing `{error.param.name}`" + _usage(ctx)
+        return f"`{error.param.name}` is required." + _usage(ctx)
     if isinstance(error, commands.TooManyArguments):
         return "too many arguments" + _usage(ctx)
     if isinstance(error, commands.BadArgument | commands.BadUnionArgument | app_commands.TransformerError):
@@ -82,6 +88,11 @@ def describe(ctx: Ctx, error: BaseException) -> str | None:
     if isinstance(error, discord.HTTPException):
         return "Discord had a problem with that request; try again in a moment"
     return None
+
+
+def _job_spec(ctx: Ctx) -> CommandSpec | None:
+    name = ctx.command.qualified_name if ctx.command else ""
+    return COMMANDS[Command(name)] if name in set(Command) else None
 
 
 class ErrorHandler(commands.Cog):
@@ -107,11 +118,24 @@ class ErrorHandler(commands.Cog):
             text = f"something went wrong on our side (ref `{ref}`); an admin can find it in the logs"
         try:
             if ctx.interaction is not None:
+                await _withdraw_public_reply(ctx.interaction)
                 await ctx.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             else:
                 await ctx.reply(text, mention_author=False, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:
             log.warning("could not tell the user about an error", error=str(exc), text=text)
+
+
+async def _withdraw_public_reply(interaction: discord.Interaction[SpotrunBot]) -> None:
+    """A job command defers publicly (its status message is for the channel); when it fails before
+    becoming a job, remove the public "thinking…" so the error can follow privately — on Discord
+    the first follow-up after a defer would otherwise replace it, public."""
+    if not interaction.extras.pop(PUBLIC_DEFER, False):
+        return
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException as exc:
+        log.warning("could not withdraw the public reply", error=str(exc))
 
 
 async def setup(bot: SpotrunBot) -> None:

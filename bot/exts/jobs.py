@@ -10,8 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.commands.help import help_lines
+from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
-from bot.frontends.discord import NO_MENTIONS, may_cancel
+from bot.frontends.discord import may_cancel
 from bot.render import FIELDS
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class Jobs(commands.Cog):
     async def jobs(self, ctx: Ctx) -> None:
         rows = await self.bot.core.store.user_jobs(str(ctx.author.id), limit=10)
         if not rows:
-            await ctx.send("you have no jobs yet — try `/help`", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await reply_private(ctx, "you have no jobs yet — try `/help`")
             return
         now = time.time()
         lines = [
@@ -36,21 +37,21 @@ class Jobs(commands.Cog):
             f"{_ago(now - j.created_at)} ago" + (f" — {j.error_message}" if j.error_message else "")
             for j in rows
         ]
-        await ctx.send("\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, "\n".join(lines)[:2000])
 
     @commands.hybrid_command(name="cancel", description="Cancel a queued or running job")
     @app_commands.describe(job="the job id shown on its status message")
     async def cancel(self, ctx: Ctx, job: str) -> None:
         record = await self.bot.core.store.get(job.strip("`"))
         if record is None:
-            await ctx.send(f"there is no job `{job}`", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await reply_private(ctx, f"there is no job `{job}`")
             return
         if not may_cancel(ctx.author, record, self.bot.settings.owner_ids):
             raise commands.CheckFailure(
                 "only the person who started this job or a server admin can cancel it"
             )
         outcome = await self.bot.core.engine.cancel(record.id, by=ctx.author.display_name)
-        await ctx.send(outcome, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, outcome)
 
     @commands.hybrid_command(name="help", description="What this bot can do, with examples")
     async def help(self, ctx: Ctx) -> None:
@@ -61,9 +62,9 @@ class Jobs(commands.Cog):
             "slash command's `file` option). Each command becomes a job with a status message you "
             "can cancel.",
         )
-        for head, body in help_lines(prefix)[:FIELDS]:
+        for head, body in help_lines(prefix, slash=ctx.interaction is not None)[:FIELDS]:
             embed.add_field(name=head[:256], value=body[:1024], inline=False)
-        await ctx.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, embed=embed)
 
 
 def _ago(seconds: float) -> str:

@@ -13,16 +13,17 @@ from discord.ext import commands
 
 import spotrun
 from agent_client import AgentConfig
+from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
-from bot.exts.admin import require_admin
-from bot.frontends.discord import NO_MENTIONS
+from bot.exts.admin import admin_only_slash, require_admin
 from bot.jobs.store import JobState
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
 
 # Discord's embed limits: field values 1024, 25 fields, 6000 chars in all.
-_FIELD_MAX, _FIELDS_MAX = 1024, 25
+_FIELD_MAX, _FIELDS_MAX, _EMBED_MAX = 1024, 25, 6000
+_ENGINE_DETAIL_MAX = 420  # one engine's "how to set it up"; four agents must fit the 6000 total
 _HEALTH_TIMEOUT_S = 2.0  # the whole command must answer well within the 15-min token anyway
 
 
@@ -38,6 +39,10 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _ms(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds * 1000:.0f} ms"
 
@@ -51,11 +56,12 @@ class Status(commands.Cog):
         return require_admin(ctx)
 
     @commands.hybrid_command(name="status", description="Bot, jobs and agents at a glance (admins)")
+    @admin_only_slash
     async def status(self, ctx: Ctx) -> None:
         if ctx.interaction is not None:
             await ctx.defer(ephemeral=True)  # the health probes may take longer than Discord's 3 s
         embed = await self.embed()
-        await ctx.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await reply_private(ctx, embed=embed)
 
     async def embed(self) -> discord.Embed:
         core, settings = self.bot.core, self.bot.settings
@@ -73,11 +79,16 @@ class Status(commands.Cog):
             f"{jobs['failed_1h']}",
             inline=False,
         )
-        for agent, (report, latency, error) in list(zip(agents, health, strict=True))[: _FIELDS_MAX - 2]:
+        footer = f"pod {settings.pod_name or os.uname().nodename}"
+        shown = list(zip(agents, health, strict=True))[: _FIELDS_MAX - 2]
+        # The engines' set-up hints make agent fields long: share what the 6000 total leaves.
+        left = _EMBED_MAX - len(embed) - len(footer) - sum(len(a.name) for a, _ in shown)
+        share = max(200, min(_FIELD_MAX, left // max(len(shown), 1)))
+        for agent, (report, latency, error) in shown:
             embed.add_field(
-                name=agent.name, value=self.agent_lines(agent, report, latency, error), inline=False
+                name=agent.name, value=self.agent_lines(agent, report, latency, error)[:share], inline=False
             )
-        embed.set_footer(text=f"pod {settings.pod_name or os.uname().nodename}")
+        embed.set_footer(text=footer)
         return embed
 
     def bot_lines(self, spot: str) -> str:
@@ -111,12 +122,21 @@ class Status(commands.Cog):
             f"last hour: {stats.calls} calls, p50 {_ms(stats.p50_s)}, p95 {_ms(stats.p95_s)}, "
             f"errors {stats.error_rate:.0%}"
         )
+        # What is not set up, as the agent itself words it (the setting to change): users are
+        # only told "isn't set up" and pointed here.
+        engines = getattr(report, "engines", None) or {}
+        missing = [
+            f"✗ {name}: {_short(engine.detail, _ENGINE_DETAIL_MAX)}"
+            for name, engine in engines.items()
+            if not engine.available
+        ]
         return "\n".join(
             [
                 probe,
                 f"breaker {client.breaker_state(agent.name).value} · in flight "
                 f"{client.in_flight(agent.name)}/{agent.max_concurrency}",
                 hour,
+                *missing,
             ]
         )[:_FIELD_MAX]
 

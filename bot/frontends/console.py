@@ -10,11 +10,12 @@ from bot.commands.help import help_text
 from bot.commands.parse import UsageError, parse
 from bot.jobs.engine import JobEngine, Submission
 from bot.jobs.queue import UserLimitReached
-from bot.jobs.store import Job
+from bot.jobs.store import Job, JobState
 from bot.render import Message, render_error
 from bot.settings import BotSettings
 
 CONSOLE_USER = "console"
+PROMPT = "spotrun> "
 
 
 class ConsoleFrontend:
@@ -28,6 +29,10 @@ class ConsoleFrontend:
         print(text, file=self.out, flush=True)
 
     async def show_status(self, job: Job, text: str, *, active: bool) -> str | None:
+        if not active and job.state in (JobState.SUCCEEDED, JobState.FAILED):
+            # On Discord the status message is edited to its final state; here a line would
+            # arrive after the printed result or error, which already is the last word.
+            return None
         self._print(f"[{job.id}] {text}")
         return None
 
@@ -54,9 +59,14 @@ async def run_console(engine: JobEngine, settings: BotSettings, stdin: TextIO, o
     def say(text: str) -> None:
         print(text, file=out, flush=True)
 
-    if stdin.isatty():
+    # A person at a terminal gets a greeting and a prompt; a pipe or a script gets neither.
+    interactive = stdin.isatty()
+    if interactive:
         say(f"spotrun console — type {prefix}help; end with Ctrl-D")
     while True:
+        if interactive:
+            out.write(PROMPT)
+            out.flush()
         line = await asyncio.to_thread(stdin.readline)
         if not line:
             break

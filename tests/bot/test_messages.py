@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent_client import (
@@ -15,6 +17,7 @@ from agent_client import (
     ProtocolViolation,
 )
 from bot.messages import describe_agent_error
+from bot.render import render_error
 from spotrun.protocol import ErrorCode
 
 CASES = [
@@ -57,3 +60,18 @@ def test_a_refused_provider_request_is_not_told_to_try_again_later() -> None:
 @pytest.mark.parametrize(("error", "expected"), CASES, ids=[type(c[0]).__name__ for c in CASES])
 def test_specific_text(error: AgentError, expected: str) -> None:
     assert expected in describe_agent_error(error)
+
+
+def test_the_agents_words_are_quoted_as_text() -> None:
+    exc = AgentRejected(
+        "404 from [https://discord.com/nitro](https://evil.example/x)\n# big",
+        agent="web-scraper",
+        command="scrape",
+        code=ErrorCode.FETCH_FAILED,
+    )
+    text = describe_agent_error(exc)
+    assert "https://evil.example/x" in text
+    assert not re.search(r"(?<!\\)\[[^\]]*(?<!\\)\]\(", text)
+    assert "\n# big" not in text
+    # Shown again in an error embed, it is not escaped twice.
+    assert render_error(text).embeds[0].description == text

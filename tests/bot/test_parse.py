@@ -45,19 +45,19 @@ def test_every_command_is_covered() -> None:
 
 
 BAD = [
-    ("generate", "", "`prompt` is required"),
+    ("generate", "", "The prompt is missing."),
     ("generate", "cat size=5x5", "`size`"),
     ("enhance", "scale=3", "`scale`"),
     ("enhance", "scale=2", "needs an attached file"),
     ("scrape", "notaurl", "http"),
-    ("scrape", "", "`url` is required"),
-    ("extract", "https://example.com", "`selector` is required"),
+    ("scrape", "", "The URL is missing."),
+    ("extract", "https://example.com", "The selector is missing."),
     ("analyze", "colour=red", "unknown option"),
-    ("chart", "pie", "`kind`"),
+    ("chart", "pie", "The kind must be one of line, bar, histogram or scatter (you gave `pie`)"),
     ("predict", "revenue steps=0", "`steps`"),
-    ("tts", "", "`text` is required"),
-    ("tts", "hi speed=5", "`speed`"),
-    ("convert", "flac", "`target`"),
+    ("tts", "", "The text is missing."),
+    ("tts", "hi speed=5", "`speed` must be at least 80 (you gave `5`)."),
+    ("convert", "flac", "The target must be one of mp3"),
     ("transcribe", "language=english!", "`language`"),
 ]
 
@@ -81,7 +81,7 @@ def test_wrong_arguments_give_the_usage_line(name: str, text: str, problem: str)
 
 
 def test_file_kind_and_size_are_checked() -> None:
-    with pytest.raises(UsageError, match="takes image/"):
+    with pytest.raises(UsageError, match=r"takes images \(PNG, JPEG, WebP or GIF\)"):
         parse("enhance", "", [CSV])
     with pytest.raises(UsageError, match="limit is"):
         parse("analyze", "", [CSV], max_file_bytes=3)
@@ -105,3 +105,8 @@ def test_local_file_path_becomes_the_attachment(tmp_path) -> None:
     assert parsed.files[0].name == "data.csv"
     assert parsed.files[0].content_type == "text/csv"
     assert parsed.args.kind == "bar"
+
+
+def test_a_missing_local_file_is_named_not_taken_for_text(tmp_path) -> None:
+    with pytest.raises(UsageError, match=r"cannot read .*missing\.csv: No such file"):
+        parse("analyze", f"{tmp_path}/missing.csv", local_files=True)

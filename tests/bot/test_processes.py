@@ -17,6 +17,8 @@ from tests.helpers import ROOT, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
+PROMPT = "spotrun> "
+
 
 def local_registry(tmp_path: Path) -> Path:
     """agents.local.yaml with free ports, so tests never collide with a developer's `spotrun dev`."""
@@ -70,6 +72,58 @@ def test_console_through_a_pipe_prints_the_result_and_saves_the_audio(tmp_path: 
     assert len(saved) == 1 and saved[0].stat().st_size > 500
     assert f"saved {saved[0]}" in stdout
     assert (out / "logs" / "audio-video.log").exists()
+    # Through a pipe there is no prompt to clutter the output, and the result is the last word on
+    # the job: no "done" line after it.
+    assert PROMPT not in stdout
+    after_result = stdout.split("result:", 1)[1]
+    assert "done" not in after_result, after_result
+
+
+def test_console_on_a_terminal_prompts_and_its_help_shows_how_to_pass_a_file(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spotrun", "dev", "--console", "--output", str(tmp_path / "out")],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env_for(tmp_path, SPOTRUN_DEV_START_AGENTS="false"),
+    )
+    os.close(follower)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 60) -> bytes:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {marker!r} on the terminal; saw {seen[-2000:]!r}"
+            if select.select([leader], [], [], left)[0]:
+                try:
+                    seen += os.read(leader, 65536)
+                except OSError:  # the terminal closed: the process ended
+                    break
+        return seen
+
+    try:
+        read_until(PROMPT.encode())
+        os.write(leader, b"!help\n")
+        text = read_until(b"--output folder.").decode()
+        assert "sales.csv" in text and "(with sales.csv attached)" not in text  # paths, not attachments
+        assert 'file="my clip.wav"' in text  # and the form for a path with spaces
+        read_until(b"folder.\r\n" + PROMPT.encode())  # asked again after the answer
+        os.write(leader, b"\x04")  # Ctrl-D ends the console
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
 
 
 def test_bot_subprocess_starts_like_production_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -148,3 +202,24 @@ def test_dev_with_a_token_runs_the_agents_and_the_discord_bot(tmp_path: Path) ->
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_dev_with_a_refused_token_says_so_in_one_line(tmp_path: Path) -> None:
+    with DiscordEmulator(token="test-token") as emu:
+        proc = subprocess.run(
+            [sys.executable, "-m", "spotrun", "dev", "--output", str(tmp_path / "out")],
+            capture_output=True,
+            cwd=ROOT,
+            env=env_for(
+                tmp_path,
+                SPOTRUN_DISCORD_TOKEN="not-the-token",
+                SPOTRUN_DISCORD_API_BASE=emu.api_base,
+                SPOTRUN_OPS_PORT="0",
+                SPOTRUN_DEV_START_AGENTS="false",
+            ),
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
+    assert b"SPOTRUN_DISCORD_TOKEN was refused" in proc.stderr
+    assert b"Traceback" not in proc.stderr

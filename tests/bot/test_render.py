@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
@@ -91,3 +92,44 @@ def test_more_than_ten_files_go_to_extra_messages() -> None:
 def test_minimal_results_render(text: str) -> None:
     messages = render_result(result(text=text))
     assert len(messages) == 1 and messages[0].embeds[0].title == "scrape"
+
+
+MASKED_LINK = re.compile(r"(?<!\\)\[[^\]\n]*(?<!\\)\]\(")
+
+
+def test_agent_markdown_is_shown_as_text_with_the_real_url() -> None:
+    text = (
+        "[https://discord.com/nitro](https://evil.example/steal)\n"
+        "# YOU WON\n-# small print\n"
+        "see `a[href]` for the selector"
+    )
+    fields = [EmbedField(name="[x](https://evil.example/f)", value="[y](<https://evil.example/v>)")]
+    messages = render_result(result(title="[t](https://evil.example/t)", text=text, fields=fields))
+    embed = messages[0].embeds[0]
+    shown = [embed.title, embed.description, *(f"{n} {v}" for n, v, _ in embed.fields)]
+    assert not any(MASKED_LINK.search(s) for s in shown), shown
+    assert "https://evil.example/steal" in embed.description
+    assert not re.search(r"(?m)^(#|-#) ", embed.description)
+    assert "`a[href]`" in embed.description  # inline code is shown as written
+    # The console shows the words without the escapes.
+    assert "[https://discord.com/nitro](https://evil.example/steal)" in messages[0].as_text()
+
+
+def test_a_cell_cannot_break_out_of_the_agents_code_block() -> None:
+    table = "Summary of **data.csv**\n```\nname   | value\n``` [free](https://evil.example) | 1\n```\nafter"
+    description = render_result(result(text=table))[0].embeds[0].description
+    lines = description.split("\n")
+    assert lines[1] == "```" and lines[4] == "```"  # the agent's fence, opened and closed once
+    assert "```" not in lines[3]  # the cell's backticks can no longer close it
+    assert "**data.csv**" in description  # the agent's own bold stays
+
+
+def test_a_fence_split_across_embeds_is_closed_and_reopened() -> None:
+    rows = "\n".join(f"row {i:05d} " + "x" * 60 for i in range(200))
+    messages = render_result(result(text=f"intro\n```\n{rows}\n```\nend"))
+    assert_within_limits(messages)
+    descriptions = [e.description for m in messages for e in m.embeds if e.description]
+    assert len(descriptions) >= 3
+    for d in descriptions:
+        fences = [line for line in d.split("\n") if line.strip() == "```"]
+        assert len(fences) % 2 == 0, d[:200]  # every part's code block is closed

@@ -187,6 +187,8 @@ def edit(world: World, msg: Message, payload: dict[str, Any], uploads: list[Uplo
         if "attachments" in payload or uploads:
             msg.files = store_uploads(world, msg.channel_id, payload, uploads, keep=msg.files)
         if "flags" in payload and payload["flags"] is not None:
-            msg.flags = (msg.flags & 64) | int(payload["flags"])
+            # Discord: an edit never changes whether a message is ephemeral (nor does the first
+            # follow-up that replaces a public "thinking…" placeholder).
+            msg.flags = (msg.flags & 64) | (int(payload["flags"]) & ~64)
         msg.flags &= ~LOADING
         msg.edited_at = time.time()

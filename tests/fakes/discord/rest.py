@@ -530,6 +530,8 @@ class Rest:
         inter = self._webhook_interaction(request)
         msg = self._webhook_message(request, inter)
         self._delete(msg)
+        if msg.id == inter.original_message_id:
+            inter.deferred_loading = False  # the placeholder is gone: a later follow-up is a new message
         self._record(inter, "delete", {}, message_id=msg.id, target=request.match_info["mid"])
         return web.Response(status=204)
 
