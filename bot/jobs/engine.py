@@ -11,7 +11,7 @@ from typing import Any
 from bot import metrics
 from bot.jobs.progress import StatusBoard
 from bot.jobs.queue import FairQueue, Ticket
-from bot.jobs.runner import JobRunner
+from bot.jobs.runner import FAILED_LINE, JobRunner
 from bot.jobs.store import Job, JobState, JobStore
 from spotrun.logs import get_logger
 from spotrun.protocol import InputFile
@@ -236,7 +236,7 @@ class JobEngine:
             return
         text = "the bot hit an internal error running this job; an admin can find it in the logs"
         job = await self.store.transition(job_id, JobState.FAILED, error_code="internal", error_message=text)
-        await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
+        await self.board.show(job, FAILED_LINE, active=False, final=True)
         await self.runner.deliver(job, self.runner.frontends[job.frontend].post_error(job, text))
 
     def _finished(self, job_id: str) -> None:
