@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import sqlite3
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.jobs.limits import UserLimitReached, UserLimits
 from spotrun.protocol import AgentResult, InputFile
 
 
@@ -176,26 +178,34 @@ class InvalidTransition(Exception):
 
 
 class JobStore:
-    """One per process; opened by the startup function and passed in."""
+    """One per process; opened by the startup function and passed in.
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    Jobs are created on a connection of their own in autocommit mode, so that admission (count
+    the user's active jobs, insert only if under the limits) is one explicit `BEGIN IMMEDIATE`
+    transaction that no other statement of this process can join or commit early; SQLite's
+    write lock makes it atomic against other processes sharing the file too."""
+
+    def __init__(self, db: aiosqlite.Connection, admit_db: aiosqlite.Connection | None = None) -> None:
         self._db = db
+        self._admit_db = admit_db or db
+        self._admit_lock = asyncio.Lock()  # one admission transaction at a time on that connection
 
     @classmethod
     async def open(cls, path: str | Path) -> JobStore:
-        if str(path) != ":memory:":
+        memory = str(path) == ":memory:"
+        if not memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
-        db.row_factory = aiosqlite.Row
-        # WAL: readers never block the writer; NORMAL sync is durable enough with WAL.
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA foreign_keys=ON")
+        db = await _connect(path)
         store = cls(db)
         await store._migrate()
+        # An in-memory database exists on one connection only (and in one process only).
+        if not memory:
+            store._admit_db = await _connect(path, isolation_level=None)
         return store
 
     async def close(self) -> None:
+        if self._admit_db is not self._db:
+            await self._admit_db.close()
         await self._db.close()
 
     @property
@@ -255,7 +265,10 @@ class JobStore:
         interaction_id: str | None = None,
         interaction_token: str | None = None,
         token_expires_at: float | None = None,
+        limits: UserLimits | None = None,
     ) -> Job:
+        """Admit and create a job in one transaction: with `limits`, raise UserLimitReached (and
+        store nothing) when the user's queued and running jobs already fill them."""
         job = Job(
             id=new_id(),
             command=command,
@@ -272,32 +285,58 @@ class JobStore:
             token_expires_at=token_expires_at,
             files=list(files),
         )
-        await self._db.execute(
-            """INSERT INTO jobs (id, command, args_json, user_id, guild_id, channel_id, frontend,
-                   origin_message_id, state, created_at, interaction_id, interaction_token, token_expires_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                job.id,
-                command,
-                json.dumps(args),
-                user_id,
-                guild_id,
-                channel_id,
-                frontend,
-                origin_message_id,
-                job.state.value,
-                job.created_at,
-                interaction_id,
-                interaction_token,
-                token_expires_at,
-            ),
-        )
-        await self._db.executemany(
-            "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)",
-            [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(job.files)],
-        )
-        await self._db.commit()
+        async with self._admit_lock:
+            db = self._admit_db
+            if db is not self._db:
+                # IMMEDIATE takes the write lock before the count: no other writer (another
+                # process admitting for the same user) can slip in between the count and the insert.
+                await db.execute("BEGIN IMMEDIATE")
+            try:
+                if limits is not None:
+                    running, queued = await self._active_of(db, user_id)
+                    if not limits.admits(running, queued):
+                        raise UserLimitReached(running, queued, limits.max_running, limits.max_queued)
+                await db.execute(
+                    """INSERT INTO jobs (id, command, args_json, user_id, guild_id, channel_id, frontend,
+                           origin_message_id, state, created_at, interaction_id, interaction_token,
+                           token_expires_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        job.id,
+                        command,
+                        json.dumps(args),
+                        user_id,
+                        guild_id,
+                        channel_id,
+                        frontend,
+                        origin_message_id,
+                        job.state.value,
+                        job.created_at,
+                        interaction_id,
+                        interaction_token,
+                        token_expires_at,
+                    ),
+                )
+                await db.executemany(
+                    "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)",
+                    [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(job.files)],
+                )
+            except BaseException:
+                await asyncio.shield(db.rollback())  # also when cancelled: never leave it open
+                raise
+            await db.commit()
         return job
+
+    @staticmethod
+    async def _active_of(db: aiosqlite.Connection, user_id: str) -> tuple[int, int]:
+        """(running, queued) jobs of a user, across every process that shares this store."""
+        async with db.execute(
+            "SELECT state, COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('running', 'queued') "
+            "GROUP BY state",
+            (user_id,),
+        ) as cur:
+            counts = {str(r[0]): int(r[1]) async for r in cur}
+        return counts.get("running", 0), counts.get("queued", 0)
 
     async def get(self, job_id: str, *, with_files: bool = False) -> Job | None:
         async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
@@ -414,6 +453,16 @@ class JobStore:
         cur = await self._db.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
         await self._db.commit()
         return cur.rowcount == 1
+
+
+async def _connect(path: str | Path, **kwargs: Any) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(str(path), **kwargs)
+    db.row_factory = aiosqlite.Row
+    # WAL: readers never block the writer; NORMAL sync is durable enough with WAL.
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=NORMAL")
+    await db.execute("PRAGMA foreign_keys=ON")
+    return db
 
 
 def _job(row: aiosqlite.Row) -> Job:
