@@ -180,10 +180,12 @@ class InvalidTransition(Exception):
 class JobStore:
     """One per process; opened by the startup function and passed in.
 
-    Jobs are created on a connection of their own in autocommit mode, so that admission (count
-    the user's active jobs, insert only if under the limits) is one explicit `BEGIN IMMEDIATE`
-    transaction that no other statement of this process can join or commit early; SQLite's
-    write lock makes it atomic against other processes sharing the file too."""
+    Both connections are in autocommit mode: a statement is its own transaction, so a failed
+    write never leaves one open (holding a stale snapshot while the other connection writes).
+    Jobs are created on a connection of their own, so that admission (count the user's active
+    jobs, insert only if under the limits) is one explicit `BEGIN IMMEDIATE` transaction that no
+    other statement of this process can join or commit early; SQLite's write lock makes it
+    atomic against other processes sharing the file too."""
 
     def __init__(self, db: aiosqlite.Connection, admit_db: aiosqlite.Connection | None = None) -> None:
         self._db = db
@@ -200,7 +202,7 @@ class JobStore:
         await store._migrate()
         # An in-memory database exists on one connection only (and in one process only).
         if not memory:
-            store._admit_db = await _connect(path, isolation_level=None)
+            store._admit_db = await _connect(path)
         return store
 
     async def close(self) -> None:
@@ -287,10 +289,9 @@ class JobStore:
         )
         async with self._admit_lock:
             db = self._admit_db
-            if db is not self._db:
-                # IMMEDIATE takes the write lock before the count: no other writer (another
-                # process admitting for the same user) can slip in between the count and the insert.
-                await db.execute("BEGIN IMMEDIATE")
+            # IMMEDIATE takes the write lock before the count: no other writer (another process
+            # admitting for the same user) can slip in between the count and the insert.
+            await db.execute("BEGIN IMMEDIATE")
             try:
                 if limits is not None:
                     running, queued = await self._active_of(db, user_id)
@@ -455,8 +456,8 @@ class JobStore:
         return cur.rowcount == 1
 
 
-async def _connect(path: str | Path, **kwargs: Any) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(str(path), **kwargs)
+async def _connect(path: str | Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(str(path), isolation_level=None)
     db.row_factory = aiosqlite.Row
     # WAL: readers never block the writer; NORMAL sync is durable enough with WAL.
     await db.execute("PRAGMA journal_mode=WAL")
