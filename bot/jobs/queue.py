@@ -1,4 +1,4 @@
-"""Fair scheduling: per-agent concurrency, per-user running slots, round-robin between users, FIFO per user."""
+"""Fair scheduling: per-agent concurrency, per-user running slots, round-robin between users, FIFO each."""
 
 from __future__ import annotations
 

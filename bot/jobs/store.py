@@ -271,23 +271,24 @@ class JobStore:
     ) -> Job:
         """Admit and create a job in one transaction: with `limits`, raise UserLimitReached (and
         store nothing) when the user's queued and running jobs already fill them."""
-        job = Job(
-            id=new_id(),
-            command=command,
-            args=args,
-            user_id=user_id,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            state=JobState.QUEUED,
-            created_at=time.time(),
-            frontend=frontend,
-            origin_message_id=origin_message_id,
-            interaction_id=interaction_id,
-            interaction_token=interaction_token,
-            token_expires_at=token_expires_at,
-            files=list(files),
-        )
         async with self._admit_lock:
+            # Built under the lock: created_at order is admission order (the order jobs resume in).
+            job = Job(
+                id=new_id(),
+                command=command,
+                args=args,
+                user_id=user_id,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                state=JobState.QUEUED,
+                created_at=time.time(),
+                frontend=frontend,
+                origin_message_id=origin_message_id,
+                interaction_id=interaction_id,
+                interaction_token=interaction_token,
+                token_expires_at=token_expires_at,
+                files=list(files),
+            )
             db = self._admit_db
             # IMMEDIATE takes the write lock before the count: no other writer (another process
             # admitting for the same user) can slip in between the count and the insert.

@@ -35,7 +35,7 @@ async def site() -> AsyncIterator[tuple[str, list[int]]]:
         n = int(request.query["n"])
         fetched.append(n)
         await asyncio.sleep(float(request.query.get("s", "0")))
-        html = f"<html><head><title>P{n}Q</title></head><body><article><p>Report {n}.</p></article></body></html>"
+        html = f"<html><head><title>P{n}Q</title></head><body><article><p>Report {n}.</p></article></body>"
         return web.Response(text=html, content_type="text/html")
 
     app = web.Application()

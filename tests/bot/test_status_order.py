@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiohttp import web
 
+from bot.jobs.store import JobState
 from bot.main import Running, start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
-from tests.bot.conftest import ALICE, needs_agent
+from tests.bot.conftest import ALICE, BOB, needs_agent
 from tests.fakes.discord import DiscordEmulator
 from tests.fakes.discord.state import Event
 
@@ -127,3 +129,40 @@ async def test_a_failed_job_states_its_error_once_and_the_status_is_final_first(
     final = [i for i, e in enumerate(timeline) if e.message_id == status.id and "failed" in e.text]
     assert final and final[0] < error_at
     assert not [e for e in events_of(emu, status.id) if said in e.text], "the status repeated the error"
+
+
+@needs_agent("web-scraper")
+async def test_positions_shown_to_a_burst_from_two_users_settle_on_the_true_order(
+    emu: DiscordEmulator, bot: Running, site: str
+) -> None:
+    emu.add_user(BOB, "bob")
+    for _ in range(2):  # the agent's two slots, busy for the whole test
+        emu.user_says(ALICE, f"!scrape {site}/p?s=20")
+    await until_true(lambda: sum("running on" in m.content for m in emu.messages()) == 2, "two running")
+    for user in (ALICE, BOB, ALICE, BOB, ALICE):
+        emu.user_says(user, f"!scrape {site}/p")
+
+    def shown() -> dict[str, int]:
+        return {
+            job_of(m.nonce): int(p[1])
+            for m in emu.messages()
+            if (p := re.search(r"queued — position (\d+)", m.content))
+        }
+
+    await until_true(lambda: len(shown()) == 5, f"five queued: {shown()}")
+    waiting = await bot.core.store.jobs_in(JobState.QUEUED)
+    by_user: dict[str, list[str]] = {}
+    for job in sorted(waiting, key=lambda j: j.created_at):
+        by_user.setdefault(job.user_id, []).append(job.id)
+    # Round-robin between users in the order they joined the queue, FIFO per user.
+    lanes = list(by_user.values())
+    expected = [lane[i] for i in range(max(map(len, lanes))) for lane in lanes if i < len(lane)]
+    truth = {job_id: n for n, job_id in enumerate(expected, start=1)}
+    await until_true(lambda: shown() == truth, f"shown {shown()} but the queue is {truth}", 3 * INTERVAL_S)
+
+
+async def until_true(check: Callable[[], object], what: str, timeout: float = 15) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
