@@ -13,8 +13,10 @@ class UserLimits:
     max_running: int
     max_queued: int
 
-    def admits(self, running: int, queued: int) -> bool:
-        return running + queued < self.max_running + self.max_queued
+    @property
+    def active(self) -> int:
+        """How many of a user's jobs may be queued or running at once."""
+        return self.max_running + self.max_queued
 
 
 class UserLimitReached(Exception):

@@ -180,34 +180,30 @@ class InvalidTransition(Exception):
 class JobStore:
     """One per process; opened by the startup function and passed in.
 
-    Both connections are in autocommit mode: a statement is its own transaction, so a failed
-    write never leaves one open (holding a stale snapshot while the other connection writes).
-    Jobs are created on a connection of their own, so that admission (count the user's active
-    jobs, insert only if under the limits) is one explicit `BEGIN IMMEDIATE` transaction that no
-    other statement of this process can join or commit early; SQLite's write lock makes it
-    atomic against other processes sharing the file too."""
+    The connection is in autocommit mode: a statement is its own transaction unless a method
+    opens one explicitly, and a failed write never leaves one open."""
 
-    def __init__(self, db: aiosqlite.Connection, admit_db: aiosqlite.Connection | None = None) -> None:
+    def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        self._admit_db = admit_db or db
-        self._admit_lock = asyncio.Lock()  # one admission transaction at a time on that connection
+        self._admit_lock = asyncio.Lock()  # one admission at a time in this process
 
     @classmethod
     async def open(cls, path: str | Path) -> JobStore:
-        memory = str(path) == ":memory:"
-        if not memory:
+        if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await _connect(path)
+        # Autocommit (isolation_level=None): no implicit transactions, so an explicit BEGIN never
+        # collides with another coroutine's half-finished one on this shared connection.
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        # WAL: readers never block the writer; NORMAL sync is durable enough with WAL.
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA foreign_keys=ON")
         store = cls(db)
         await store._migrate()
-        # An in-memory database exists on one connection only (and in one process only).
-        if not memory:
-            store._admit_db = await _connect(path)
         return store
 
     async def close(self) -> None:
-        if self._admit_db is not self._db:
-            await self._admit_db.close()
         await self._db.close()
 
     @property
@@ -289,45 +285,53 @@ class JobStore:
                 token_expires_at=token_expires_at,
                 files=list(files),
             )
-            db = self._admit_db
-            # IMMEDIATE takes the write lock before the count: no other writer (another process
-            # admitting for the same user) can slip in between the count and the insert.
+            db = self._db
+            row = (
+                job.id,
+                command,
+                json.dumps(args),
+                user_id,
+                guild_id,
+                channel_id,
+                frontend,
+                origin_message_id,
+                job.state.value,
+                job.created_at,
+                interaction_id,
+                interaction_token,
+                token_expires_at,
+            )
+            # The transaction keeps the job and its files together; the admission itself is the
+            # one INSERT … SELECT … WHERE: counting and inserting in a single statement is atomic
+            # against every writer, other processes sharing the file included (SQLite takes the
+            # write lock before that statement reads).
             await db.execute("BEGIN IMMEDIATE")
             try:
-                if limits is not None:
-                    running, queued = await self._active_of(db, user_id)
-                    if not limits.admits(running, queued):
-                        raise UserLimitReached(running, queued, limits.max_running, limits.max_queued)
-                await db.execute(
-                    """INSERT INTO jobs (id, command, args_json, user_id, guild_id, channel_id, frontend,
-                           origin_message_id, state, created_at, interaction_id, interaction_token,
-                           token_expires_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (
-                        job.id,
-                        command,
-                        json.dumps(args),
-                        user_id,
-                        guild_id,
-                        channel_id,
-                        frontend,
-                        origin_message_id,
-                        job.state.value,
-                        job.created_at,
-                        interaction_id,
-                        interaction_token,
-                        token_expires_at,
-                    ),
-                )
-                await db.executemany(
-                    "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)",
-                    [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(job.files)],
-                )
+                if limits is None:
+                    cur = await db.execute(_INSERT_JOB, row)
+                else:
+                    cur = await db.execute(_INSERT_JOB_UNDER_LIMIT, (*row, user_id, limits.active))
+                admitted = cur.rowcount == 1
+                if admitted:
+                    await db.executemany(
+                        _INSERT_FILE,
+                        [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(job.files)],
+                    )
             except BaseException:
-                await asyncio.shield(db.rollback())  # also when cancelled: never leave it open
+                # Not a ROLLBACK: other coroutines' statements on this connection may have run
+                # inside this transaction, and their writes must stay. Undo only our own.
+                await asyncio.shield(self._undo_create(job.id))
                 raise
             await db.commit()
+            if not admitted:
+                assert limits is not None
+                running, queued = await self._active_of(db, user_id)
+                raise UserLimitReached(running, queued, limits.max_running, limits.max_queued)
         return job
+
+    async def _undo_create(self, job_id: str) -> None:
+        await self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))  # files cascade
+        await self._db.commit()
 
     @staticmethod
     async def _active_of(db: aiosqlite.Connection, user_id: str) -> tuple[int, int]:
@@ -457,14 +461,14 @@ class JobStore:
         return cur.rowcount == 1
 
 
-async def _connect(path: str | Path) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(str(path), isolation_level=None)
-    db.row_factory = aiosqlite.Row
-    # WAL: readers never block the writer; NORMAL sync is durable enough with WAL.
-    await db.execute("PRAGMA journal_mode=WAL")
-    await db.execute("PRAGMA synchronous=NORMAL")
-    await db.execute("PRAGMA foreign_keys=ON")
-    return db
+_JOB_COLUMNS = """id, command, args_json, user_id, guild_id, channel_id, frontend, origin_message_id, state,
+    created_at, interaction_id, interaction_token, token_expires_at"""
+_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_FILE = "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)"
+# Admission: insert only while the user's queued + running jobs are under the limit.
+_INSERT_JOB_UNDER_LIMIT = f"""INSERT INTO jobs ({_JOB_COLUMNS})
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    WHERE (SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')) < ?"""  # noqa: S608
 
 
 def _job(row: aiosqlite.Row) -> Job:
