@@ -465,7 +465,8 @@ _JOB_COLUMNS = """id, command, args_json, user_id, guild_id, channel_id, fronten
     created_at, interaction_id, interaction_token, token_expires_at"""
 _INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _INSERT_FILE = "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)"
-# Admission: insert only while the user's queued + running jobs are under the limit.
+# Admission: insert only while the user's queued + running jobs are under the limit. Atomic in
+# SQLite (one writer at a time); PostgreSQL needs a per-user advisory lock before it.
 _INSERT_JOB_UNDER_LIMIT = f"""INSERT INTO jobs ({_JOB_COLUMNS})
     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
     WHERE (SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')) < ?"""  # noqa: S608
