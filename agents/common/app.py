@@ -26,7 +26,7 @@ from agents.common.errors import (
 from agents.common.idempotency import IdempotencyCache, StoredResponse
 from agents.common.settings import AgentSettings
 from spotrun import __version__
-from spotrun.config import load_settings
+from spotrun.config import exit_on_settings_error, load_settings
 from spotrun.logs import configure_logging, get_logger
 from spotrun.protocol import (
     IDEMPOTENCY_HEADER,
@@ -288,25 +288,26 @@ def create_agent_app(spec: AgentSpec, settings: AgentSettings) -> web.Applicatio
 
 
 def run_agent(build: Callable[[AgentSettings], web.Application], name: str) -> None:
-    """The one startup function of an agent process."""
-    settings = load_settings(AgentSettings)
-    configure_logging(settings.log_level, settings.log_format, settings.project)
-    app = build(settings)
-    log.info(
-        "agent starting",
-        agent=name,
-        port=settings.port,
-        auth=settings.auth,
-        heavy_slots=app[HEAVY].slots,
-    )
-    # aiohttp turns SIGTERM into a graceful stop: listeners close, in-flight requests get
-    # shutdown_grace_s (below Cloud Run's 10 s) to finish, then are cancelled.
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_grace_s,
-        print=None,
-        access_log=None,
-        handle_signals=True,
-    )
+    """The one startup function of an agent process (`python -m agents.X` and `spotrun agent X`)."""
+    with exit_on_settings_error(name):
+        settings = load_settings(AgentSettings)
+        configure_logging(settings.log_level, settings.log_format, settings.project)
+        app = build(settings)
+        log.info(
+            "agent starting",
+            agent=name,
+            port=settings.port,
+            auth=settings.auth,
+            heavy_slots=app[HEAVY].slots,
+        )
+        # aiohttp turns SIGTERM into a graceful stop: listeners close, in-flight requests get
+        # shutdown_grace_s (below Cloud Run's 10 s) to finish, then are cancelled.
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_grace_s,
+            print=None,
+            access_log=None,
+            handle_signals=True,
+        )
