@@ -71,6 +71,8 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    # A job id already used for another caller, command or request (HTTP 409): never replayed.
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 
 
 # --------------------------------------------------------------------------- arguments

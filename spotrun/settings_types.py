@@ -38,6 +38,4 @@ def _upper_level(value: object) -> object:
 
 # Checked at startup, not when logging is configured: `LOG_LEVEL=chatty` must be a settings
 # error naming the variable, not a ValueError from the logging module.
-LogLevel = Annotated[
-    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper_level)
-]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper_level)]

@@ -23,7 +23,12 @@ from agents.common.errors import (
 from agents.common.errors import (
     Handler as MiddlewareHandler,
 )
-from agents.common.idempotency import IdempotencyCache, StoredResponse
+from agents.common.idempotency import (
+    IdempotencyCache,
+    IdempotencyConflict,
+    StoredResponse,
+    request_fingerprint,
+)
 from agents.common.settings import AgentSettings
 from spotrun import __version__
 from spotrun.config import exit_on_settings_error, load_settings
@@ -51,6 +56,9 @@ VERIFIER: web.AppKey[IdTokenVerifier | None] = web.AppKey("verifier")
 IDEMPOTENCY: web.AppKey[IdempotencyCache] = web.AppKey("idempotency", IdempotencyCache)
 SPEC: web.AppKey[AgentSpec] = web.AppKey("spec")
 HEAVY: web.AppKey[HeavyWork] = web.AppKey("heavy", HeavyWork)
+# Who called: the verified token's email, or "anonymous" when auth is off (local runs).
+CALLER: web.RequestKey[str] = web.RequestKey("caller", str)
+ANONYMOUS = "anonymous"
 
 
 @dataclass
@@ -150,8 +158,11 @@ async def trace_middleware(request: web.Request, handler: MiddlewareHandler) -> 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: MiddlewareHandler) -> web.StreamResponse:
     verifier = request.app[VERIFIER]
+    request[CALLER] = ANONYMOUS
     if verifier is not None and request.path != "/health":
         claims = await verifier.verify(request.headers.get("Authorization"))
+        # Google service-account tokens carry the email; `sub` is the stable id otherwise.
+        request[CALLER] = str(claims.get("email") or f"sub:{claims.get('sub')}")
         structlog.contextvars.bind_contextvars(caller=claims.get("email"))
     return await handler(request)
 
@@ -200,9 +211,19 @@ async def dispatch(request: web.Request) -> web.Response:
             assert isinstance(resp.body, bytes)
             return StoredResponse(resp.status, resp.body)
 
-    stored, replayed = await request.app[IDEMPOTENCY].run(
-        payload.job_id, work, keep=lambda r: r.status < 500 and r.status != 429
-    )
+    fingerprint = await request_fingerprint(request[CALLER], payload)
+    try:
+        stored, replayed = await request.app[IDEMPOTENCY].run(
+            payload.job_id, fingerprint, work, keep=lambda r: r.status < 500 and r.status != 429
+        )
+    except IdempotencyConflict:
+        raise AgentFailure(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            f"job id {payload.job_id} was already used for another request "
+            "(other caller, command, arguments or files); use a new job id",
+            status=409,
+            retryable=False,
+        ) from None
     if replayed:
         log.info("idempotent replay", job_id=payload.job_id)
     return web.Response(

@@ -22,7 +22,8 @@ class ScraperSettings(BaseSettings):
     )
     allowed_networks: CommaList[IPvAnyNetwork] = Field(
         default=(),
-        description="CIDRs (comma list) exempted from the private-address block, e.g. an internal wiki; keep narrow",
+        description="CIDRs (comma list) exempted from the private-address block, e.g. an internal wiki; "
+        "keep narrow",
     )
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_body_mb: float = Field(default=5.0, gt=0, le=100)

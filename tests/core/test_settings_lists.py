@@ -41,10 +41,16 @@ SETTINGS: list[type[BaseSettings]] = [
 
 # Two example items per element type, as text and as the parsed value.
 SAMPLES: dict[Any, tuple[list[str], list[Any]]] = {
-    str: (["a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"], ["a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"]),
+    str: (
+        ["a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"],
+        ["a@p.iam.gserviceaccount.com", "b@p.iam.gserviceaccount.com"],
+    ),
     int: (["123456789012345678", "42"], [123456789012345678, 42]),
     float: (["0", "2.5"], [0.0, 2.5]),
-    IPvAnyNetwork: (["10.1.0.0/16", "192.168.7.0/24"], [ipaddress.ip_network("10.1.0.0/16"), ipaddress.ip_network("192.168.7.0/24")]),
+    IPvAnyNetwork: (
+        ["10.1.0.0/16", "192.168.7.0/24"],
+        [ipaddress.ip_network("10.1.0.0/16"), ipaddress.ip_network("192.168.7.0/24")],
+    ),
 }
 
 
@@ -91,7 +97,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-@pytest.mark.parametrize(("cls", "name", "element"), LIST_FIELDS, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize(
+    ("cls", "name", "element"), LIST_FIELDS, ids=lambda v: getattr(v, "__name__", str(v))
+)
 @pytest.mark.parametrize("form", ["one", "comma", "comma-spaced", "json", "empty"])
 def test_list_setting_accepts_comma_lists_and_json(
     clean_env: pytest.MonkeyPatch, cls: type[BaseSettings], name: str, element: Any, form: str
@@ -176,7 +184,9 @@ BAD = {
 def test_a_bad_setting_is_one_line_and_exit_2(tmp_path, case: str) -> None:
     argv, extra, variable = BAD[case]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTRUN_")}
-    env.update({"SPOTRUN_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "PORT": str(free_port()), **extra})
+    env.update(
+        {"SPOTRUN_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "PORT": str(free_port()), **extra}
+    )
     done = subprocess.run(
         [sys.executable, "-m", *argv],
         cwd=ROOT,

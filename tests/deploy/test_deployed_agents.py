@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -36,7 +35,9 @@ def rendered_services() -> dict[str, dict]:
         check=True,
     )
     specs: dict[str, dict] = {}
-    for name, body in re.findall(r"^# service-([a-z-]+)\.yaml:\n(.*?)(?=^DRY-RUN )", done.stdout, re.M | re.S):
+    for name, body in re.findall(
+        r"^# service-([a-z-]+)\.yaml:\n(.*?)(?=^DRY-RUN )", done.stdout, re.M | re.S
+    ):
         specs[name] = yaml.safe_load(body)
     assert sorted(specs) == sorted(AGENT_NAMES)
     return specs
@@ -85,14 +86,21 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
             with open(logs / f"{name}.log", "wb") as sink:
                 procs.append(
                     subprocess.Popen(
-                        entrypoint(package_of(spec)), env=full, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT
+                        entrypoint(package_of(spec)),
+                        env=full,
+                        cwd=ROOT,
+                        stdout=sink,
+                        stderr=subprocess.STDOUT,
                     )
                 )
             agents[name] = (f"http://127.0.0.1:{port}", env)
 
         async def all_up() -> None:
             await asyncio.gather(
-                *(wait_http(f"{url}/health", 120, proc) for (url, _), proc in zip(agents.values(), procs, strict=True))
+                *(
+                    wait_http(f"{url}/health", 120, proc)
+                    for (url, _), proc in zip(agents.values(), procs, strict=True)
+                )
             )
 
         try:
