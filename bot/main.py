@@ -138,7 +138,11 @@ async def start_bot(
             if stop.is_set():
                 raise StartCancelled
         logging_in = True
-        await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook
+        try:
+            await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook
+        except discord.LoginFailure as exc:
+            # A wrong token is a setting error (one line, exit 2) for `spotrun bot` and `spotrun dev` alike.
+            raise SettingsError(f"SPOTRUN_DISCORD_TOKEN was refused by Discord: {exc}") from None
     except BaseException:
         # Close everything even if one close fails: a store left open keeps aiosqlite's
         # (non-daemon) thread alive, and the process would hang at exit.
@@ -184,8 +188,6 @@ def run_bot() -> None:
     configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(_main(settings))
-    except discord.LoginFailure as exc:
-        raise SettingsError(f"SPOTRUN_DISCORD_TOKEN was refused by Discord: {exc}") from None
     finally:
         flush()
 

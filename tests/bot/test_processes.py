@@ -148,3 +148,28 @@ def test_dev_with_a_token_runs_the_agents_and_the_discord_bot(tmp_path: Path) ->
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.mark.parametrize("argv", [["bot"], ["dev"]], ids=["spotrun bot", "spotrun dev"])
+def test_a_token_discord_refuses_is_one_line_and_exit_2(tmp_path: Path, argv: list[str]) -> None:
+    with DiscordEmulator(token="test-token") as emu:
+        proc = subprocess.run(
+            [sys.executable, "-m", "spotrun", *argv],
+            capture_output=True,
+            cwd=ROOT,
+            env=env_for(
+                tmp_path,
+                SPOTRUN_DISCORD_TOKEN="not-the-token",
+                SPOTRUN_DISCORD_API_BASE=emu.api_base,
+                SPOTRUN_OPS_PORT="0",
+                SPOTRUN_DEV_START_AGENTS="false",
+            ),
+            timeout=60,
+            check=False,
+        )
+    err = proc.stderr.decode(errors="replace")
+    assert "Traceback" not in err, err
+    assert proc.returncode == 2, err
+    # Besides the process's JSON log lines (discord.py's voice warnings), one plain line.
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith('{"')]
+    assert len(lines) == 1 and "SPOTRUN_DISCORD_TOKEN" in lines[0], err
