@@ -314,6 +314,11 @@ def run_agent(build: Callable[[AgentSettings], web.Application], name: str) -> N
         settings = load_settings(AgentSettings)
         configure_logging(settings.log_level, settings.log_format, settings.project)
         app = build(settings)
+        if settings.auth == "google" and not settings.allowed_callers:
+            log.warning(
+                "SPOTRUN_AGENT_ALLOWED_CALLERS is empty: any Google-signed token for the audience "
+                "is accepted; set it to the bot's service-account email"
+            )
         log.info(
             "agent starting",
             agent=name,

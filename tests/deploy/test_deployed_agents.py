@@ -150,3 +150,32 @@ def test_agent_starts_with_the_rendered_env_and_admits_only_the_bot(
     status, body = asyncio.run(call(url, command, metadata.mint(audience, email=other)))
     assert status == 403 and body["error"]["code"] == "forbidden", body
     assert body["error"]["retryable"] is False
+
+
+def test_an_agent_without_allowed_callers_warns_at_startup() -> None:
+    """Dropping the variable (the tempting workaround when it failed to parse) admits any
+    Google-signed token for the audience: the operator is told in the startup log."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTRUN_")}
+    env.update(
+        {
+            "PORT": str(port),
+            "SPOTRUN_AGENT_AUTH": "google",
+            "SPOTRUN_AGENT_AUDIENCE": "https://data-analysis-1.europe-west1.run.app",
+            "SPOTRUN_AGENT_LOG_FORMAT": "json",
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agents.data_analysis"], env=env, cwd=ROOT, stderr=subprocess.PIPE
+    )
+    try:
+        asyncio.run(wait_http(f"http://127.0.0.1:{port}/health", 60, proc))
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    warnings = [
+        json.loads(line)
+        for line in err.decode().splitlines()
+        if line.startswith("{") and "ALLOWED_CALLERS" in line
+    ]
+    assert len(warnings) == 1 and warnings[0]["severity"] == "WARNING"
