@@ -15,9 +15,9 @@ import aiohttp
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent_client import AgentConfig, AgentRegistry, load_registry
+from agent_client import AgentConfig, AgentRegistry
 from agents import AGENTS
-from bot.settings import BotSettings
+from bot.settings import BotSettings, agent_registry
 from spotrun.config import load_settings
 from spotrun.logs import configure_logging, get_logger
 
@@ -36,7 +36,7 @@ def run_dev(console: bool, output_dir: str) -> int:
     settings = load_settings(BotSettings)
     dev = load_settings(DevSettings)
     configure_logging(settings.log_level, settings.log_format)
-    registry = load_registry(settings.registry_path)
+    registry = agent_registry(settings)
     try:
         return asyncio.run(
             _dev(settings, dev, registry, console or settings.discord_token is None, Path(output_dir))

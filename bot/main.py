@@ -12,7 +12,7 @@ import discord.gateway
 import yarl
 from discord.http import Route
 
-from agent_client import AgentRegistry, load_registry
+from agent_client import AgentRegistry
 from bot import lifecycle as life
 from bot import metrics
 from bot.client import SpotrunBot
@@ -21,7 +21,7 @@ from bot.frontends.base import Frontend
 from bot.frontends.discord import DiscordFrontend
 from bot.lifecycle import Heartbeat, Lifecycle
 from bot.ops import OpsServer
-from bot.settings import BotSettings
+from bot.settings import BotSettings, agent_registry
 from spotrun.config import SettingsError, load_settings
 from spotrun.logs import configure_logging, flush, get_logger
 
@@ -104,7 +104,7 @@ async def start_bot(
     if settings.discord_gateway_url:
         # AutoShardedBot asks GET /gateway/bot, but a re-IDENTIFY after INVALID_SESSION uses this.
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
-    registry = registry or load_registry(settings.registry_path)
+    registry = registry or agent_registry(settings)
     lifecycle = lifecycle or Lifecycle.beside(
         settings.database_path, settings.login_backoff_window_s, settings.login_backoff_s
     )

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent_client import AgentRegistry, RegistryError, load_registry
+from spotrun.config import SettingsError
 from spotrun.settings_types import CommaList, LogLevel
 
 LOCAL_REGISTRY = Path(__file__).resolve().parent.parent / "spotrun" / "agents.local.yaml"
@@ -93,3 +95,11 @@ class BotSettings(BaseSettings):
     budget_warn_ratio: float = Field(
         default=0.8, gt=0, le=1, description="share of a monthly budget at which the channel is warned once"
     )
+
+
+def agent_registry(settings: BotSettings) -> AgentRegistry:
+    """The agent registry the settings point at; an unreadable or invalid one is a settings error."""
+    try:
+        return load_registry(settings.registry_path)
+    except RegistryError as exc:
+        raise SettingsError(f"SPOTRUN_CLIENT_REGISTRY_FILE: {exc}") from None

@@ -171,6 +171,20 @@ BAD = {
         {"SPOTRUN_DISCORD_TOKEN": "t", "SPOTRUN_OPS_PORT": "0", "SPOTRUN_CLIENT_BACKOFF_MAX_S": "-1"},
         "SPOTRUN_CLIENT_BACKOFF_MAX_S",
     ),
+    "spotrun bot (no registry file)": (
+        ["spotrun", "bot"],
+        {
+            "SPOTRUN_DISCORD_TOKEN": "t",
+            "SPOTRUN_OPS_PORT": "0",
+            "SPOTRUN_CLIENT_REGISTRY_FILE": "/nonexistent.yaml",
+        },
+        "SPOTRUN_CLIENT_REGISTRY_FILE",
+    ),
+    "spotrun dev (not a registry)": (
+        ["spotrun", "dev", "--console"],
+        {"SPOTRUN_CLIENT_REGISTRY_FILE": str(ROOT / "pyproject.toml")},
+        "SPOTRUN_CLIENT_REGISTRY_FILE",
+    ),
     "spotrun dev": (
         ["spotrun", "dev", "--console"],
         {"SPOTRUN_DEV_AGENT_START_TIMEOUT_S": "soon"},
