@@ -185,6 +185,15 @@ BAD = {
         {"SPOTRUN_CLIENT_REGISTRY_FILE": str(ROOT / "pyproject.toml")},
         "SPOTRUN_CLIENT_REGISTRY_FILE",
     ),
+    "spotrun dev (an agent's setting)": (
+        ["spotrun", "dev", "--console", "--output", "{tmp}"],
+        {
+            "SPOTRUN_DEV_AGENTS": "data-analysis",
+            "SPOTRUN_AGENT_LOG_LEVEL": "LOUD",
+            "SPOTRUN_LOG_LEVEL": "WARNING",
+        },
+        "SPOTRUN_AGENT_LOG_LEVEL",
+    ),
     "spotrun dev": (
         ["spotrun", "dev", "--console"],
         {"SPOTRUN_DEV_AGENT_START_TIMEOUT_S": "soon"},
@@ -202,7 +211,7 @@ def test_a_bad_setting_is_one_line_and_exit_2(tmp_path, case: str) -> None:
         {"SPOTRUN_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "PORT": str(free_port()), **extra}
     )
     done = subprocess.run(
-        [sys.executable, "-m", *argv],
+        [sys.executable, "-m", *(a.replace("{tmp}", str(tmp_path)) for a in argv)],
         cwd=ROOT,
         env=env,
         input=b"",
