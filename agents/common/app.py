@@ -217,10 +217,12 @@ async def dispatch(request: web.Request) -> web.Response:
             payload.job_id, fingerprint, work, keep=lambda r: r.status < 500 and r.status != 429
         )
     except IdempotencyConflict:
+        # A client bug or a guessed id: worth an operator's eye, and never another caller's answer.
+        log.warning("idempotency conflict", job_id=payload.job_id, caller=request[CALLER])
         raise AgentFailure(
             ErrorCode.IDEMPOTENCY_CONFLICT,
             f"job id {payload.job_id} was already used for another request "
-            "(other caller, command, arguments or files); use a new job id",
+            "(another caller, command, arguments, user or files); use a new job id",
             status=409,
             retryable=False,
         ) from None
