@@ -58,6 +58,13 @@ def entrypoint(package: str) -> list[str]:
     return [sys.executable, "-m", "spotrun", *argv[1:]]
 
 
+def image_env(package: str) -> dict[str, str]:
+    """The SPOTRUN_* variables the image's Dockerfile sets with ENV (service.yaml's env wins)."""
+    dockerfile = (ROOT / "agents" / package / "Dockerfile").read_text(encoding="utf-8")
+    blocks = re.findall(r"^ENV ((?:.*\\\n)*.*)$", dockerfile, re.M)
+    return dict(re.findall(r"\b(SPOTRUN_[A-Z0-9_]+)=(\S+)", "\n".join(blocks)))
+
+
 def package_of(spec: dict) -> str:
     image = spec["spec"]["template"]["spec"]["containers"][0]["image"]
     return image.rsplit("/", 1)[-1].split(":")[0].replace("-", "_")
@@ -78,6 +85,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
             port = free_port()
             full = {
                 **base,
+                **image_env(package_of(spec)),
                 **env,
                 "PORT": str(port),  # Cloud Run sets it
                 # The one addition: Google's certificate endpoint is not reachable from a test.
