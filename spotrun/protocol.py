@@ -400,6 +400,7 @@ _SOURCE_BY_CODE: dict[ErrorCode, ErrorSource] = {
     ErrorCode.BLOCKED_URL: "input",
     ErrorCode.FETCH_FAILED: "input",
     ErrorCode.CONTENT_POLICY: "input",
+    ErrorCode.IDEMPOTENCY_CONFLICT: "input",
     ErrorCode.PROVIDER_ERROR: "upstream",
 }
 

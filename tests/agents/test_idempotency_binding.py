@@ -91,7 +91,12 @@ async def post(url: str, payload: dict, token: str | None = None) -> tuple[int, 
 
 def conflict(status: int, answer: dict) -> bool:
     error = answer.get("error", {})
-    return status == 409 and error.get("code") == "idempotency_conflict" and error.get("retryable") is False
+    return (
+        status == 409
+        and error.get("code") == "idempotency_conflict"
+        and error.get("retryable") is False
+        and error.get("source") == "input"  # the request's fault: never counted against the agent
+    )
 
 
 async def test_identical_retry_replays_the_first_answer(local):
