@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.exts._submit import Ctx
 from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.store import Monitor, MonitorCaps, MonitorRefused
-from bot.monitors.change import BadIgnoreRule, IgnoreRules, escape_code, summarize_change
+from bot.monitors.change import BadIgnoreRule, IgnoreRules, escape_code
 from bot.monitors.interval import BadInterval, format_seconds, parse_interval
 from bot.monitors.notices import Notices
 from bot.monitors.outcome import FRONTEND, MonitorOutcomes
@@ -20,8 +20,6 @@ from spotrun.protocol import ExtractArgs, ScrapeArgs
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
-
-__all__ = ["Monitors", "summarize_change"]
 
 _MAX_SELECTOR = 200
 
@@ -49,6 +47,14 @@ def parse_options(text: str) -> tuple[str | None, list[str]]:
         else:
             ignore.append(value)
     return selector, ignore
+
+
+def _may_remove(ctx: Ctx, mon: Monitor) -> bool:
+    """Its owner, a bot owner, or someone who manages the server it posts in."""
+    if str(ctx.author.id) == mon.user_id or ctx.author.id in ctx.bot.settings.owner_ids:
+        return True
+    perms = getattr(ctx.author, "guild_permissions", None)
+    return bool(mon.guild_id and perms and (perms.manage_guild or perms.administrator))
 
 
 def _when(ts: float | None, never: str) -> str:
@@ -177,6 +183,8 @@ class Monitors(commands.Cog):
         mon = next((m for m in await self._here(ctx) if m.id == monitor_id.strip("`")), None)
         if mon is None:
             raise commands.BadArgument(f"there is no monitor `{escape_code(monitor_id[:40])}` here")
+        if not _may_remove(ctx, mon):
+            raise commands.CheckFailure("only whoever added this monitor, or a server manager, may remove it")
         await self.bot.core.store.remove_monitor(mon.id)
         await ctx.send(f"stopped watching <{mon.url}>", allowed_mentions=NO_MENTIONS)
 

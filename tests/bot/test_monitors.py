@@ -127,6 +127,12 @@ async def test_the_same_url_twice_in_a_channel_is_refused(
         emu.user_says(BOB, f"!monitor {url} 10m", channel_id=other)
         await emu.wait_for(lambda m: "watching" in m.content and m.channel_id == other)
         assert len([m for m in await running.core.store.monitors() if m.url == url]) == 2
+        # Only its owner (or a server manager) may remove a monitor.
+        emu.user_says(BOB, f"!monitor remove {mon_id}")
+        await emu.wait_for(lambda m: "may remove it" in m.content)
+        emu.user_says(ADMIN, f"!monitor remove {mon_id}")
+        await emu.wait_for(lambda m: "stopped watching" in m.content)
+        assert await running.core.store.get_monitor(mon_id) is None
     finally:
         await running.stop()
 
