@@ -21,6 +21,10 @@ from spotrun.logs import get_logger
 
 log = get_logger("bot.monitors")
 
+# How long a finished check's outcome may take to be handled (compare, post the notice) before the
+# next check goes ahead anyway: an outcome whose post failed is retried only after a restart.
+_OUTCOME_GRACE_S = 60.0
+
 
 def check_submission(mon: Monitor) -> Submission:
     """A check is the scraper's `scrape`, or `extract` when the monitor watches a selector."""
@@ -83,12 +87,24 @@ class MonitorScheduler:
                 log.exception("monitor check could not start", monitor=mon.id)
                 await self.outcomes.failed(mon, "the bot hit an internal error starting this check", now)
 
-    async def start_check(self, mon: Monitor, now: float) -> None:
+    async def start_check(self, listed: Monitor, now: float) -> None:
+        mon = await self.store.get_monitor(listed.id)  # fresh: the last outcome may just have landed
+        if mon is None:
+            return  # removed meanwhile
         if mon.job_id is not None:
             job = await self.store.get(mon.job_id)
-            if job is not None and not job.state.finished:
-                # The last check is still queued or running: never stack checks of one monitor.
-                await self.store.update_monitor(mon.id, next_check_at=now + mon.interval_s)
+            # The job is marked finished before its outcome is handled (and the notice posted);
+            # wait for that too, else this check's outcome would race the last one's.
+            handling = (
+                job is not None
+                and job.posted_at is None
+                and now - (job.finished_at or now) < _OUTCOME_GRACE_S
+            )
+            if job is not None and (not job.state.finished or handling):
+                # The last check is still queued, running or being compared: never stack checks.
+                await self.store.update_monitor(
+                    mon.id, next_check_at=now + min(mon.interval_s, _OUTCOME_GRACE_S)
+                )
                 return
         try:
             IgnoreRules.from_json(mon.ignore_json)  # unreadable rules fail here, before any cost

@@ -430,3 +430,28 @@ async def test_selector_ignore_and_a_short_escaped_diff(
         assert "`.price`" in listing.content
     finally:
         await running.stop()
+
+
+async def test_a_slow_change_notice_is_not_raced_by_the_next_check(
+    emu: DiscordEmulator,  # noqa: F811
+    bot_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    pages: Pages,
+) -> None:
+    """The job is marked finished before its outcome is compared and posted: a check started in
+    between would report the same change a second time."""
+    running = await start(emu, monkeypatch, **FAST)
+    try:
+        url = pages.set("/slow", article("Version 1 of the timetable is out."))
+        emu.user_says(ALICE, f"!monitor {url} 0.2s")
+        await emu.wait_for(lambda m: "watching" in m.content)
+        await until(lambda: _checked(running, url), what="a baseline")
+        emu.rate_limit_next(f"/channels/{emu.channel_id}/messages", retry_after=1.5)  # a slow post
+        pages.set("/slow", article("Version 2 of the timetable is out."))
+        await emu.wait_for(lambda m: any("changed" in (e.get("title") or "") for e in m.embeds), 15)
+        since = time.time()  # past the 429's 1.5 s: a racing check's notice would have landed by then
+        await until(lambda: _checked_since(running, url, since + 2.5), what="more checks")
+        notices = [m for m in emu.messages() if any("changed" in (e.get("title") or "") for e in m.embeds)]
+        assert len(notices) == 1
+    finally:
+        await running.stop()
