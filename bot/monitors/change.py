@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import regex  # like re, but a match can be given a timeout: user patterns must not hang the bot
 
-from bot.render import clip
+from bot.render import ZWSP, clip
 
 MAX_RULES = 5
 MAX_RULE_CHARS = 200
@@ -21,6 +21,7 @@ _LINE_CHARS = 160
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _FENCE = "```"
+_TICKS = re.compile(r"`{3,}")
 
 
 class BadIgnoreRule(ValueError):
@@ -112,8 +113,13 @@ def summarize_change(old_title: str | None, new_title: str | None, old_text: str
 
 
 def escape_code(text: str) -> str:
-    """Untrusted text inside a code span or block: a backtick run cannot close it early."""
+    """Untrusted text inside a `code span`: a backtick cannot close it early."""
     return text.replace("`", "ˋ")  # U+02CB looks like a backtick but is not markup
+
+
+def _in_block(line: str) -> str:
+    # As bot.render does for agent text: a run of three backticks could end the block early.
+    return _TICKS.sub(lambda m: ZWSP.join(m.group()), line)
 
 
 def short_diff(old_text: str, new_text: str, *, lines: int = DIFF_LINES, chars: int = DIFF_CHARS) -> str:
@@ -132,7 +138,7 @@ def short_diff(old_text: str, new_text: str, *, lines: int = DIFF_LINES, chars: 
     for line in changed[:lines]:
         if used + len(line) + 1 > chars:
             break
-        shown.append(escape_code(line))
+        shown.append(_in_block(line))
         used += len(line) + 1
     if len(shown) < len(changed):
         shown.append(f"… {len(changed) - len(shown)} more changed line(s)")

@@ -11,7 +11,7 @@ from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.store import Job, Monitor
 from bot.monitors.change import short_diff, summarize_change
 from bot.monitors.interval import format_seconds
-from bot.render import clip
+from bot.render import clip, neutralize
 from spotrun.logs import get_logger
 
 if TYPE_CHECKING:
@@ -28,11 +28,12 @@ def _owner_only(mon: Monitor) -> discord.AllowedMentions:
 
 
 def change_embed(mon: Monitor, job: Job, title: str | None, old_text: str, new_text: str) -> discord.Embed:
-    summary = discord.utils.escape_markdown(summarize_change(mon.title, title, old_text, new_text))
+    # Page text is untrusted: shown as text (no disguised links, headings or fence breakouts).
+    summary, _ = neutralize(summarize_change(mon.title, title, old_text, new_text))
     diff = short_diff(old_text, new_text)
     description = summary + (f"\n{diff}" if diff else "")
     embed = discord.Embed(
-        title=clip(f"changed: {discord.utils.escape_markdown(title or mon.url)}", 256),
+        title=clip(f"changed: {neutralize(title or mon.url)[0]}", 256),
         url=mon.url,
         description=description if len(description) <= 4096 else clip(summary, 4096),
     )

@@ -416,6 +416,8 @@ async def test_selector_ignore_and_a_short_escaped_diff(
         assert "- Price: $10" in description and "+ Price: $12" in description
         body = description.split("```diff", 1)[1].rsplit("```", 1)[0]
         assert "```" not in body  # the page's fence cannot close the block
+        summary = description.split("```diff", 1)[0]
+        assert "Price: $12" in summary and "[x](" not in summary  # no disguised link outside the block
         assert notice.allowed_mentions is not None and notice.allowed_mentions.get("parse") == []
 
         pages.set("/news", article("Storm warning lifted.", "Updated at 11:30 by the desk."))
