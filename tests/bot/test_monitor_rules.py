@@ -146,3 +146,30 @@ def test_fingerprints_match_the_scrapers_so_existing_monitors_see_no_change_afte
     extract = pytest.importorskip("agents.web_scraper.extract")
     text = "Harbour News\n\nThe ferry runs hourly. The café opens at nine."
     assert fingerprint(text) == extract.fingerprint(text)
+
+
+async def test_monitors_stored_before_the_upgrade_load_and_stay_as_they_were(tmp_path: Path) -> None:
+    import aiosqlite
+
+    from bot.jobs.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    async with aiosqlite.connect(path) as db:  # a store as the previous release left it
+        await db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, script in enumerate(MIGRATIONS[:2], start=1):
+            await db.executescript(f"BEGIN; {script}; INSERT INTO schema_version VALUES ({version}); COMMIT;")  # noqa: S608 - our own migrations
+        await db.execute(
+            "INSERT INTO monitors (id, url, interval_s, user_id, guild_id, channel_id, created_at,"
+            " next_check_at, fingerprint, text) VALUES ('mold', 'https://e.com', 3600, '1', '2', '3', 0, 0,"
+            " ?, 'The ferry runs hourly.')",
+            (fingerprint("The ferry runs hourly."),),
+        )
+        await db.commit()
+    store = await JobStore.open(path)
+    try:
+        mon = await store.get_monitor("mold")
+        assert mon is not None and mon.selector is None and mon.ignore_json is None and mon.job_id is None
+        assert mon.fingerprint == fingerprint("The ferry runs hourly.")  # no false change on the next check
+        assert [m.id for m in await store.due_monitors(1)] == ["mold"]
+    finally:
+        await store.close()

@@ -275,6 +275,10 @@ async def test_a_failing_monitor_does_not_stop_others_and_its_owner_hears_once_e
         mon = await monitor_of(running, bad)
         assert mon.last_error and mon.next_check_at - (mon.last_checked_at or 0) > mon.interval_s  # backoff
 
+        emu.user_says(ALICE, "!monitor list")
+        listing = await emu.wait_for(lambda m: "last error" in m.content)
+        assert mon.id in listing.content and "500" in listing.content and "in a row" in listing.content
+
         # Meanwhile the good monitor goes on: it sees its page change.
         await until(lambda: _checked(running, good), what="a baseline of the good page")
         pages.set("/good", article("Version 2 is out."))
@@ -290,8 +294,8 @@ async def test_a_failing_monitor_does_not_stop_others_and_its_owner_hears_once_e
         assert sum("is failing" in m.content for m in emu.messages()) == 1
         assert (await monitor_of(running, bad)).failures == 0
         emu.user_says(ALICE, "!monitor list")
-        listing = await emu.wait_for(lambda m: "last check" in m.content and "last change" in m.content)
-        assert mon.id in listing.content and "<t:" in listing.content
+        listing = await emu.wait_for(lambda m: "last check <t:" in m.content and "error" not in m.content)
+        assert mon.id in listing.content and "last change" in listing.content
     finally:
         await running.stop()
 
