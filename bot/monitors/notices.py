@@ -37,7 +37,8 @@ def change_embed(mon: Monitor, job: Job, title: str | None, old_text: str, new_t
         url=mon.url,
         description=description if len(description) <= 4096 else clip(summary, 4096),
     )
-    embed.set_footer(text=f"monitor {mon.id} · check job {job.id}")
+    cost = f" · ≈ ${job.total_usd:.6f}" if job.total_usd else ""  # each check is billed like a command
+    embed.set_footer(text=f"monitor {mon.id} · check job {job.id}{cost}")
     return embed
 
 

@@ -283,7 +283,7 @@ async def test_a_failing_monitor_does_not_stop_others_and_its_owner_hears_once_e
         await until(lambda: _checked(running, good), what="a baseline of the good page")
         pages.set("/good", article("Version 2 is out."))
         changed = await emu.wait_for(lambda m: any("changed" in (e.get("title") or "") for e in m.embeds))
-        assert "Version 2" in changed.text()
+        assert "Version 2" in changed.text() and "check job" in changed.text() and "≈ $" in changed.text()
 
         pages.set("/flaky", article("Up."))
         recovered = await emu.wait_for(lambda m: "works again after" in m.content, timeout=20)
