@@ -55,6 +55,14 @@ class BotSettings(BaseSettings):
     monitor_interval_default_s: float = Field(default=3600.0, gt=0)
     monitor_tick_s: float = Field(default=30.0, gt=0, description="how often due monitors are checked")
     monitors_per_guild: int = Field(default=10, ge=0, le=1000)
+    monitors_per_dm: int = Field(default=3, ge=0, le=1000, description="monitors in one DM with the bot")
+    monitors_per_user: int = Field(default=5, ge=0, le=1000, description="monitors one user owns, anywhere")
+    monitor_backoff_max_s: float = Field(
+        default=6 * 3600.0, gt=0, description="longest wait between checks of a failing monitor"
+    )
+    monitor_ignore_timeout_s: float = Field(
+        default=0.2, gt=0, le=5, description="time one ignore pattern may take on one page"
+    )
 
     private_replies: Literal["delete", "dm", "public"] = Field(
         default="delete",
