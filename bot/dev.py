@@ -9,20 +9,24 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlparse
 
 import aiohttp
-import discord
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent_client import AgentConfig, AgentRegistry, load_registry
+from agent_client import AgentConfig, AgentRegistry
 from agents import AGENTS
-from bot.settings import BotSettings
+from bot.settings import BotSettings, agent_registry
 from spotrun.config import SettingsError, load_settings
 from spotrun.logs import configure_logging, get_logger
 
 log = get_logger("bot.dev")
+
+
+class AgentStartError(Exception):
+    """A local agent did not come up; the message names it and where its log is."""
 
 
 class DevSettings(BaseSettings):
@@ -37,16 +41,16 @@ def run_dev(console: bool, output_dir: str) -> int:
     settings = load_settings(BotSettings)
     dev = load_settings(DevSettings)
     configure_logging(settings.log_level, settings.log_format)
-    registry = load_registry(settings.registry_path)
+    registry = agent_registry(settings)
     try:
         return asyncio.run(
             _dev(settings, dev, registry, console or settings.discord_token is None, Path(output_dir))
         )
+    except AgentStartError as exc:
+        print(f"spotrun dev: {exc}", file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt:
         return 130
-    except discord.LoginFailure as exc:
-        # As `spotrun bot` says it: one line naming the variable, exit 2 (spotrun.cli).
-        raise SettingsError(f"SPOTRUN_DISCORD_TOKEN was refused by Discord: {exc}") from None
 
 
 async def _dev(
@@ -58,7 +62,7 @@ async def _dev(
             wanted = {a.strip() for a in dev.agents.split(",") if a.strip()}
             agents = [a for a in registry if not wanted or a.name in wanted]
             procs = start_agents(agents, output_dir / "logs")
-            await wait_healthy(agents, procs, dev.agent_start_timeout_s)
+            await wait_healthy(agents, procs, dev.agent_start_timeout_s, output_dir / "logs")
         if console:
             from bot.console_app import run_console_app
 
@@ -98,10 +102,11 @@ def start_agents(agents: list[AgentConfig], log_dir: Path) -> list[subprocess.Po
 
 
 async def wait_healthy(
-    agents: list[AgentConfig], procs: list[subprocess.Popen[bytes]], timeout_s: float
+    agents: list[AgentConfig], procs: list[subprocess.Popen[bytes]], timeout_s: float, log_dir: Path
 ) -> None:
     """Every started agent answers /health, or fail naming the one that didn't."""
     started = {p.args[2] for p in procs}  # type: ignore[index]
+    names = {package: name for name, package in AGENTS.items()}
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as session:
         for agent in agents:
@@ -115,11 +120,26 @@ async def wait_healthy(
                             break
                 except (aiohttp.ClientError, TimeoutError):
                     pass
-                if any(p.poll() is not None for p in procs):
-                    raise RuntimeError(f"an agent exited during startup; see the logs folder ({agent.name})")
+                for p in procs:
+                    if p.poll() is not None:
+                        _exited(names.get(p.args[2], "?"), p.returncode, log_dir)  # type: ignore[index]
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the {agent.name} agent did not answer {url} within {timeout_s:.0f}s")
+                    raise AgentStartError(
+                        f"the {agent.name} agent did not answer {url} within {timeout_s:.0f}s"
+                    )
                 await asyncio.sleep(0.2)
+
+
+def _exited(name: str, code: int, log_dir: Path) -> NoReturn:
+    """An agent exited before it answered: one line, from its own last words where they say why."""
+    path = log_dir / f"{name}.log"
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+    last = next((line for line in reversed(lines) if line.strip()), "")
+    if code == 2:
+        # Exit code 2 is an agent's settings error, its last line names the variable
+        # (agents.common.app.run_agent): a wrong SPOTRUN_AGENT_* in this shell is ours too.
+        raise SettingsError(f"the {name} agent did not start: {last}")
+    raise AgentStartError(f"the {name} agent exited during startup (exit code {code}); see {path}")
 
 
 def stop_agents(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -12,7 +12,7 @@ import discord.gateway
 import yarl
 from discord.http import Route
 
-from agent_client import AgentRegistry, load_registry
+from agent_client import AgentRegistry
 from bot import lifecycle as life
 from bot import metrics
 from bot.client import SpotrunBot
@@ -21,7 +21,7 @@ from bot.frontends.base import Frontend
 from bot.frontends.discord import DiscordFrontend
 from bot.lifecycle import Heartbeat, Lifecycle
 from bot.ops import OpsServer
-from bot.settings import BotSettings
+from bot.settings import BotSettings, agent_registry
 from spotrun.config import SettingsError, load_settings
 from spotrun.logs import configure_logging, flush, get_logger
 
@@ -104,7 +104,7 @@ async def start_bot(
     if settings.discord_gateway_url:
         # AutoShardedBot asks GET /gateway/bot, but a re-IDENTIFY after INVALID_SESSION uses this.
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
-    registry = registry or load_registry(settings.registry_path)
+    registry = registry or agent_registry(settings)
     lifecycle = lifecycle or Lifecycle.beside(
         settings.database_path, settings.login_backoff_window_s, settings.login_backoff_s
     )
@@ -138,7 +138,11 @@ async def start_bot(
             if stop.is_set():
                 raise StartCancelled
         logging_in = True
-        await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook
+        try:
+            await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook
+        except discord.LoginFailure as exc:
+            # A wrong token is a setting error (one line, exit 2) for `spotrun bot` and `spotrun dev` alike.
+            raise SettingsError(f"SPOTRUN_DISCORD_TOKEN was refused by Discord: {exc}") from None
     except BaseException:
         # Close everything even if one close fails: a store left open keeps aiosqlite's
         # (non-daemon) thread alive, and the process would hang at exit.
@@ -184,8 +188,6 @@ def run_bot() -> None:
     configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(_main(settings))
-    except discord.LoginFailure as exc:
-        raise SettingsError(f"SPOTRUN_DISCORD_TOKEN was refused by Discord: {exc}") from None
     finally:
         flush()
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent_client import AgentRegistry, RegistryError, load_registry
+from spotrun.config import SettingsError
+from spotrun.settings_types import CommaList, LogLevel
 
 LOCAL_REGISTRY = Path(__file__).resolve().parent.parent / "spotrun" / "agents.local.yaml"
 
-IdList = Annotated[tuple[int, ...], NoDecode]
+IdList = CommaList[int]
 
 
 class BotSettings(BaseSettings):
@@ -51,6 +55,14 @@ class BotSettings(BaseSettings):
     monitor_interval_default_s: float = Field(default=3600.0, gt=0)
     monitor_tick_s: float = Field(default=30.0, gt=0, description="how often due monitors are checked")
     monitors_per_guild: int = Field(default=10, ge=0, le=1000)
+    monitors_per_dm: int = Field(default=3, ge=0, le=1000, description="monitors in one DM with the bot")
+    monitors_per_user: int = Field(default=5, ge=0, le=1000, description="monitors one user owns, anywhere")
+    monitor_backoff_max_s: float = Field(
+        default=6 * 3600.0, gt=0, description="longest wait between checks of a failing monitor"
+    )
+    monitor_ignore_timeout_s: float = Field(
+        default=0.2, gt=0, le=5, description="time one ignore pattern may take on one page"
+    )
 
     private_replies: Literal["delete", "dm", "public"] = Field(
         default="delete",
@@ -61,16 +73,8 @@ class BotSettings(BaseSettings):
 
     ops_port: int = Field(default=8000, ge=0, le=65535, description="0 disables the ops server")
     drain_budget_s: float = Field(default=10.0, ge=0, le=14)
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
-
-    @field_validator("sync_guild_ids", "owner_ids", mode="before")
-    @classmethod
-    def _id_list(cls, value: object) -> object:
-        # "1,2 3" is how operators write lists in an env var; JSON would be needlessly fussy.
-        if isinstance(value, str):
-            return tuple(int(p) for p in value.replace(",", " ").split())
-        return value
 
     @property
     def database_path(self) -> str:
@@ -86,7 +90,7 @@ class BotSettings(BaseSettings):
         pattern=r"^wss?://\S+$",
         description="gateway URL for re-IDENTIFY after INVALID_SESSION (a proxy, or an emulator in tests)",
     )
-    login_backoff_s: Annotated[tuple[float, ...], NoDecode] = Field(
+    login_backoff_s: CommaList[float] = Field(
         default=(0.0, 5.0, 15.0, 60.0, 300.0),
         description="wait before the gateway login by the number of starts within the window (capped)",
     )
@@ -102,14 +106,15 @@ class BotSettings(BaseSettings):
     node_spot: bool | None = Field(default=None, description="from the chart; else ask the metadata server")
     metadata_timeout_s: float = Field(default=0.5, gt=0, le=5)
 
-    @field_validator("login_backoff_s", mode="before")
-    @classmethod
-    def _float_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(float(p) for p in value.replace(",", " ").split())
-        return value
-
     # --- cost budgets (bot.ledger, bot.exts.cost); prices and the free tier are SPOTRUN_COST_*
     budget_warn_ratio: float = Field(
         default=0.8, gt=0, le=1, description="share of a monthly budget at which the channel is warned once"
     )
+
+
+def agent_registry(settings: BotSettings) -> AgentRegistry:
+    """The agent registry the settings point at; an unreadable or invalid one is a settings error."""
+    try:
+        return load_registry(settings.registry_path)
+    except RegistryError as exc:
+        raise SettingsError(f"SPOTRUN_CLIENT_REGISTRY_FILE: {exc}") from None

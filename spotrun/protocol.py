@@ -71,6 +71,8 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    # A job id already used for another caller, command or request (HTTP 409): never replayed.
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 
 
 # --------------------------------------------------------------------------- arguments
@@ -398,6 +400,7 @@ _SOURCE_BY_CODE: dict[ErrorCode, ErrorSource] = {
     ErrorCode.BLOCKED_URL: "input",
     ErrorCode.FETCH_FAILED: "input",
     ErrorCode.CONTENT_POLICY: "input",
+    ErrorCode.IDEMPOTENCY_CONFLICT: "input",
     ErrorCode.PROVIDER_ERROR: "upstream",
 }
 

@@ -23,10 +23,15 @@ from agents.common.errors import (
 from agents.common.errors import (
     Handler as MiddlewareHandler,
 )
-from agents.common.idempotency import IdempotencyCache, StoredResponse
+from agents.common.idempotency import (
+    IdempotencyCache,
+    IdempotencyConflict,
+    StoredResponse,
+    request_fingerprint,
+)
 from agents.common.settings import AgentSettings
 from spotrun import __version__
-from spotrun.config import load_settings
+from spotrun.config import exit_on_settings_error, load_settings
 from spotrun.logs import configure_logging, get_logger
 from spotrun.protocol import (
     IDEMPOTENCY_HEADER,
@@ -51,6 +56,9 @@ VERIFIER: web.AppKey[IdTokenVerifier | None] = web.AppKey("verifier")
 IDEMPOTENCY: web.AppKey[IdempotencyCache] = web.AppKey("idempotency", IdempotencyCache)
 SPEC: web.AppKey[AgentSpec] = web.AppKey("spec")
 HEAVY: web.AppKey[HeavyWork] = web.AppKey("heavy", HeavyWork)
+# Who called: the verified token's email, or "anonymous" when auth is off (local runs).
+CALLER: web.RequestKey[str] = web.RequestKey("caller", str)
+ANONYMOUS = "anonymous"
 
 
 @dataclass
@@ -150,8 +158,11 @@ async def trace_middleware(request: web.Request, handler: MiddlewareHandler) -> 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: MiddlewareHandler) -> web.StreamResponse:
     verifier = request.app[VERIFIER]
+    request[CALLER] = ANONYMOUS
     if verifier is not None and request.path != "/health":
         claims = await verifier.verify(request.headers.get("Authorization"))
+        # Google service-account tokens carry the email; `sub` is the stable id otherwise.
+        request[CALLER] = str(claims.get("email") or f"sub:{claims.get('sub')}")
         structlog.contextvars.bind_contextvars(caller=claims.get("email"))
     return await handler(request)
 
@@ -200,9 +211,21 @@ async def dispatch(request: web.Request) -> web.Response:
             assert isinstance(resp.body, bytes)
             return StoredResponse(resp.status, resp.body)
 
-    stored, replayed = await request.app[IDEMPOTENCY].run(
-        payload.job_id, work, keep=lambda r: r.status < 500 and r.status != 429
-    )
+    fingerprint = await request_fingerprint(request[CALLER], payload)
+    try:
+        stored, replayed = await request.app[IDEMPOTENCY].run(
+            payload.job_id, fingerprint, work, keep=lambda r: r.status < 500 and r.status != 429
+        )
+    except IdempotencyConflict:
+        # A client bug or a guessed id: worth an operator's eye, and never another caller's answer.
+        log.warning("idempotency conflict", job_id=payload.job_id, caller=request[CALLER])
+        raise AgentFailure(
+            ErrorCode.IDEMPOTENCY_CONFLICT,
+            f"job id {payload.job_id} was already used for another request "
+            "(another caller, command, arguments, user or files); use a new job id",
+            status=409,
+            retryable=False,
+        ) from None
     if replayed:
         log.info("idempotent replay", job_id=payload.job_id)
     return web.Response(
@@ -288,25 +311,31 @@ def create_agent_app(spec: AgentSpec, settings: AgentSettings) -> web.Applicatio
 
 
 def run_agent(build: Callable[[AgentSettings], web.Application], name: str) -> None:
-    """The one startup function of an agent process."""
-    settings = load_settings(AgentSettings)
-    configure_logging(settings.log_level, settings.log_format, settings.project)
-    app = build(settings)
-    log.info(
-        "agent starting",
-        agent=name,
-        port=settings.port,
-        auth=settings.auth,
-        heavy_slots=app[HEAVY].slots,
-    )
-    # aiohttp turns SIGTERM into a graceful stop: listeners close, in-flight requests get
-    # shutdown_grace_s (below Cloud Run's 10 s) to finish, then are cancelled.
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_grace_s,
-        print=None,
-        access_log=None,
-        handle_signals=True,
-    )
+    """The one startup function of an agent process (`python -m agents.X` and `spotrun agent X`)."""
+    with exit_on_settings_error(name):
+        settings = load_settings(AgentSettings)
+        configure_logging(settings.log_level, settings.log_format, settings.project)
+        app = build(settings)
+        if settings.auth == "google" and not settings.allowed_callers:
+            log.warning(
+                "SPOTRUN_AGENT_ALLOWED_CALLERS is empty: any Google-signed token for the audience "
+                "is accepted; set it to the bot's service-account email"
+            )
+        log.info(
+            "agent starting",
+            agent=name,
+            port=settings.port,
+            auth=settings.auth,
+            heavy_slots=app[HEAVY].slots,
+        )
+        # aiohttp turns SIGTERM into a graceful stop: listeners close, in-flight requests get
+        # shutdown_grace_s (below Cloud Run's 10 s) to finish, then are cancelled.
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_grace_s,
+            print=None,
+            access_log=None,
+            handle_signals=True,
+        )

@@ -8,6 +8,7 @@ audience, issuer, expiry and (optionally) the caller's email are all checked.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import time
@@ -20,6 +21,10 @@ from agents.common.errors import AgentFailure
 from spotrun.protocol import ErrorCode
 
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+# base64url, non-empty: a JWS compact serialization has exactly three such segments.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+# Google ID tokens are about 1 KB; a token far larger is not one, and is not decoded at all.
+MAX_TOKEN_CHARS = 4096
 
 
 class IdTokenVerifier:
@@ -70,28 +75,64 @@ class IdTokenVerifier:
         if not authorization or not authorization.startswith("Bearer "):
             raise AgentFailure(ErrorCode.UNAUTHENTICATED, "missing bearer ID token")
         token = authorization.removeprefix("Bearer ").strip()
-        try:
-            kid = jwt.decode_header(token).get("kid")
-        except ValueError:
-            raise AgentFailure(ErrorCode.UNAUTHENTICATED, "malformed ID token") from None
+        kid = unverified_kid(token)
         certs = await self._load_certs()
         if kid not in certs:
             certs = await self._load_certs(force=True)
         try:
+            # The audience is checked below, on a claim whose type is known: no message parsing.
             claims: dict[str, Any] = jwt.decode(
-                token,
-                certs=certs,
-                audience=self.audience,
-                clock_skew_in_seconds=self.clock_skew_s,
+                token, certs=certs, audience=None, clock_skew_in_seconds=self.clock_skew_s
             )
-        except ValueError as exc:
-            text = str(exc)
-            if "audience" in text.lower():
-                raise AgentFailure(ErrorCode.FORBIDDEN, "ID token is for another audience") from None
-            reason = "expired" if "expired" in text.lower() else "invalid"
+        except (ValueError, TypeError) as exc:
+            # google-auth raises ValueError subclasses, and TypeError on values it did not
+            # expect; the shape checks above should leave none, but a token is never a 500.
+            reason = "expired" if "expired" in str(exc).lower() else "invalid"
             raise AgentFailure(ErrorCode.UNAUTHENTICATED, f"ID token {reason}") from None
+        if claims.get("aud") != self.audience:
+            raise AgentFailure(ErrorCode.FORBIDDEN, "ID token is for another audience")
         if claims.get("iss") not in self.issuers:
             raise AgentFailure(ErrorCode.FORBIDDEN, "ID token from an untrusted issuer")
         if self.allowed_callers and claims.get("email") not in self.allowed_callers:
             raise AgentFailure(ErrorCode.FORBIDDEN, "caller is not allowed to use this agent")
         return claims
+
+
+def unverified_kid(token: str) -> str:
+    """The key id of a well-formed Google ID token, or a 401 for anything else.
+
+    Nothing of the token is trusted yet: every value google-auth and the caches touch gets its
+    type checked here, so a hostile token (a list as `kid`, a text `iat`, bad base64) is refused
+    as malformed instead of raising deep inside the verifier as a 500."""
+    parts = token.split(".")
+    if len(token) > MAX_TOKEN_CHARS or len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
+        raise _malformed()
+    header, payload = _json_segment(parts[0]), _json_segment(parts[1])
+    kid = header.get("kid")
+    if not isinstance(kid, str) or header.get("alg") != "RS256":
+        raise _malformed()
+    if not all(_is_int(payload.get(c)) for c in ("iat", "exp")):
+        raise _malformed()
+    if not all(isinstance(payload.get(c), str) for c in ("aud", "iss")):
+        raise _malformed()
+    if not isinstance(payload.get("email", ""), str):
+        raise _malformed()
+    return kid
+
+
+def _json_segment(segment: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError, JSONDecodeError
+        raise _malformed() from None
+    if not isinstance(value, dict):
+        raise _malformed()
+    return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _malformed() -> AgentFailure:
+    return AgentFailure(ErrorCode.UNAUTHENTICATED, "malformed ID token")

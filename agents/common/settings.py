@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spotrun.settings_types import CommaList, LogLevel
+
 
 class AgentSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPOTRUN_AGENT_", extra="ignore")
@@ -21,10 +23,14 @@ class AgentSettings(BaseSettings):
     audience: str | None = Field(
         default=None, description="expected ID-token audience: the service's run.app URL"
     )
-    issuers: tuple[str, ...] = ("https://accounts.google.com", "accounts.google.com")
+    issuers: CommaList[str] = Field(
+        default=("https://accounts.google.com", "accounts.google.com"),
+        min_length=1,
+        description="trusted ID-token issuers",
+    )
     certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
-    allowed_callers: tuple[str, ...] = Field(
-        default=(), description="service-account emails allowed to call; empty: any valid token"
+    allowed_callers: CommaList[str] = Field(
+        default=(), description="service-account emails allowed to call (comma list); empty: any valid token"
     )
     max_request_mb: float = Field(default=40.0, gt=0, le=512)
     request_deadline_s: float = Field(default=300.0, gt=0, le=3600)
@@ -37,7 +43,7 @@ class AgentSettings(BaseSettings):
     )
     idempotency_entries: int = Field(default=256, ge=0)
     idempotency_max_mb: float = Field(default=256.0, ge=0)
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     project: str | None = Field(
         default=None, validation_alias=AliasChoices("SPOTRUN_AGENT_PROJECT", "GOOGLE_CLOUD_PROJECT")

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spotrun.settings_types import CommaList
+
 DEFAULT_USER_AGENT = "spotrun-scraper/0.1 (+https://github.com/spotrun/spotrun; Discord bot page reader)"
 
 
@@ -18,9 +20,10 @@ class ScraperSettings(BaseSettings):
         description="UNSAFE in production: let the scraper reach private and loopback addresses "
         "(local development and tests only). Link-local/metadata addresses stay blocked.",
     )
-    allowed_networks: tuple[IPvAnyNetwork, ...] = Field(
+    allowed_networks: CommaList[IPvAnyNetwork] = Field(
         default=(),
-        description="CIDRs exempted from the private-address block, e.g. an internal wiki; keep narrow",
+        description="CIDRs (comma list) exempted from the private-address block, e.g. an internal wiki; "
+        "keep narrow",
     )
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_body_mb: float = Field(default=5.0, gt=0, le=100)

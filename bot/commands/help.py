@@ -12,8 +12,9 @@ JOB_COMMANDS = (
     ("cancel", "cancel <job>", "Cancel a queued or running job (yours; admins: any)"),
     (
         "monitor",
-        "monitor <url> [interval_minutes] · monitor list · monitor remove <id>",
-        "Watch a page and post here when it changes",
+        "monitor <url> [30s|10m|2h|1d] [selector=<css>] [ignore=<text or /regex/>] · monitor list · "
+        "monitor remove <id>",
+        "Watch a page (or part of it) and post here, with a short diff, when it changes",
     ),
     ("help", "help", "This list"),
 )

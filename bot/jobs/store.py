@@ -110,6 +110,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (guild_id, user_id)
     );
     """,
+    # Monitors as scheduled jobs (bot.monitors): the interval as the user wrote it, a CSS selector
+    # and ignore rules, the pending check job, when the page last changed; indexes for the caps.
+    """
+    ALTER TABLE monitors ADD COLUMN interval_text TEXT;
+    ALTER TABLE monitors ADD COLUMN selector TEXT;
+    ALTER TABLE monitors ADD COLUMN ignore_json TEXT;
+    ALTER TABLE monitors ADD COLUMN job_id TEXT;
+    ALTER TABLE monitors ADD COLUMN last_change_at REAL;
+    ALTER TABLE monitors ADD COLUMN failing_since REAL;
+    CREATE INDEX monitors_guild ON monitors(guild_id);
+    CREATE INDEX monitors_user ON monitors(user_id);
+    CREATE INDEX monitors_channel_url ON monitors(channel_id, url);
+    CREATE INDEX monitors_due ON monitors(next_check_at);
+    CREATE INDEX monitors_job ON monitors(job_id);
+    """,
 )
 
 
@@ -171,6 +186,31 @@ class Monitor:
     text: str | None = None
     failures: int = 0
     last_error: str | None = None
+    interval_text: str | None = None  # as the user wrote it ("2h"), echoed back
+    selector: str | None = None  # a CSS selector: watch only that part of the page
+    ignore_json: str | None = None  # JSON list of ignore rules; parsed per check (bot.monitors)
+    job_id: str | None = None  # the check job in flight, if any
+    last_change_at: float | None = None
+    failing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class MonitorCaps:
+    """How many monitors may exist: per server, per DM channel, per user (everywhere)."""
+
+    per_guild: int
+    per_dm: int
+    per_user: int
+
+
+class MonitorRefused(Exception):
+    """A new monitor was not stored; `reason` is one of: guild, dm, user, duplicate."""
+
+    def __init__(self, reason: str, cap: int, existing: Monitor | None = None) -> None:
+        super().__init__(f"monitor refused: {reason} (cap {cap})")
+        self.reason = reason
+        self.cap = cap
+        self.existing = existing
 
 
 class InvalidTransition(Exception):
@@ -417,35 +457,102 @@ class JobStore:
     # --------------------------------------------------------------------- monitors
 
     async def add_monitor(
-        self, *, url: str, interval_s: float, user_id: str, guild_id: str | None, channel_id: str
+        self,
+        *,
+        url: str,
+        interval_s: float,
+        user_id: str,
+        guild_id: str | None,
+        channel_id: str,
+        caps: MonitorCaps,
+        interval_text: str | None = None,
+        selector: str | None = None,
+        ignore_json: str | None = None,
     ) -> Monitor:
+        """Store a monitor unless a cap or a duplicate forbids it, in ONE statement: the counts and
+        the insert see the same snapshot under SQLite's write lock, so two concurrent commands
+        (or processes) cannot both pass a cap. Raises MonitorRefused naming the reason."""
         now = time.time()
-        mon = Monitor(new_id("m"), url, interval_s, user_id, guild_id, channel_id, now, now)
-        await self._db.execute(
+        mon = Monitor(
+            new_id("m"), url, interval_s, user_id, guild_id, channel_id, now, now,
+            interval_text=interval_text, selector=selector, ignore_json=ignore_json,
+        )  # fmt: skip
+        cur = await self._db.execute(
             """INSERT INTO monitors (id, url, interval_s, user_id, guild_id, channel_id, created_at,
-                   next_check_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (mon.id, url, interval_s, user_id, guild_id, channel_id, now, now),
-        )
+                   next_check_at, interval_text, selector, ignore_json)
+               SELECT :id, :url, :interval_s, :user, :guild, :channel, :now, :now, :interval_text,
+                      :selector, :ignore_json
+               WHERE (SELECT COUNT(*) FROM monitors WHERE user_id = :user) < :per_user
+                 AND CASE WHEN :guild IS NULL
+                     THEN (SELECT COUNT(*) FROM monitors WHERE guild_id IS NULL AND channel_id = :channel)
+                          < :per_dm
+                     ELSE (SELECT COUNT(*) FROM monitors WHERE guild_id = :guild) < :per_guild END
+                 AND NOT EXISTS (SELECT 1 FROM monitors WHERE channel_id = :channel AND url = :url
+                                 AND COALESCE(selector, '') = COALESCE(:selector, ''))""",
+            {
+                "id": mon.id, "url": url, "interval_s": interval_s, "user": user_id, "guild": guild_id,
+                "channel": channel_id, "now": now, "interval_text": interval_text, "selector": selector,
+                "ignore_json": ignore_json, "per_user": caps.per_user, "per_dm": caps.per_dm,
+                "per_guild": caps.per_guild,
+            },
+        )  # fmt: skip
         await self._db.commit()
-        return mon
+        if cur.rowcount == 1:
+            return mon
+        raise await self._refusal(url, user_id, guild_id, channel_id, selector, caps)
 
-    async def monitors(self, guild_id: str | None = None) -> list[Monitor]:
-        sql, params = "SELECT * FROM monitors", ()
+    async def _refusal(
+        self, url: str, user_id: str, guild_id: str | None, channel_id: str, selector: str | None,
+        caps: MonitorCaps,
+    ) -> MonitorRefused:  # fmt: skip
+        """Why add_monitor's insert stored nothing (read after the fact: only for the message)."""
+        async with self._db.execute(
+            "SELECT * FROM monitors WHERE channel_id = ? AND url = ? AND COALESCE(selector, '') = ?",
+            (channel_id, url, selector or ""),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            return MonitorRefused("duplicate", 0, _monitor(row))
+        if guild_id is None:
+            scope = await self._count("guild_id IS NULL AND channel_id = ?", channel_id)
+            if scope >= caps.per_dm:
+                return MonitorRefused("dm", caps.per_dm)
+        elif await self._count("guild_id = ?", guild_id) >= caps.per_guild:
+            return MonitorRefused("guild", caps.per_guild)
+        return MonitorRefused("user", caps.per_user)
+
+    async def _count(self, where: str, *params: Any) -> int:
+        async with self._db.execute(f"SELECT COUNT(*) FROM monitors WHERE {where}", params) as cur:  # noqa: S608
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def monitors(self, guild_id: str | None = None, *, channel_id: str | None = None) -> list[Monitor]:
+        """A server's monitors; with `channel_id` and no guild, the monitors of that DM channel;
+        with neither, every monitor (the scheduler)."""
+        sql, params = "SELECT * FROM monitors", tuple[str, ...]()
         if guild_id is not None:
             sql, params = sql + " WHERE guild_id = ?", (guild_id,)
+        elif channel_id is not None:
+            sql, params = sql + " WHERE guild_id IS NULL AND channel_id = ?", (channel_id,)
         async with self._db.execute(sql + " ORDER BY created_at", params) as cur:
-            return [Monitor(**dict(r)) async for r in cur]
+            return [_monitor(r) async for r in cur]
 
     async def get_monitor(self, monitor_id: str) -> Monitor | None:
         async with self._db.execute("SELECT * FROM monitors WHERE id = ?", (monitor_id,)) as cur:
             row = await cur.fetchone()
-        return Monitor(**dict(row)) if row else None
+        return _monitor(row) if row else None
+
+    async def monitor_for_job(self, job_id: str) -> Monitor | None:
+        """The monitor whose check `job_id` is (None once the check was handled, or if stale)."""
+        async with self._db.execute("SELECT * FROM monitors WHERE job_id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return _monitor(row) if row else None
 
     async def due_monitors(self, now: float) -> list[Monitor]:
         async with self._db.execute(
             "SELECT * FROM monitors WHERE next_check_at <= ? ORDER BY next_check_at", (now,)
         ) as cur:
-            return [Monitor(**dict(r)) async for r in cur]
+            return [_monitor(r) async for r in cur]
 
     async def update_monitor(self, monitor_id: str, **fields: Any) -> None:
         sets = ", ".join(f"{c} = ?" for c in fields)
@@ -454,6 +561,17 @@ class JobStore:
             (*fields.values(), monitor_id),
         )
         await self._db.commit()
+
+    async def finish_monitor_check(self, monitor_id: str, job_id: str, **fields: Any) -> bool:
+        """Record a check's outcome only if `job_id` is still the monitor's pending check: a late or
+        replayed outcome (after a restart) of an older check changes nothing. True if recorded."""
+        sets = ", ".join(f"{c} = ?" for c in {**fields, "job_id": None})
+        cur = await self._db.execute(
+            f"UPDATE monitors SET {sets} WHERE id = ? AND job_id = ?",  # noqa: S608 - column names are ours
+            (*fields.values(), None, monitor_id, job_id),
+        )
+        await self._db.commit()
+        return cur.rowcount == 1
 
     async def remove_monitor(self, monitor_id: str) -> bool:
         cur = await self._db.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
@@ -470,6 +588,10 @@ _INSERT_FILE = "INSERT INTO job_files (job_id, idx, name, content_type, data) VA
 _INSERT_JOB_UNDER_LIMIT = f"""INSERT INTO jobs ({_JOB_COLUMNS})
     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
     WHERE (SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')) < ?"""  # noqa: S608
+
+
+def _monitor(row: aiosqlite.Row) -> Monitor:
+    return Monitor(**dict(row))
 
 
 def _job(row: aiosqlite.Row) -> Job:

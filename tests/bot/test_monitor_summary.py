@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.exts.monitor import summarize_change
+from bot.monitors.change import summarize_change
 
 
 def test_title_word_count_and_first_changed_sentence() -> None:

@@ -272,6 +272,11 @@ async def test_crash_loop_backs_off_before_each_identify(
 
     # The fifth start would wait 60 s: a SIGTERM during the backoff ends it at once, no IDENTIFY.
     await bot.start(wait_ready=False)
-    await asyncio.sleep(1.5)
+    # SIGTERM once the process is in its backoff (it logged it), not after a fixed sleep: on a busy
+    # machine the interpreter may still be importing, before any handler exists.
+    deadline = time.monotonic() + 30
+    while not any(str(e.get("message", "")).startswith("crash-loop") for e in bot.events(5)):
+        assert time.monotonic() < deadline, "the fifth start never reached its backoff"
+        await asyncio.sleep(0.1)
     took = await bot.sigterm()
     assert took < 2 and emu.identify_count == 4

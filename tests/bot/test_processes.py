@@ -204,10 +204,11 @@ def test_dev_with_a_token_runs_the_agents_and_the_discord_bot(tmp_path: Path) ->
                 proc.wait()
 
 
-def test_dev_with_a_refused_token_says_so_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("argv", [["bot"], ["dev"]], ids=["spotrun bot", "spotrun dev"])
+def test_a_token_discord_refuses_is_one_line_and_exit_2(tmp_path: Path, argv: list[str]) -> None:
     with DiscordEmulator(token="test-token") as emu:
         proc = subprocess.run(
-            [sys.executable, "-m", "spotrun", "dev", "--output", str(tmp_path / "out")],
+            [sys.executable, "-m", "spotrun", *argv],
             capture_output=True,
             cwd=ROOT,
             env=env_for(
@@ -220,6 +221,35 @@ def test_dev_with_a_refused_token_says_so_in_one_line(tmp_path: Path) -> None:
             timeout=60,
             check=False,
         )
-    assert proc.returncode == 2, proc.stderr.decode()[-2000:]
-    assert b"SPOTRUN_DISCORD_TOKEN was refused" in proc.stderr
-    assert b"Traceback" not in proc.stderr
+    err = proc.stderr.decode(errors="replace")
+    assert "Traceback" not in err, err
+    assert proc.returncode == 2, err
+    # Besides the process's JSON log lines (discord.py's voice warnings), one plain line.
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith('{"')]
+    assert len(lines) == 1 and "SPOTRUN_DISCORD_TOKEN" in lines[0], err
+
+
+def test_dev_names_an_agent_that_cannot_start_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:  # the agent's port is taken: it exits at startup
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        registry = tmp_path / "busy.yaml"
+        name, (_, commands) = "data-analysis", AGENTS["data-analysis"]
+        agent = {"name": name, "auth": "none", "commands": commands, "timeout_s": 60}
+        agent["base_url"] = f"http://127.0.0.1:{busy.getsockname()[1]}"
+        registry.write_text(yaml.safe_dump({"agents": [agent]}))
+        proc = subprocess.run(
+            [sys.executable, "-m", "spotrun", "dev", "--console", "--output", str(tmp_path / "out")],
+            input=b"",
+            capture_output=True,
+            cwd=ROOT,
+            env=env_for(tmp_path, SPOTRUN_CLIENT_REGISTRY_FILE=str(registry), SPOTRUN_DEV_AGENTS=name),
+            timeout=90,
+            check=False,
+        )
+    err = proc.stderr.decode(errors="replace")
+    assert "Traceback" not in err and proc.returncode == 1, err
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith('{"')]
+    assert len(lines) == 1 and "data-analysis" in lines[0] and "data-analysis.log" in lines[0], err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.store import MIGRATIONS, InvalidTransition, JobState, JobStore
+from bot.jobs.store import MIGRATIONS, InvalidTransition, JobState, JobStore, MonitorCaps
 from spotrun.protocol import JOB_ID_PATTERN, AgentResult, Command, InputFile, Usage
 
 
@@ -73,7 +73,12 @@ async def test_unfinished_and_unposted_jobs_are_found_for_resume(tmp_path: Path)
 async def test_monitors_and_meta(tmp_path: Path) -> None:
     store = await JobStore.open(tmp_path / "j.db")
     mon = await store.add_monitor(
-        url="https://e.com", interval_s=60, user_id="1", guild_id="2", channel_id="3"
+        url="https://e.com",
+        interval_s=60,
+        user_id="1",
+        guild_id="2",
+        channel_id="3",
+        caps=MonitorCaps(10, 3, 5),
     )
     assert [m.id for m in await store.due_monitors(mon.next_check_at)] == [mon.id]
     await store.update_monitor(mon.id, next_check_at=mon.next_check_at + 60, fingerprint="abc")

@@ -54,7 +54,9 @@ def test_cli_reports_settings_errors_without_traceback(monkeypatch, capsys):
     monkeypatch.setenv("SPOTRUN_AGENT_AUTH", "google")
     monkeypatch.delenv("SPOTRUN_AGENT_AUDIENCE", raising=False)
     monkeypatch.setenv("SPOTRUN_AGENT_PORT", "not-a-port")
-    assert cli_main(["agent", "audio-video"]) == 2
+    with pytest.raises(SystemExit) as exited:  # the agent's startup exits itself, like `python -m`
+        cli_main(["agent", "audio-video"])
+    assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "SPOTRUN_AGENT_PORT" in err and "Traceback" not in err
 
