@@ -11,7 +11,7 @@ from typing import Any
 from bot import metrics
 from bot.jobs.progress import StatusBoard
 from bot.jobs.queue import FairQueue, Ticket
-from bot.jobs.runner import JobRunner
+from bot.jobs.runner import FAILED_LINE, JobRunner
 from bot.jobs.store import Job, JobState, JobStore
 from spotrun.logs import get_logger
 from spotrun.protocol import InputFile
@@ -56,6 +56,7 @@ class JobEngine:
         self._reposter: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._refresh_again = False
+        self._admission = asyncio.Lock()
         self.draining = False
 
     # ----------------------------------------------------------------------- lifecycle
@@ -91,7 +92,7 @@ class JobEngine:
                 continue  # e.g. a console job in a store the Discord bot now uses: not ours to run
             if job.state is JobState.RUNNING:
                 job = await self.store.transition(job.id, JobState.QUEUED)
-            self._admit(job, enforce_limits=False)
+            self._admit(job)  # admitted once already: the limits do not apply again
             log.info("job resumed", job_id=job.id, command=job.command, attempt=job.attempt)
         self._wake.set()
 
@@ -105,23 +106,27 @@ class JobEngine:
     # ----------------------------------------------------------------------- commands
 
     async def submit(self, sub: Submission) -> tuple[Job, int]:
-        """Persist the job, queue it, show its status; raises UserLimitReached before persisting."""
-        self.queue.check(sub.user_id)
-        job = await self.store.create_job(
-            command=sub.command,
-            args=sub.args,
-            user_id=sub.user_id,
-            guild_id=sub.guild_id,
-            channel_id=sub.channel_id,
-            files=sub.files,
-            frontend=sub.frontend,
-            origin_message_id=sub.origin_message_id,
-            interaction_id=sub.interaction_id,
-            interaction_token=sub.interaction_token,
-            token_expires_at=sub.token_expires_at,
-        )
+        """Admit and persist the job in one store transaction, queue it, show its status.
+
+        Raises UserLimitReached when the store refuses it: then nothing is stored or queued."""
+        # Admission order is queue order: a burst gets the positions the store's order implies.
+        async with self._admission:
+            job = await self.store.create_job(
+                command=sub.command,
+                args=sub.args,
+                user_id=sub.user_id,
+                guild_id=sub.guild_id,
+                channel_id=sub.channel_id,
+                files=sub.files,
+                frontend=sub.frontend,
+                origin_message_id=sub.origin_message_id,
+                interaction_id=sub.interaction_id,
+                interaction_token=sub.interaction_token,
+                token_expires_at=sub.token_expires_at,
+                limits=self.queue.limits,
+            )
+            position = self._admit(job)
         metrics.JOBS.labels(job.command, JobState.QUEUED.value).inc()
-        position = self._admit(job, enforce_limits=True)
         log.info("job submitted", job_id=job.id, command=job.command, user_id=job.user_id, position=position)
         if self.draining:
             text = (
@@ -168,9 +173,9 @@ class JobEngine:
 
     # ------------------------------------------------------------------------ internals
 
-    def _admit(self, job: Job, *, enforce_limits: bool) -> int:
+    def _admit(self, job: Job) -> int:
         ticket = Ticket(job.id, job.user_id, self.runner.registry.for_command(job.command).name)
-        position = self.queue.admit(ticket, enforce_limits=enforce_limits)
+        position = self.queue.admit(ticket)
         self._positions[job.id] = position
         self._done.setdefault(job.id, asyncio.Event())
         metrics.QUEUE_DEPTH.set(self.queue.depth)
@@ -236,7 +241,7 @@ class JobEngine:
             return
         text = "the bot hit an internal error running this job; an admin can find it in the logs"
         job = await self.store.transition(job_id, JobState.FAILED, error_code="internal", error_message=text)
-        await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
+        await self.board.show(job, FAILED_LINE, active=False, final=True)
         await self.runner.deliver(job, self.runner.frontends[job.frontend].post_error(job, text))
 
     def _finished(self, job_id: str) -> None:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from bot.frontends.base import DeliveryError, Frontend
 from bot.jobs.store import Job, JobStore
 from spotrun.logs import get_logger
 
 log = get_logger("bot.progress")
+
+# A progress line may be a function: it is rendered when it is written, not when it was queued,
+# so a throttled "running… N s" still tells the true N.
+Text = str | Callable[[], str]
 
 
 class StatusBoard:
@@ -19,28 +24,25 @@ class StatusBoard:
         self._interval = interval_s
         self._last: dict[str, float] = {}
         self._message_ids: dict[str, str] = {}
-        self._pending: dict[str, tuple[Job, str, bool]] = {}
+        self._pending: dict[str, tuple[Job, Text, bool]] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._final: set[str] = set()  # jobs whose final line is shown: later progress is stale
 
-    async def show(self, job: Job, text: str, *, active: bool = True, final: bool = False) -> None:
-        """Show `text` now if the interval allows, else later; a `final` text waits its turn and
-        replaces anything pending (it must not be overwritten by an older progress line)."""
+    async def show(self, job: Job, text: Text, *, active: bool = True, final: bool = False) -> None:
+        """Show `text` now if the interval allows, else later (the latest pending text wins).
+
+        A `final` text is written at once — after any write in flight, never later than the
+        result it announces — and nothing is written after it."""
         if job.id in self._final:
             return
-        wait = self._interval - (time.monotonic() - self._last.get(job.id, float("-inf")))
         if final:
             self._final.add(job.id)
-            self._pending.pop(job.id, None)
-            timer = self._timers.pop(job.id, None)
-            if timer is not None:
-                timer.cancel()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            await self._write(job, text, active)
+            self._pending.pop(job.id, None)  # a sleeping timer then finds nothing to write
+            await self._write(job, text, active, final=True)
             self.forget(job.id)
             return
+        wait = self._interval - (time.monotonic() - self._last.get(job.id, float("-inf")))
         if wait <= 0 and job.id not in self._timers:
             await self._write(job, text, active)
             return
@@ -55,14 +57,17 @@ class StatusBoard:
         if pending is not None:
             await self._write(*pending)
 
-    async def _write(self, job: Job, text: str, active: bool) -> None:
+    async def _write(self, job: Job, text: Text, active: bool, *, final: bool = False) -> None:
         # One writer per job: the first write creates the message the later ones edit.
         async with self._locks.setdefault(job.id, asyncio.Lock()):
+            if not final and job.id in self._final:
+                return  # the final line came while this one waited its turn
             self._last[job.id] = time.monotonic()
             known = self._message_ids.get(job.id) or job.status_message_id
             job.status_message_id = known
+            line = text() if callable(text) else text
             try:
-                message_id = await self._frontends[job.frontend].show_status(job, text, active=active)
+                message_id = await self._frontends[job.frontend].show_status(job, line, active=active)
             except DeliveryError as exc:
                 log.warning("status update failed", job_id=job.id, error=str(exc))
                 return

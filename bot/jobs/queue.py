@@ -1,9 +1,13 @@
-"""Fair scheduling: per-agent concurrency, per-user limits, round-robin between users, FIFO per user."""
+"""Fair scheduling: per-agent concurrency, per-user running slots, round-robin between users, FIFO each."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+
+from bot.jobs.limits import UserLimitReached, UserLimits
+
+__all__ = ["FairQueue", "Ticket", "UserLimitReached"]
 
 
 @dataclass(frozen=True)
@@ -13,19 +17,11 @@ class Ticket:
     agent: str
 
 
-class UserLimitReached(Exception):
-    """The user already has as many jobs running and queued as the bot allows."""
-
-    def __init__(self, running: int, queued: int, max_running: int, max_queued: int) -> None:
-        super().__init__(
-            f"you already have {running} running and {queued} queued jobs "
-            f"(limit: {max_running} running + {max_queued} queued) — wait for one to finish "
-            "or cancel one with `cancel <job>`"
-        )
-
-
 class FairQueue:
-    """Pure bookkeeping, no I/O: the engine asks it what to run next and what position a job has."""
+    """Pure bookkeeping, no I/O: the engine asks it what to run next and what position a job has.
+
+    It does not admit or refuse: the job store does that, atomically with creating the job (the
+    store sees every process's jobs). The queue holds exactly the jobs the store admitted."""
 
     def __init__(self, agent_limits: dict[str, int], max_running_per_user: int, max_queued_per_user: int):
         self.agent_limits = dict(agent_limits)
@@ -34,6 +30,11 @@ class FairQueue:
         self._queued: dict[str, deque[Ticket]] = {}
         self._rotation: deque[str] = deque()  # users in round-robin order
         self._running: dict[str, Ticket] = {}
+
+    @property
+    def limits(self) -> UserLimits:
+        """What the store enforces when it admits a job (max_running also paces dispatch here)."""
+        return UserLimits(self.max_running, self.max_queued)
 
     # --------------------------------------------------------------------- queries
 
@@ -75,17 +76,8 @@ class FairQueue:
 
     # ------------------------------------------------------------------- mutations
 
-    def check(self, user_id: str) -> None:
-        running, queued = self.running_of(user_id), self.queued_of(user_id)
-        # A job that can start at once still passes through the queue, so count both together.
-        if running + queued >= self.max_running + self.max_queued:
-            raise UserLimitReached(running, queued, self.max_running, self.max_queued)
-
-    def admit(self, ticket: Ticket, *, enforce_limits: bool = True) -> int:
-        """Queue a ticket; returns its position. Jobs re-admitted after a restart were accepted
-        once already, so the limits must not drop them now (enforce_limits=False)."""
-        if enforce_limits:
-            self.check(ticket.user_id)
+    def admit(self, ticket: Ticket) -> int:
+        """Queue a ticket the store has admitted; returns its position."""
         if ticket.user_id not in self._queued:
             self._queued[ticket.user_id] = deque()
             self._rotation.append(ticket.user_id)

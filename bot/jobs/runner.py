@@ -23,6 +23,9 @@ from spotrun.trace import TraceContext
 
 log = get_logger("bot.runner")
 
+# The status line of a failed job: the reason is said once, in the error message posted after it.
+FAILED_LINE = "❌ failed — the reason is below"
+
 # Cloud Run scales an idle service to zero after roughly this long: the next call is a cold start.
 _COLD_AFTER_S = 15 * 60
 
@@ -90,14 +93,14 @@ class JobRunner:
             provider_usd=bill.provider_usd,
             total_usd=bill.total_usd,
         )
+        took = time.monotonic() - started
         await self._finish(job, started)
         messages = render_result(
             result, footer=bill.footer(), upload_limit=self.settings.upload_limit_bytes, job_id=job.id
         )
+        # The final line first: the user never sees a result under a status that says "running".
+        await self.board.show(job, f"✅ done in {took:.1f} s — result below", active=False, final=True)
         await self.deliver(job, self.frontends[job.frontend].post_result(job, messages))
-        await self.board.show(
-            job, f"✅ done in {time.monotonic() - started:.1f} s — result below", active=False, final=True
-        )
         return job
 
     async def _failed(
@@ -110,8 +113,8 @@ class JobRunner:
             job.id, JobState.FAILED, error_code=str(exc.code or type(exc).__name__), error_message=text
         )
         await self._finish(job, started)
+        await self.board.show(job, FAILED_LINE, active=False, final=True)
         await self.deliver(job, self.frontends[job.frontend].post_error(job, text))
-        await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
         return job
 
     async def post_finished(self, job: Job) -> None:
@@ -122,12 +125,12 @@ class JobRunner:
             messages = render_result(
                 result, footer=bill.footer(), upload_limit=self.settings.upload_limit_bytes, job_id=job.id
             )
-            await self.deliver(job, self.frontends[job.frontend].post_result(job, messages))
             await self.board.show(job, "✅ done — result below", active=False, final=True)
+            await self.deliver(job, self.frontends[job.frontend].post_result(job, messages))
         elif job.state is JobState.FAILED:
             text = job.error_message or "the job failed"
+            await self.board.show(job, FAILED_LINE, active=False, final=True)
             await self.deliver(job, self.frontends[job.frontend].post_error(job, text))
-            await self.board.show(job, f"❌ failed: {text}", active=False, final=True)
         log.info("unposted result posted after restart", job_id=job.id, state=job.state.value)
 
     async def cancelled(self, job_id: str, by: str) -> None:
@@ -155,11 +158,15 @@ class JobRunner:
         interval = self.settings.status_edit_interval_s
         idle = time.monotonic() - self._last_answer.get(agent, float("-inf")) > _COLD_AFTER_S
         words = agent_words(agent)
-        while True:
+        waking_after = self.settings.waking_after_s
+
+        def line() -> str:
+            # Rendered when the board writes it (edits are throttled), so the seconds are true then.
             elapsed = time.monotonic() - started
-            if idle and elapsed >= self.settings.waking_after_s:
-                text = f"😴 waking the {words} agent… {elapsed:.0f} s (it was idle: cold start)"
-            else:
-                text = f"⚙️ running on the {words} agent… {elapsed:.0f} s"
-            await self.board.show(job, text, active=True)
+            if idle and elapsed >= waking_after:
+                return f"😴 waking the {words} agent… {elapsed:.0f} s (it was idle: cold start)"
+            return f"⚙️ running on the {words} agent… {elapsed:.0f} s"
+
+        while True:
+            await self.board.show(job, line, active=True)
             await asyncio.sleep(interval)

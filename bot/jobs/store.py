@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import sqlite3
@@ -14,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.jobs.limits import UserLimitReached, UserLimits
 from spotrun.protocol import AgentResult, InputFile
 
 
@@ -216,16 +218,22 @@ class InvalidTransition(Exception):
 
 
 class JobStore:
-    """One per process; opened by the startup function and passed in."""
+    """One per process; opened by the startup function and passed in.
+
+    The connection is in autocommit mode: a statement is its own transaction unless a method
+    opens one explicitly, and a failed write never leaves one open."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
+        self._admit_lock = asyncio.Lock()  # one admission at a time in this process
 
     @classmethod
     async def open(cls, path: str | Path) -> JobStore:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
+        # Autocommit (isolation_level=None): no implicit transactions, so an explicit BEGIN never
+        # collides with another coroutine's half-finished one on this shared connection.
+        db = await aiosqlite.connect(str(path), isolation_level=None)
         db.row_factory = aiosqlite.Row
         # WAL: readers never block the writer; NORMAL sync is durable enough with WAL.
         await db.execute("PRAGMA journal_mode=WAL")
@@ -295,28 +303,30 @@ class JobStore:
         interaction_id: str | None = None,
         interaction_token: str | None = None,
         token_expires_at: float | None = None,
+        limits: UserLimits | None = None,
     ) -> Job:
-        job = Job(
-            id=new_id(),
-            command=command,
-            args=args,
-            user_id=user_id,
-            guild_id=guild_id,
-            channel_id=channel_id,
-            state=JobState.QUEUED,
-            created_at=time.time(),
-            frontend=frontend,
-            origin_message_id=origin_message_id,
-            interaction_id=interaction_id,
-            interaction_token=interaction_token,
-            token_expires_at=token_expires_at,
-            files=list(files),
-        )
-        await self._db.execute(
-            """INSERT INTO jobs (id, command, args_json, user_id, guild_id, channel_id, frontend,
-                   origin_message_id, state, created_at, interaction_id, interaction_token, token_expires_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
+        """Admit and create a job in one transaction: with `limits`, raise UserLimitReached (and
+        store nothing) when the user's queued and running jobs already fill them."""
+        async with self._admit_lock:
+            # Built under the lock: created_at order is admission order (the order jobs resume in).
+            job = Job(
+                id=new_id(),
+                command=command,
+                args=args,
+                user_id=user_id,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                state=JobState.QUEUED,
+                created_at=time.time(),
+                frontend=frontend,
+                origin_message_id=origin_message_id,
+                interaction_id=interaction_id,
+                interaction_token=interaction_token,
+                token_expires_at=token_expires_at,
+                files=list(files),
+            )
+            db = self._db
+            row = (
                 job.id,
                 command,
                 json.dumps(args),
@@ -330,14 +340,49 @@ class JobStore:
                 interaction_id,
                 interaction_token,
                 token_expires_at,
-            ),
-        )
-        await self._db.executemany(
-            "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)",
-            [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(job.files)],
-        )
-        await self._db.commit()
+            )
+            # The transaction keeps the job and its files together; the admission itself is the
+            # one INSERT … SELECT … WHERE: counting and inserting in a single statement is atomic
+            # against every writer, other processes sharing the file included (SQLite takes the
+            # write lock before that statement reads).
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                if limits is None:
+                    cur = await db.execute(_INSERT_JOB, row)
+                else:
+                    cur = await db.execute(_INSERT_JOB_UNDER_LIMIT, (*row, user_id, limits.active))
+                admitted = cur.rowcount == 1
+                if admitted:
+                    await db.executemany(
+                        _INSERT_FILE,
+                        [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(job.files)],
+                    )
+            except BaseException:
+                # Not a ROLLBACK: other coroutines' statements on this connection may have run
+                # inside this transaction, and their writes must stay. Undo only our own.
+                await asyncio.shield(self._undo_create(job.id))
+                raise
+            await db.commit()
+            if not admitted:
+                assert limits is not None
+                running, queued = await self._active_of(db, user_id)
+                raise UserLimitReached(running, queued, limits.max_running, limits.max_queued)
         return job
+
+    async def _undo_create(self, job_id: str) -> None:
+        await self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))  # files cascade
+        await self._db.commit()
+
+    @staticmethod
+    async def _active_of(db: aiosqlite.Connection, user_id: str) -> tuple[int, int]:
+        """(running, queued) jobs of a user, across every process that shares this store."""
+        async with db.execute(
+            "SELECT state, COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('running', 'queued') "
+            "GROUP BY state",
+            (user_id,),
+        ) as cur:
+            counts = {str(r[0]): int(r[1]) async for r in cur}
+        return counts.get("running", 0), counts.get("queued", 0)
 
     async def get(self, job_id: str, *, with_files: bool = False) -> Job | None:
         async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
@@ -532,6 +577,17 @@ class JobStore:
         cur = await self._db.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
         await self._db.commit()
         return cur.rowcount == 1
+
+
+_JOB_COLUMNS = """id, command, args_json, user_id, guild_id, channel_id, frontend, origin_message_id, state,
+    created_at, interaction_id, interaction_token, token_expires_at"""
+_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_FILE = "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)"
+# Admission: insert only while the user's queued + running jobs are under the limit. Atomic in
+# SQLite (one writer at a time); PostgreSQL needs a per-user advisory lock before it.
+_INSERT_JOB_UNDER_LIMIT = f"""INSERT INTO jobs ({_JOB_COLUMNS})
+    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    WHERE (SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')) < ?"""  # noqa: S608
 
 
 def _monitor(row: aiosqlite.Row) -> Monitor:

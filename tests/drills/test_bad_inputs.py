@@ -71,10 +71,12 @@ STATUS_ONLY = ("queued", "running on", "⏳", "🔄")
 
 
 def answer_to(emu: DiscordEmulator, origin: int) -> Any:
-    """The bot's terminal answer to one message: a reply that is not a progress line."""
+    """The bot's terminal answer to one message: a reply that is not a progress line nor the job's
+    status message (whose final line only points at the result or error posted under it)."""
     for m in emu.messages():
         ref = m.message_reference and int(m.message_reference["message_id"]) == origin
-        if ref and not any(s in m.content for s in STATUS_ONLY):
+        status = (m.nonce or "").startswith("s")
+        if ref and not status and not any(s in m.content for s in STATUS_ONLY):
             return m
     return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -101,4 +102,7 @@ async def test_1000_commands_from_100_users(emu: DiscordEmulator, echo_agent: An
     assert kinds["error"] == 0, "a healthy agent with room for 50 calls should not fail jobs"
     wrong = {u: n for u, n in refused_by_user.items() if n != PER_USER - 7}
     assert len(refused_by_user) == USERS and not wrong, f"per-user limit not applied exactly: {wrong}"
+    with sqlite3.connect(tmp_path / "bot.db") as db:  # a refused command leaves no job behind
+        stored = db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    assert stored == kinds["result"], f"{stored} jobs stored for {kinds['result']} accepted commands"
     assert peak_mb < idle_mb + 150 and after_mb < idle_mb + 100, "bot memory is not bounded"

@@ -15,7 +15,7 @@ from tests.fakes.discord import payloads
 from tests.fakes.discord.gateway import Gateway
 from tests.fakes.discord.messages import create as create_message
 from tests.fakes.discord.rest import Rest
-from tests.fakes.discord.state import Fault, Interaction, Member, Message, StoredFile, World
+from tests.fakes.discord.state import Event, Fault, Interaction, Member, Message, StoredFile, World
 from tests.fakes.threaded import ThreadedServer
 
 # option types (Discord API): sub-command/group are not emulated
@@ -387,6 +387,11 @@ class DiscordEmulator(ThreadedServer):
             for guild_cmds in self.world.guild_commands.values():
                 cmds.extend(guild_cmds)
             return copy.deepcopy(cmds)
+
+    def timeline(self) -> list[Event]:
+        """Every message creation and edit, in the order the emulator applied them."""
+        with self.world.lock:
+            return list(self.world.timeline)
 
     @property
     def requests(self) -> list[tuple[str, str]]:

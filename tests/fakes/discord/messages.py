@@ -7,7 +7,7 @@ import mimetypes
 import time
 from typing import Any
 
-from tests.fakes.discord.state import Message, StoredFile, World
+from tests.fakes.discord.state import Event, Message, StoredFile, World
 
 MAX_CONTENT = 2000
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -147,6 +147,7 @@ def create(
         )
         msg.files = store_uploads(world, channel_id, payload, uploads)
         world.messages[msg.id] = msg
+        world.timeline.append(Event(time.time(), "create", msg.id, msg.text()))
     return msg
 
 
@@ -192,3 +193,4 @@ def edit(world: World, msg: Message, payload: dict[str, Any], uploads: list[Uplo
             msg.flags = (msg.flags & 64) | (int(payload["flags"]) & ~64)
         msg.flags &= ~LOADING
         msg.edited_at = time.time()
+        world.timeline.append(Event(msg.edited_at, "edit", msg.id, msg.text()))

@@ -99,6 +99,16 @@ class Interaction:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One message created or edited, in the order Discord applied it (the user's view over time)."""
+
+    at: float  # wall clock, comparable with the bot's time.time() stamps in its store
+    kind: str  # "create" | "edit"
+    message_id: int
+    text: str  # the message's text() after this event
+
+
 @dataclass
 class Member:
     user_id: int
@@ -143,6 +153,7 @@ class World:
         self.interactions: dict[int, Interaction] = {}
         self.tokens: dict[str, int] = {}
         self.requests: list[tuple[str, str]] = []
+        self.timeline: list[Event] = []
         self.faults: list[Fault] = []
         self.dm_channels: dict[int, int] = {}
 
