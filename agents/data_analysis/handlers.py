@@ -36,7 +36,8 @@ async def analyze(job: Job) -> Output:
         table = load_table(file, settings, args.columns)
         return table.format, summary.compute(table.frame, settings)
 
-    fmt, data = await asyncio.to_thread(work)
+    async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
+        fmt, data = await asyncio.to_thread(work)
     text, fields = summary.render(file.name, fmt, data)
     data["format"] = fmt
     return Output(
@@ -55,7 +56,8 @@ async def chart(job: Job) -> Output:
     def work() -> charts.Chart:
         return charts.render_chart(load_table(file, settings).frame, args, settings)
 
-    result = await asyncio.to_thread(work)
+    async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
+        result = await asyncio.to_thread(work)
     text = f"{args.kind.capitalize()} chart of {', '.join(result.y)}" + (
         f" by {result.x}" if result.x else ""
     )
@@ -147,7 +149,8 @@ async def predict(job: Job) -> Output:
         )
         return choice, future, xs, png, dropped, len(values)
 
-    choice, future, _xs, png, dropped, points = await asyncio.to_thread(work)
+    async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
+        choice, future, _xs, png, dropped, points = await asyncio.to_thread(work)
     fit = choice.fit
     params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
     error = choice.holdout_rmse.get(fit.method)

@@ -8,9 +8,10 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agents.common import AgentFailure
+from agents.data_analysis import caps
 from agents.data_analysis.settings import AnalysisSettings
 from spotrun.protocol import ErrorCode, InputFile
 
@@ -100,8 +101,10 @@ def detect_format(file: InputFile) -> Format:
         first = stripped.split("\n", 1)[0].strip()
         try:
             json.loads(first)
-        except ValueError:
-            return "json"  # one object spread over lines: {"a": [1, 2], ...}
+        except (ValueError, RecursionError):
+            # One object spread over lines ({"a": [1, 2], ...}), or nested past the parser's stack:
+            # the depth cap refuses the latter before anything else parses it.
+            return "json"
         return "ndjson" if "\n" in stripped.strip() else "json"
     return "csv"
 
@@ -175,11 +178,23 @@ def _shape_looks_right(data: bytes, delimiter: str) -> tuple[bool, int]:
     import polars as pl
 
     lines = pl.read_csv(
-        io.BytesIO(data), has_header=False, separator="\x1f", quote_char=None,
-        new_columns=["line"], schema_overrides={"line": pl.String}, truncate_ragged_lines=True,
+        io.BytesIO(data),
+        has_header=False,
+        separator="\x1f",
+        quote_char=None,
+        new_columns=["line"],
+        schema_overrides={"line": pl.String},
+        truncate_ragged_lines=True,
     )["line"].drop_nulls()
     counts = lines.filter(lines.str.strip_chars() != "").str.count_matches(delimiter, literal=True)
     return counts.n_unique() <= 1, max(0, counts.len() - 1)
+
+
+def _check_csv_caps(data: bytes, sample: str, delimiter: str, name: str, settings: AnalysisSettings) -> None:
+    """Header width and line count bound the decoded table before polars allocates a column."""
+    header = next(csv.reader(io.StringIO(sample.split("\n", 1)[0]), delimiter=delimiter), [])
+    caps.check_columns(len(header), name, settings)
+    caps.check_cells(data.count(b"\n"), len(header), name, settings)
 
 
 def _read_csv(file: InputFile, settings: AnalysisSettings) -> Table:
@@ -196,6 +211,7 @@ def _read_csv(file: InputFile, settings: AnalysisSettings) -> Table:
             f"{file.name} is not UTF-8 text (byte {exc.start}) — save it as UTF-8 CSV",
         ) from None
     delimiter = _sniff_delimiter(sample)
+    _check_csv_caps(data, sample, delimiter, file.name, settings)
     uniform, rows = _shape_looks_right(data, delimiter) if data.strip() else (False, 0)
     if not uniform or rows == 0 or rows > settings.max_rows:
         # The exact pass names the offending line (or raises the empty/too-many-rows error).
@@ -218,8 +234,6 @@ def _read_csv(file: InputFile, settings: AnalysisSettings) -> Table:
 
 
 def _read_json(file: InputFile, settings: AnalysisSettings) -> Table:
-    import polars as pl
-
     try:
         doc = json.loads(file.data)
     except ValueError as exc:
@@ -259,19 +273,30 @@ def _read_json(file: InputFile, settings: AnalysisSettings) -> Table:
                 f"{file.name} record {index + 1} is "
                 f'{type(record).__name__}, not an object — every record must be {{"column": value}}',
             )
-    if len(doc) > settings.max_rows:
+    return Table(_frame_from_records(doc, file.name, settings), "json")
+
+
+def _frame_from_records(records: list[dict[str, Any]], name: str, settings: AnalysisSettings) -> pl.DataFrame:
+    import polars as pl
+
+    if len(records) > settings.max_rows:
         raise _fail(
             ErrorCode.PAYLOAD_TOO_LARGE,
-            f"{file.name} has more than {settings.max_rows:,} records — attach a sample or an aggregate",
+            f"{name} has more than {settings.max_rows:,} records — attach a sample or an aggregate",
         )
+    # Every distinct key becomes a column of every row: 1M records with one new key each would be
+    # a 1M × 1M table. Count keys (C-speed set union) before polars sees them.
+    keys: set[str] = set()
+    keys.update(*records)
+    caps.check_columns(len(keys), name, settings)
+    caps.check_cells(len(records), len(keys), name, settings)
     try:
-        frame = pl.from_dicts(doc, infer_schema_length=settings.infer_rows)
+        return pl.from_dicts(records, infer_schema_length=settings.infer_rows)
     except pl.exceptions.PolarsError as exc:
         raise _fail(
             ErrorCode.INVALID_ARGUMENT,
-            f"{file.name}: {_first_line(exc)} — keep each field's type consistent across records",
+            f"{name}: {_first_line(exc)} — keep each field's type consistent across records",
         ) from None
-    return Table(frame, "json")
 
 
 def _read_ndjson(file: InputFile, settings: AnalysisSettings) -> Table:
@@ -297,13 +322,17 @@ def _read_ndjson(file: InputFile, settings: AnalysisSettings) -> Table:
                 ErrorCode.PAYLOAD_TOO_LARGE,
                 f"{file.name} has more than {settings.max_rows:,} records — attach a sample or an aggregate",
             )
-    table = _read_json(InputFile(name=file.name, data=json.dumps(records).encode()), settings)
-    return Table(table.frame, "ndjson")
+    if not records:
+        raise _fail(
+            ErrorCode.INVALID_ARGUMENT, f"{file.name} has no records — attach one JSON object per line"
+        )
+    return Table(_frame_from_records(records, file.name, settings), "ndjson")
 
 
 def _read_parquet(file: InputFile, settings: AnalysisSettings, columns: list[str] | None) -> Table:
     import polars as pl
 
+    caps.check_parquet(file.data, file.name, settings, columns)
     try:
         # Lazy: projection and the row cap reach the Parquet reader, so unused columns are never decoded.
         lazy = pl.scan_parquet(io.BytesIO(file.data))
@@ -348,6 +377,8 @@ def load_table(file: InputFile, settings: AnalysisSettings, columns: list[str] |
     """Blocking (run it in a thread): detect, read, check limits and the optional column filter."""
     _check_size(file, settings)
     fmt = detect_format(file)
+    if fmt in ("json", "ndjson"):
+        caps.check_json(file.data, file.name, settings)
     if fmt == "parquet":
         table = _read_parquet(file, settings, columns)
     elif fmt == "json":
@@ -357,12 +388,8 @@ def load_table(file: InputFile, settings: AnalysisSettings, columns: list[str] |
     else:
         table = _read_csv(file, settings)
     frame = table.frame
-    if frame.width > settings.max_columns:
-        raise _fail(
-            ErrorCode.PAYLOAD_TOO_LARGE,
-            f"{file.name} has {frame.width} columns; the limit is "
-            f"{settings.max_columns} — drop the columns you don't need",
-        )
+    caps.check_columns(frame.width, file.name, settings)
+    caps.check_decoded(frame, file.name, settings)
     if frame.height == 0:
         raise _fail(ErrorCode.INVALID_ARGUMENT, f"{file.name} has no data rows — attach a file with data")
     if columns:

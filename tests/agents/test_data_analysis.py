@@ -236,3 +236,66 @@ async def test_predict_errors(agent: str) -> None:
     assert status == 422 and "available columns" in body["error"]["message"]
     status, body = await call(agent, "predict", {"column": "a"}, "two.csv", b"a\n1\n2\n")
     assert status == 422 and "at least 3" in body["error"]["message"]
+
+
+# ------------------------------------------------------------------ caps decided before decoding
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (b'[{"a": 1}, {"a": 2}]', 2),
+        (b'[{"a": "[[[[{{{{"}]', 2),  # brackets inside a string do not count
+        (b'[{"a": "say \\"[[[\\" twice", "b": [[1]]}]', 4),  # escaped quotes stay inside the string
+        (b'[{"a": "ends in a backslash \\\\", "b": [[[1]]]}]', 5),  # an escaped backslash closes it
+        (b'{"k": 1}\n{"k": {"j": [1]}}\n', 3),
+        (b"1", 0),
+    ],
+)
+def test_json_depth_prescan(text: bytes, depth: int) -> None:
+    from agents.data_analysis.caps import json_depth
+
+    assert json_depth(text) == depth
+    if depth:
+        doc = [json.loads(line) for line in text.splitlines()] if b"\n" in text else [json.loads(text)]
+        assert doc  # the cases are valid JSON: the scan is checked against real documents
+
+
+def test_parquet_footer_counts_rows_columns_and_decoded_size() -> None:
+    from agents.data_analysis.parquet_footer import FooterError, read_footer
+
+    frame = pl.DataFrame(
+        {"a": list(range(1000)), "s": ["word"] * 1000, "n": [{"p": 1, "q": [1.0, 2.0]}] * 1000}
+    )
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, row_group_size=300)
+    footer = read_footer(buffer.getvalue(), 1 << 20, 10**6)
+    assert (footer.num_rows, footer.row_groups, footer.columns) == (1000, 4, ["a", "s", "n"])
+    assert footer.decoded_bytes(["a"]) == 8000  # 1000 Int64 values
+    assert footer.decoded_bytes() >= frame.estimated_size() * 0.5
+    data = buffer.getvalue()
+    for damaged in (
+        data[:-4] + b"PAR2",
+        data[:100] + data[-8:],
+        data[:-8] + (10**6).to_bytes(4, "little") + b"PAR1",
+    ):
+        with pytest.raises(FooterError):
+            read_footer(damaged, 1 << 20, 10**6)
+
+
+async def test_caps_name_their_limits(agent: str) -> None:
+    # 2,000 records with a new key each would be a 2,000 × 2,000 table: refused from the keys.
+    keys = json.dumps([{f"k{i}": i} for i in range(2000)]).encode()
+    status, body = await call(agent, "analyze", {}, "keys.json", keys, "application/json")
+    assert status == 413 and "2,000 columns; the limit is 500" in body["error"]["message"]
+    wide = (",".join(f"c{i}" for i in range(600)) + "\n" + ",".join("1" * 600) + "\n").encode()
+    status, body = await call(agent, "analyze", {}, "wide.csv", wide)
+    assert status == 413 and "600 columns; the limit is 500" in body["error"]["message"]
+    buffer = io.BytesIO()
+    pl.DataFrame({"x": list(range(6000))}).write_parquet(buffer)
+    status, body = await call(
+        agent, "analyze", {}, "many.parquet", buffer.getvalue(), "application/octet-stream"
+    )
+    assert status == 413 and "6,000 rows; the limit is 5,000" in body["error"]["message"]
+    status, body = await call(agent, "analyze", {}, "deep.json", b"[" * 30 + b"]" * 30, "application/json")
+    assert status == 413 and "30 levels deep; the limit is 20" in body["error"]["message"]
