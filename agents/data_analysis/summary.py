@@ -76,9 +76,12 @@ def compute(frame: pl.DataFrame, settings: AnalysisSettings) -> dict[str, Any]:
         if name in stats:
             entry["stats"] = stats[name]
         if not is_numeric(dtype) and not dtype.is_temporal() and not dtype.is_nested():
-            series = frame.get_column(name)
+            # Empty cells are not a value: nulls, and text that is blank once trimmed ("" or "  ").
+            series = frame.get_column(name).drop_nulls()
+            if dtype == pl.String:
+                series = series.filter(series.str.strip_chars() != "")
             entry["unique"] = series.n_unique()
-            counts = series.drop_nulls().value_counts(sort=True).head(settings.top_categories)
+            counts = series.value_counts(sort=True).head(settings.top_categories)
             entry["top"] = [
                 {"value": _clean(v), "count": n} for v, n in zip(counts[name], counts["count"], strict=True)
             ]

@@ -299,3 +299,17 @@ async def test_caps_name_their_limits(agent: str) -> None:
     assert status == 413 and "6,000 rows; the limit is 5,000" in body["error"]["message"]
     status, body = await call(agent, "analyze", {}, "deep.json", b"[" * 30 + b"]" * 30, "application/json")
     assert status == 413 and "30 levels deep; the limit is 20" in body["error"]["message"]
+
+
+async def test_unique_does_not_count_empty_cells(agent: str) -> None:
+    # Two values and empty cells (unquoted and quoted-empty): "2 unique", never 3.
+    data = b'k,c\n1,x\n2,\n3,y\n4,""\n5,x\n6,  \n'
+    status, body = await call(agent, "analyze", {}, "empties.csv", data)
+    assert status == 200, body
+    column = next(c for c in body["data"]["columns"] if c["name"] == "c")
+    assert column["unique"] == 2
+    assert {t["value"] for t in column["top"]} == {"x", "y"}
+    assert any(f["name"] == "Top c (2 unique)" for f in body["fields"])
+    records = json.dumps([{"c": "x"}, {"c": None}, {"c": "y"}, {"c": ""}]).encode()
+    status, body = await call(agent, "analyze", {}, "empties.json", records, "application/json")
+    assert status == 200 and body["data"]["columns"][0]["unique"] == 2
