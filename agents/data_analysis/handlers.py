@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from agents.common import AgentFailure, Job, Output
-from agents.data_analysis import charts, forecast, summary
+from agents.data_analysis import charts, dates, forecast, summary
 from agents.data_analysis.loader import load_table, require_columns
+from agents.data_analysis.numbers import column_format
 from agents.data_analysis.settings import AnalysisSettings
 from spotrun.protocol import AnalyzeArgs, ChartArgs, ErrorCode, OutputFile, PredictArgs
 
@@ -71,11 +73,13 @@ async def chart(job: Job) -> Output:
     )
 
 
-def _series(frame: pl.DataFrame, args: PredictArgs, settings: AnalysisSettings) -> tuple[list[Any], Any, int]:
+def _series(
+    frame: pl.DataFrame, args: PredictArgs, x: str | None, settings: AnalysisSettings
+) -> tuple[list[Any], Any, int]:
     """The ordered, non-null history of the column (with its x values) and how many nulls were dropped."""
     import polars as pl
 
-    require_columns([c for c in (args.column, args.x) if c], frame.columns)
+    require_columns([c for c in (args.column, x) if c], frame.columns)
     dtype = frame.schema[args.column]
     if not dtype.is_numeric():
         numeric = ", ".join(c for c, t in frame.schema.items() if t.is_numeric()) or "none"
@@ -83,19 +87,28 @@ def _series(frame: pl.DataFrame, args: PredictArgs, settings: AnalysisSettings) 
             ErrorCode.INVALID_ARGUMENT,
             f"column {args.column!r} is {dtype} — a forecast needs numbers; numeric columns: {numeric}",
         )
-    data = frame.select([c for c in (args.x, args.column) if c])
-    if args.x:
-        data = data.sort(args.x, nulls_last=True)
+    data = frame.select([c for c in (x, args.column) if c])
+    if x:
+        data = data.sort(x, nulls_last=True)
     clean = data.drop_nulls()
     dropped = data.height - clean.height
     clean = clean.tail(settings.max_history)
     values = clean.get_column(args.column).cast(pl.Float64).to_numpy()
-    xs = clean.get_column(args.x).to_list() if args.x else list(range(clean.height))
+    xs = clean.get_column(x).to_list() if x else list(range(clean.height))
     return xs, values, dropped
 
 
-def _future_x(xs: list[Any], steps: int) -> list[Any]:
-    """Continue x by its median step when it is evenly spaced numbers or dates; else count rows on."""
+def _future_x(xs: list[Any], steps: int) -> tuple[list[Any], dates.Frequency | None]:
+    """Continue x: dates by their calendar frequency, evenly spaced numbers by their median step,
+    anything else by counting rows on."""
+    if len(xs) >= 2 and isinstance(xs[-1], datetime.date):
+        freq = dates.infer(xs)
+        if freq is not None:
+            return dates.future(xs[-1], freq, steps), freq
+    return _continue(xs, steps), None
+
+
+def _continue(xs: list[Any], steps: int) -> list[Any]:
     if len(xs) >= 2:
         try:
             deltas = sorted(b - a for a, b in itertools.pairwise(xs))
@@ -120,9 +133,11 @@ async def predict(job: Job) -> Output:
     settings = job.app[ANALYSIS]
     file = job.file()
 
-    def work() -> tuple[forecast.Choice, list[Any], list[Any], bytes, int, int]:
+    def work() -> tuple[forecast.Choice, list[Any], str | None, dates.Frequency | None, bytes, int, int]:
         frame = load_table(file, settings).frame
-        xs, values, dropped = _series(frame, args, settings)
+        # No x named: a date column is what a user means by "forecast this"; rows only if there is none.
+        x = args.x or dates.date_column(frame, exclude=args.column)
+        xs, values, dropped = _series(frame, args, x, settings)
         if len(values) < _MIN_POINTS:
             raise AgentFailure(
                 ErrorCode.INVALID_ARGUMENT,
@@ -130,8 +145,8 @@ async def predict(job: Job) -> Output:
                 f"values; a forecast needs at least {_MIN_POINTS}",
             )
         choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction)
-        future = _future_x(xs, args.steps)
-        positions = not args.x or not (future and type(future[0]) is type(xs[-1]))
+        future, freq = _future_x(xs, args.steps)
+        positions = not x or not (future and type(future[0]) is type(xs[-1]))
         plot_x = list(range(len(xs))) if positions else xs
         plot_future = list(range(len(xs), len(xs) + args.steps)) if positions else future
         error = choice.holdout_rmse.get(choice.fit.method, choice.fit.fit_rmse)
@@ -143,20 +158,22 @@ async def predict(job: Job) -> Output:
             1.96 * error if error else None,
             "±1.96 × holdout RMSE" if _held_out(choice) else "±1.96 × in-sample RMSE",
             f"{args.column}: {args.steps}-step forecast ({choice.fit.method})",
-            args.x or "row",
+            x or "row",
             args.column,
             settings,
         )
-        return choice, future, xs, png, dropped, len(values)
+        return choice, future, x, freq, png, dropped, len(values)
 
     async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
-        choice, future, _xs, png, dropped, points = await asyncio.to_thread(work)
+        choice, future, x, freq, png, dropped, points = await asyncio.to_thread(work)
     fit = choice.fit
     params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
     error = choice.holdout_rmse.get(fit.method)
     lines = [
         f"Forecast of **{args.column}** {args.steps} step(s) ahead from {points:,} points "
-        f"with {forecast.NAMES[fit.method]} ({params}).",
+        f"with {forecast.NAMES[fit.method]} ({params})"
+        + (f", over **{x}**" + (f" ({freq.name})" if freq else "") if x else "")
+        + ".",
         choice.reason[0].upper() + choice.reason[1:] + ".",
         (
             f"Error estimate: RMSE {error:.4g} on the last {choice.holdout} points held out "
@@ -167,10 +184,11 @@ async def predict(job: Job) -> Output:
     ]
     warnings = []
     if dropped:
-        warnings.append(
-            f"{dropped} row(s) with a null {args.column}{' or ' + args.x if args.x else ''} were skipped"
-        )
-    rows = [f"{_fmt_x(x):>20}  {v:.6g}" for x, v in zip(future, fit.forecast, strict=True)]
+        warnings.append(f"{dropped} row(s) with a null {args.column}{' or ' + x if x else ''} were skipped")
+    shown = column_format(fit.forecast)
+    labels = [_fmt_x(at) for at in future]
+    width = max(len(label) for label in labels)
+    rows = [f"{label:>{width}}  {shown(v)}" for label, v in zip(labels, fit.forecast, strict=True)]
     if len(rows) > _SHOWN_VALUES:
         rows = [*rows[: _SHOWN_VALUES - 1], f"… {len(rows) - _SHOWN_VALUES + 1} more (all in the data)"]
     text = "\n".join(lines) + "\n```\n" + "\n".join(rows) + "\n```"
@@ -187,7 +205,9 @@ async def predict(job: Job) -> Output:
             "holdout": choice.holdout,
             "holdout_rmse": choice.holdout_rmse,
             "fit_rmse": fit.fit_rmse,
-            "forecast": [{"x": _fmt_x(x), "value": v} for x, v in zip(future, fit.forecast, strict=True)],
+            "x": x,
+            "frequency": freq.name if freq else None,
+            "forecast": [{"x": label, "value": v} for label, v in zip(labels, fit.forecast, strict=True)],
         },
         warnings=warnings,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from agents.data_analysis.numbers import column_format
 from agents.data_analysis.settings import AnalysisSettings
 from spotrun.protocol import EmbedField
 
@@ -117,14 +118,17 @@ def _correlations(
     return found[: settings.max_correlations]
 
 
-def _num(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if value != 0 and (abs(value) >= 1e7 or abs(value) < 1e-3):
-            return f"{value:.3g}"
-        return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
-    return str(value)
+def _stat_cells(stats: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """The statistics of one data column in one format chosen from their common range.
+
+    Dates (ISO strings) stay as they are; numbers share decimals so they line up and compare."""
+    numbers = [v for k in keys if isinstance(v := stats.get(k), int | float) and not isinstance(v, bool)]
+    fmt = column_format(numbers)
+    cells = []
+    for key in keys:
+        value = stats.get(key) if key in stats else ""
+        cells.append(fmt(value) if value is None or isinstance(value, int | float) else str(value))
+    return cells
 
 
 def _clip(text: str, limit: int) -> str:
@@ -161,12 +165,17 @@ def render(name: str, fmt: str, data: dict[str, Any]) -> tuple[str, list[EmbedFi
                 _clip(c["name"], 16),
                 _clip(c["dtype"], 10),
                 f"{c['nulls']:,}",
-                *(_num(s.get(k)) if k in s else "" for k in ("mean", "std", "min", "median", "max")),
+                *_stat_cells(s, ("mean", "std", "min", "median", "max")),
             )
         )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    # Names and types read left to right; counts and statistics line up on their last digit.
     table = [
-        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+        "  ".join(
+            (str(v).ljust(w) if i < 2 else str(v).rjust(w))
+            for i, (v, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
+        for r in [header, *rows]
     ]
     body = "\n".join(lines)
     budget = _TEXT_BUDGET - len(body) - 20

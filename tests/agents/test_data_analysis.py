@@ -313,3 +313,82 @@ async def test_unique_does_not_count_empty_cells(agent: str) -> None:
     records = json.dumps([{"c": "x"}, {"c": None}, {"c": "y"}, {"c": ""}]).encode()
     status, body = await call(agent, "analyze", {}, "empties.json", records, "application/json")
     assert status == 200 and body["data"]["columns"][0]["unique"] == 2
+
+
+# ------------------------------------------------------------------ numbers and dates
+
+
+def table_row(text: str, column: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(column + " "))
+
+
+async def test_summary_table_uses_one_format_per_column(agent: str) -> None:
+    # Statistics spanning 7,221 … 13,420 were printed as "7,221" next to "1.342e+04".
+    values = [7221, 9000, 10500, 13420, 12000, 8000]
+    small = [0.5, 0.25, 1.75, 2.5, 0.125, 1.0]
+    data = "visits,ratio\n" + "".join(f"{v},{s}\n" for v, s in zip(values, small, strict=True))
+    status, body = await call(agent, "analyze", {}, "visits.csv", data.encode())
+    assert status == 200, body
+    row = table_row(body["text"], "visits")
+    assert "e+" not in row
+    assert "7,221" in row and "13,420" in row and "10,024" in row  # min, max, mean (10,023.5 rounds up)
+    ratio = table_row(body["text"], "ratio").split()[3:]
+    assert len({len(v.split(".")[1]) for v in ratio}) == 1, ratio  # same decimals for every statistic
+    assert "0.125" in ratio and "2.500" in ratio
+
+
+def monthly_csv(days: list[str]) -> bytes:
+    return ("date,sales\n" + "".join(f"{d},{100 + 3 * i}\n" for i, d in enumerate(days))).encode()
+
+
+async def test_predict_finds_the_date_column_and_keeps_month_ends(agent: str) -> None:
+    import calendar
+
+    ends = [
+        f"{y}-{m:02d}-{calendar.monthrange(y, m)[1]:02d}" for y in (2001, 2002, 2003) for m in range(1, 13)
+    ]
+    status, body = await call(agent, "predict", {"column": "sales", "steps": 4}, "m.csv", monthly_csv(ends))
+    assert status == 200, body
+    assert [p["x"] for p in body["data"]["forecast"]] == [
+        "2004-01-31",
+        "2004-02-29",
+        "2004-03-31",
+        "2004-04-30",
+    ]
+    assert body["data"]["x"] == "date" and body["data"]["frequency"] == "monthly"
+    assert "2004-02-29" in body["text"] and "monthly" in body["text"]
+
+
+async def test_predict_monthly_steps_do_not_drift(agent: str) -> None:
+    fourths = [f"{y}-{m:02d}-04" for y in (2000, 2001) for m in range(1, 13)]
+    status, body = await call(
+        agent, "predict", {"column": "sales", "x": "date", "steps": 14}, "m.csv", monthly_csv(fourths)
+    )
+    assert status == 200, body
+    xs = [p["x"] for p in body["data"]["forecast"]]
+    assert xs[:3] == ["2002-01-04", "2002-02-04", "2002-03-04"] and xs[-1] == "2003-02-04"
+
+
+async def test_predict_weekly_and_quarterly_steps(agent: str) -> None:
+    weeks = [f"2024-{m:02d}-{d:02d}" for m, d in ((1, 1), (1, 8), (1, 15), (1, 22), (1, 29), (2, 5))]
+    status, body = await call(agent, "predict", {"column": "sales", "steps": 2}, "w.csv", monthly_csv(weeks))
+    assert status == 200, body
+    assert [p["x"] for p in body["data"]["forecast"]] == ["2024-02-12", "2024-02-19"]
+    assert body["data"]["frequency"] == "weekly"
+    quarters = [f"{y}-{m:02d}-01" for y in (2020, 2021) for m in (1, 4, 7, 10)]
+    status, body = await call(
+        agent, "predict", {"column": "sales", "steps": 2}, "q.csv", monthly_csv(quarters)
+    )
+    assert status == 200, body
+    assert [p["x"] for p in body["data"]["forecast"]] == ["2022-01-01", "2022-04-01"]
+    assert body["data"]["frequency"] == "quarterly"
+
+
+async def test_predict_values_share_one_format(agent: str) -> None:
+    data = "v\n" + "".join(f"{99990 + 3 * i}\n" for i in range(12))
+    status, body = await call(
+        agent, "predict", {"column": "v", "steps": 6, "method": "linear"}, "v.csv", data.encode()
+    )
+    assert status == 200, body
+    block = body["text"].split("```")[1]
+    assert "e+" not in block and "100,026" in block and "100,041" in block
