@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 _MIB = 1024 * 1024
-_CELL_BYTES = 8  # a decoded number or date; text cells also keep their bytes, bounded by the file
+CELL_BYTES = 8  # a decoded number or date; text cells also keep their bytes, bounded by the file
 
 
 def _too_large(message: str) -> AgentFailure:
@@ -74,7 +74,7 @@ def check_columns(count: int, name: str, settings: AnalysisSettings) -> None:
 
 def check_cells(rows: int, columns: int, name: str, settings: AnalysisSettings) -> None:
     """Rows × columns as decoded numbers against the decoded-size cap (text adds at most the file)."""
-    decoded = rows * columns * _CELL_BYTES
+    decoded = rows * columns * CELL_BYTES
     if decoded > settings.max_decoded_mb * _MIB:
         raise _too_large(
             f"{name} has {rows:,} rows × {columns:,} columns, about {decoded / _MIB:,.0f} MiB once "

@@ -392,3 +392,17 @@ async def test_predict_values_share_one_format(agent: str) -> None:
     assert status == 200, body
     block = body["text"].split("```")[1]
     assert "e+" not in block and "100,026" in block and "100,041" in block
+
+
+async def test_csv_single_pass_still_refuses_bad_text_and_short_rows(agent: str) -> None:
+    # The invalid byte sits past the 64 KiB sample, where only the full read sees it.
+    rows = b"".join(b"%d,a fairly long name for row %d\n" % (i, i) for i in range(3000))
+    status, body = await call(agent, "analyze", {}, "late.csv", b"k,name\n" + rows + b"9,caf\xe9\n")
+    assert status == 415 and "is not UTF-8 text (byte" in body["error"]["message"]
+    # A short row deep in the file, after thousands of good ones: polars would pad it with a null.
+    status, body = await call(agent, "analyze", {}, "short.csv", b"k,name\n" + rows + b"9\n" + rows[:20])
+    assert status == 422 and "line 3002: expected 2 fields, found 1" in body["error"]["message"]
+    # Dates are recognised from text without polars' whole-file attempt on every column.
+    dated = b"day,city\n" + b"".join(b"2024-01-%02d,Paris\n" % d for d in range(1, 29))
+    status, body = await call(agent, "analyze", {}, "dated.csv", dated)
+    assert status == 200 and [c["dtype"] for c in body["data"]["columns"]] == ["Date", "String"]
