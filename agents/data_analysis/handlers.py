@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 ANALYSIS: web.AppKey[AnalysisSettings] = web.AppKey("analysis", AnalysisSettings)
 _MIN_POINTS = 3
 _SHOWN_VALUES = 24  # forecast values listed in the text; all of them are in `data`
+_MAX_SEASON = 400  # longest season looked for in the autocorrelation (daily data: a year and some)
 
 
 def _png_name(stem: str) -> str:
@@ -128,12 +129,36 @@ def _fmt_x(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _season(values: Any, freq: dates.Frequency | None) -> tuple[int, str]:
+    """Season length from the dates' frequency (monthly → 12 …), else from the autocorrelation."""
+    from agents.data_analysis import seasonal
+
+    if freq is not None and freq.season > 1:
+        return freq.season, f"{freq.name} dates"
+    found = seasonal.acf_season(values, max_period=min(len(values) // 3, _MAX_SEASON))
+    return found, "autocorrelation" if found > 1 else ""
+
+
+def _interval(choice: forecast.Choice) -> tuple[list[float], list[float], str]:
+    """The model's own 95 % interval, else ±1.96 × its holdout (or in-sample) RMSE."""
+    fit = choice.fit
+    if fit.lower is not None and fit.upper is not None:
+        return fit.lower, fit.upper, "95 % prediction interval"
+    error = choice.holdout_rmse.get(fit.method, fit.fit_rmse)
+    source = "holdout" if _held_out(choice) else "in-sample"
+    return (
+        [v - 1.96 * error for v in fit.forecast],
+        [v + 1.96 * error for v in fit.forecast],
+        f"±1.96 × {source} RMSE",
+    )
+
+
 async def predict(job: Job) -> Output:
     args: PredictArgs = job.args
     settings = job.app[ANALYSIS]
     file = job.file()
 
-    def work() -> tuple[forecast.Choice, list[Any], str | None, dates.Frequency | None, bytes, int, int]:
+    def work() -> tuple[forecast.Choice, list[Any], str | None, dates.Frequency | None, str, bytes, int, int]:
         frame = load_table(file, settings).frame
         # No x named: a date column is what a user means by "forecast this"; rows only if there is none.
         x = args.x or dates.date_column(frame, exclude=args.column)
@@ -144,51 +169,83 @@ async def predict(job: Job) -> Output:
                 f"column {args.column!r} has {len(values)} non-null "
                 f"values; a forecast needs at least {_MIN_POINTS}",
             )
-        choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction)
         future, freq = _future_x(xs, args.steps)
+        season, source = _season(values, freq)
+        choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction, season)
+        lower, upper, band = _interval(choice)
         positions = not x or not (future and type(future[0]) is type(xs[-1]))
         plot_x = list(range(len(xs))) if positions else xs
         plot_future = list(range(len(xs), len(xs) + args.steps)) if positions else future
-        error = choice.holdout_rmse.get(choice.fit.method, choice.fit.fit_rmse)
         png = charts.forecast_png(
             plot_x,
             values.tolist(),
             plot_future,
             choice.fit.forecast,
-            1.96 * error if error else None,
-            "±1.96 × holdout RMSE" if _held_out(choice) else "±1.96 × in-sample RMSE",
-            f"{args.column}: {args.steps}-step forecast ({choice.fit.method})",
+            (lower, upper),
+            band,
+            f"{args.column}: {args.steps}-step forecast ({choice.fit.label or choice.fit.method})",
             x or "row",
             args.column,
             settings,
         )
-        return choice, future, x, freq, png, dropped, len(values)
+        return choice, future, x, freq, source, png, dropped, len(values)
 
     async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
-        choice, future, x, freq, png, dropped, points = await asyncio.to_thread(work)
+        choice, future, x, freq, source, png, dropped, points = await asyncio.to_thread(work)
+    return _predict_output(args, choice, future, x, freq, source, png, dropped, points)
+
+
+def _predict_output(
+    args: PredictArgs,
+    choice: forecast.Choice,
+    future: list[Any],
+    x: str | None,
+    freq: dates.Frequency | None,
+    source: str,
+    png: bytes,
+    dropped: int,
+    points: int,
+) -> Output:
     fit = choice.fit
+    lower, upper, band = _interval(choice)
     params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
-    error = choice.holdout_rmse.get(fit.method)
+    model = forecast.NAMES[fit.method] + (f" — {fit.label}" if fit.label else "")
     lines = [
         f"Forecast of **{args.column}** {args.steps} step(s) ahead from {points:,} points "
-        f"with {forecast.NAMES[fit.method]} ({params})"
+        f"with {model}"
+        + (f" ({params})" if params else "")
         + (f", over **{x}**" + (f" ({freq.name})" if freq else "") if x else "")
         + ".",
-        choice.reason[0].upper() + choice.reason[1:] + ".",
-        (
-            f"Error estimate: RMSE {error:.4g} on the last {choice.holdout} points held out "
-            f"(in-sample RMSE {fit.fit_rmse:.4g})."
-            if error is not None
-            else f"Error estimate: in-sample RMSE {fit.fit_rmse:.4g} (too few points for a holdout)."
-        ),
     ]
+    if choice.season > 1:
+        lines.append(f"Season: {choice.season} steps (from the {source}).")
+    lines.append(choice.reason[0].upper() + choice.reason[1:] + ".")
+    mae = choice.holdout_mae.get(fit.method)
+    naive = choice.holdout_mae.get("seasonal_naive")
+    relative = choice.relative_to_naive()
+    if mae is not None and naive is not None and relative is not None and fit.method != "seasonal_naive":
+        lines.append(
+            f"Holdout error: MAE {mae:.4g} vs {naive:.4g} for seasonal naive "
+            f"({relative:.2f}× its error) on the last {choice.holdout} points."
+        )
+    elif mae is not None:
+        lines.append(
+            f"Holdout error: MAE {mae:.4g}, RMSE {choice.holdout_rmse.get(fit.method, 0.0):.4g} on the last "
+            f"{choice.holdout} points held out (in-sample RMSE {fit.fit_rmse:.4g})."
+        )
+    else:
+        lines.append(f"Error estimate: in-sample RMSE {fit.fit_rmse:.4g} (too few points for a holdout).")
+    lines.append(f"Interval: {band}.")
     warnings = []
     if dropped:
         warnings.append(f"{dropped} row(s) with a null {args.column}{' or ' + x if x else ''} were skipped")
-    shown = column_format(fit.forecast)
+    shown = column_format([*fit.forecast, *lower, *upper])
     labels = [_fmt_x(at) for at in future]
     width = max(len(label) for label in labels)
-    rows = [f"{label:>{width}}  {shown(v)}" for label, v in zip(labels, fit.forecast, strict=True)]
+    rows = [
+        f"{label:>{width}}  {shown(v)}  [{shown(lo)} – {shown(hi)}]"
+        for label, v, lo, hi in zip(labels, fit.forecast, lower, upper, strict=True)
+    ]
     if len(rows) > _SHOWN_VALUES:
         rows = [*rows[: _SHOWN_VALUES - 1], f"… {len(rows) - _SHOWN_VALUES + 1} more (all in the data)"]
     text = "\n".join(lines) + "\n```\n" + "\n".join(rows) + "\n```"
@@ -198,16 +255,24 @@ async def predict(job: Job) -> Output:
         files=[OutputFile(name=_png_name(f"forecast_{args.column}"), content_type="image/png", data=png)],
         data={
             "method": fit.method,
+            "model": fit.label or forecast.NAMES[fit.method],
             "requested": args.method,
             "reason": choice.reason,
             "params": fit.params,
             "points": points,
+            "season": choice.season,
             "holdout": choice.holdout,
             "holdout_rmse": choice.holdout_rmse,
+            "holdout_mae": choice.holdout_mae,
+            "relative_mae_vs_seasonal_naive": relative,
             "fit_rmse": fit.fit_rmse,
+            "interval": band,
             "x": x,
             "frequency": freq.name if freq else None,
-            "forecast": [{"x": label, "value": v} for label, v in zip(labels, fit.forecast, strict=True)],
+            "forecast": [
+                {"x": label, "value": v, "lower": lo, "upper": hi}
+                for label, v, lo, hi in zip(labels, fit.forecast, lower, upper, strict=True)
+            ],
         },
         warnings=warnings,
     )

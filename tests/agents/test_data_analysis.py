@@ -213,7 +213,7 @@ async def test_predict_perfect_line(agent: str) -> None:
         assert [p["value"] for p in got] == pytest.approx([100.0, 103.0, 106.0], abs=1e-6)
         assert png_size(output_file(body))[0] == 1000
     assert body["data"]["method"] == "linear"  # auto: a tie goes to the simpler model
-    assert "Auto chose linear" in body["text"] and "holdout RMSE" in body["text"]
+    assert "Auto chose linear" in body["text"] and "holdout MAE" in body["text"]
 
 
 async def test_predict_auto_picks_holt_for_a_level_shift(agent: str) -> None:
