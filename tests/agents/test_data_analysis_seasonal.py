@@ -90,3 +90,10 @@ async def test_predict_monthly_seasonal_file_end_to_end(agent: str) -> None:  # 
     text = body["text"]
     assert "Season: 12 steps (from the monthly dates)" in text
     assert "for seasonal naive" in text and "× its error" in text and "[" in text.split("```")[1]
+
+
+def test_long_daily_history_is_cut_to_recent_seasons_for_seasonal_fits() -> None:
+    values = synthetic(7, 400, trend=0.0)  # 2,800 daily points, more than the 2,500 fitted
+    choice = forecast.choose(values, 7, "auto", 0.2, season=7)
+    assert len(choice.fit.forecast) == 7 and choice.season == 7
+    assert choice.fit.method != "linear"
