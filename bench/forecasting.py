@@ -131,7 +131,7 @@ def rows() -> list[Row]:
                 "MAE/snaive",
                 best,
                 ours / library[best],
-                f"{choice.fit.label or choice.fit.method}; MASE {mase:.2f}; "
+                f"{choice.fit.method} ({choice.fit.label}); MASE {mase:.2f}; "
                 f"95 % interval held {inside:.0%} of the cut; {took:.1f}s",
             ),
             Row(

@@ -42,6 +42,12 @@ class Choice:
     reason: str = ""
     season: int = 1
     holdout_mae: dict[str, float] = field(default_factory=dict)
+    folds: int = 1  # held-out tails the errors are averaged over
+
+    def where(self) -> str:
+        if self.folds > 1:
+            return f"{self.folds} held-out tails of {self.holdout} points"
+        return f"the last {self.holdout} points"
 
     def relative_to_naive(self) -> float | None:
         """Holdout MAE of the chosen model over seasonal naive's: below 1 beats repeating the last season."""
@@ -196,6 +202,7 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
             f"{NAMES[method]}, as requested",
             season,
             mae,
+            max(1, len(next(iter(errors.values()), []))),
         )
     if not mae:
         return Choice(
@@ -210,10 +217,12 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     best = min(mae[c] for c in order)
     picked = next(c for c in order if mae[c] <= best * 1.01 or mae[c] - best < 1e-12)
     others = ", ".join(f"{mae[c]:.4g} {c.replace('_', ' ')}" for c in order if c != picked)
-    runs = len(errors[picked])
-    where = f"the last {holdout} points" if runs == 1 else f"{runs} held-out tails of {holdout} points"
-    reason = f"auto chose {picked.replace('_', ' ')}: holdout MAE {mae[picked]:.4g} vs {others} on {where}"
-    return Choice(_fitter(picked, season)(values, steps), holdout, rmse, reason, season, mae)
+    choice = Choice(
+        _fitter(picked, season)(values, steps), holdout, rmse, "", season, mae, len(errors[picked])
+    )
+    name = picked.replace("_", " ")
+    choice.reason = f"auto chose {name}: holdout MAE {mae[picked]:.4g} vs {others} on " + choice.where()
+    return choice
 
 
 def log_skip(name: str, exc: Exception) -> None:

@@ -226,12 +226,12 @@ def _predict_output(
     if mae is not None and naive is not None and relative is not None and fit.method != "seasonal_naive":
         lines.append(
             f"Holdout error: MAE {mae:.4g} vs {naive:.4g} for seasonal naive "
-            f"({relative:.2f}× its error) on the last {choice.holdout} points."
+            f"({relative:.2f}× its error) on {choice.where()}."
         )
     elif mae is not None:
         lines.append(
-            f"Holdout error: MAE {mae:.4g}, RMSE {choice.holdout_rmse.get(fit.method, 0.0):.4g} on the last "
-            f"{choice.holdout} points held out (in-sample RMSE {fit.fit_rmse:.4g})."
+            f"Holdout error: MAE {mae:.4g}, RMSE {choice.holdout_rmse.get(fit.method, 0.0):.4g} on "
+            f"{choice.where()} (in-sample RMSE {fit.fit_rmse:.4g})."
         )
     else:
         lines.append(f"Error estimate: in-sample RMSE {fit.fit_rmse:.4g} (too few points for a holdout).")
@@ -242,9 +242,11 @@ def _predict_output(
     shown = column_format([*fit.forecast, *lower, *upper])
     labels = [_fmt_x(at) for at in future]
     width = max(len(label) for label in labels)
+    cells = [(shown(v), shown(lo), shown(hi)) for v, lo, hi in zip(fit.forecast, lower, upper, strict=True)]
+    wide = [max(len(c[i]) for c in cells) for i in range(3)]  # numbers line up on their last digit
     rows = [
-        f"{label:>{width}}  {shown(v)}  [{shown(lo)} – {shown(hi)}]"
-        for label, v, lo, hi in zip(labels, fit.forecast, lower, upper, strict=True)
+        f"{label:>{width}}  {v:>{wide[0]}}  [{lo:>{wide[1]}} – {hi:>{wide[2]}}]"
+        for label, (v, lo, hi) in zip(labels, cells, strict=True)
     ]
     if len(rows) > _SHOWN_VALUES:
         rows = [*rows[: _SHOWN_VALUES - 1], f"… {len(rows) - _SHOWN_VALUES + 1} more (all in the data)"]

@@ -177,7 +177,7 @@ def theta(values: np.ndarray, steps: int, season: int) -> Fit:
         float(np.sqrt(result.sigma2)),
         lower=interval[:, 0].tolist(),
         upper=interval[:, 1].tolist(),
-        label=f"Theta{f', m={season}' if seasonal else ''}",
+        label=f"deseasonalised, m={season}" if seasonal else "no season",
     )
 
 
@@ -210,7 +210,7 @@ def holt_winters(values: np.ndarray, steps: int, season: int) -> Fit:
         sigma,
         lower=[f - w for f, w in zip(mean.tolist(), widths, strict=True)],
         upper=[f + w for f, w in zip(mean.tolist(), widths, strict=True)],
-        label=f"Holt-Winters, damped additive{f', m={season}' if seasonal else ''}",
+        label="damped additive trend" + (f", additive season, m={season}" if seasonal else ""),
     )
 
 
