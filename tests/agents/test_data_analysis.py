@@ -406,3 +406,16 @@ async def test_csv_single_pass_still_refuses_bad_text_and_short_rows(agent: str)
     dated = b"day,city\n" + b"".join(b"2024-01-%02d,Paris\n" % d for d in range(1, 29))
     status, body = await call(agent, "analyze", {}, "dated.csv", dated)
     assert status == 200 and [c["dtype"] for c in body["data"]["columns"]] == ["Date", "String"]
+
+
+async def test_ndjson_fast_path_keeps_caps_and_messages(agent: str) -> None:
+    keys = b"\n".join(json.dumps({f"k{i}": i}).encode() for i in range(700))
+    status, body = await call(agent, "analyze", {}, "keys.jsonl", keys, "application/x-ndjson")
+    assert status == 413 and "700 columns; the limit is 500" in body["error"]["message"]
+    mixed = b'{"a": 1, "b": 2}\n{"a": "x", "b": 3}\n'  # polars refuses the type change; Python reads it
+    status, body = await call(agent, "analyze", {}, "mixed.jsonl", mixed, "application/x-ndjson")
+    assert status == 200 and body["data"]["rows"] == 2, body
+    status, body = await call(
+        agent, "analyze", {}, "bad.jsonl", b'{"a": 1}\n{"a": \n', "application/x-ndjson"
+    )
+    assert status == 422 and "line 2: invalid JSON" in body["error"]["message"]
