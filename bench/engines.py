@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import forecasting
 from bench._agents import agent_process, call, ready, request
 from bench._util import Row, median
 
@@ -225,6 +226,7 @@ async def image_rows() -> list[Row]:
 async def run(rows: int = 1_000_000) -> list[Row]:
     out = scraper_rows()
     out += await analysis_rows(rows)
+    out += forecasting.rows()
     out += await media_rows()
     out += await image_rows()
     return out

@@ -33,6 +33,11 @@ def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> 
             handlers={Command.ANALYZE: analyze, Command.CHART: chart, Command.PREDICT: predict},
             engines=engines,
             required_engines=("polars", "matplotlib"),
+            # A 458 MiB table (just under the 512 MiB decoded-size cap) grew the process by 533 MB
+            # through `analyze`; 2× the cap leaves room for text columns and chart buffers.
+            # Figures: docs/reliability.md "Resource caps".
+            heavy_job_mb=1024,
+            base_mb=256,
         ),
         settings,
     )

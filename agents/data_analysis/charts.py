@@ -180,14 +180,14 @@ def forecast_png(
     history: list[float],
     future_x: list[Any],
     forecast: list[float],
-    band: float | None,
+    band: tuple[list[float], list[float]] | None,
     band_label: str,
     title: str,
     x_label: str,
     y_label: str,
     settings: AnalysisSettings,
 ) -> bytes:
-    """History as a line, the forecast dashed, and a ±band where an error estimate exists."""
+    """History as a line, the forecast dashed, and the interval (lower, upper) shaded."""
     fig = new_figure(settings)
     ax = fig.add_subplot()
     ax.plot(history_x, history, linewidth=1.5, label="history")
@@ -202,13 +202,7 @@ def forecast_png(
         label="forecast",
     )
     if band:
-        ax.fill_between(
-            future_x,
-            [v - band for v in forecast],
-            [v + band for v in forecast],
-            alpha=0.2,
-            label=band_label,
-        )
+        ax.fill_between(future_x, band[0], band[1], alpha=0.2, label=band_label)
     ax.set_title(title)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)

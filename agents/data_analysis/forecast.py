@@ -1,18 +1,24 @@
-"""`predict` maths: a least-squares trend, Holt's linear exponential smoothing, and holdout selection."""
+"""`predict` maths: trend models, the seasonal ones (seasonal.py), and the choice by holdout."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import numpy as np
 
-Method = Literal["linear", "holt"]
+Method = Literal["linear", "holt", "seasonal_naive", "ets", "theta", "holt_winters", "combined"]
 NAMES: dict[str, str] = {
     "linear": "least-squares linear trend",
     "holt": "Holt's linear exponential smoothing",
+    "seasonal_naive": "seasonal naive (the last season repeated)",
+    "ets": "exponential smoothing state space model (statsmodels ETS, form by AICc)",
+    "theta": "the Theta method (statsmodels)",
+    "holt_winters": "Holt-Winters exponential smoothing (statsmodels)",
+    "combined": "the mean of ETS, Theta and Holt-Winters",
 }
 _GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 … 0.95 for both α and β
 
@@ -23,6 +29,9 @@ class Fit:
     forecast: list[float]
     params: dict[str, float] = field(default_factory=dict)
     fit_rmse: float = 0.0  # in-sample one-step (holt) or residual (linear) error
+    lower: list[float] | None = None  # the model's own 95 % prediction interval, where it has one
+    upper: list[float] | None = None
+    label: str = ""  # e.g. "ETS(A,Ad,A), m=12"
 
 
 @dataclass
@@ -31,6 +40,20 @@ class Choice:
     holdout: int = 0
     holdout_rmse: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    season: int = 1
+    holdout_mae: dict[str, float] = field(default_factory=dict)
+    folds: int = 1  # held-out tails the errors are averaged over
+
+    def where(self) -> str:
+        if self.folds > 1:
+            return f"{self.folds} held-out tails of {self.holdout} points"
+        return f"the last {self.holdout} points"
+
+    def relative_to_naive(self) -> float | None:
+        """Holdout MAE of the chosen model over seasonal naive's: below 1 beats repeating the last season."""
+        naive = self.holdout_mae.get("seasonal_naive")
+        mine = self.holdout_mae.get(self.fit.method)
+        return mine / naive if naive and mine is not None else None
 
 
 def linear(values: np.ndarray, steps: int) -> Fit:
@@ -78,7 +101,25 @@ def holt(values: np.ndarray, steps: int) -> Fit:
     )
 
 
-FITTERS = {"linear": linear, "holt": holt}
+def _fitter(name: str, season: int) -> Callable[[np.ndarray, int], Fit]:
+    if name in ("linear", "holt"):
+        return FITTERS_PLAIN[name]
+    from agents.data_analysis import seasonal
+
+    if name == "combined":
+        return lambda values, steps: seasonal.combine(
+            [_fitter(member, season)(values, steps) for member in seasonal.COMBINED], season
+        )
+    fitter = {
+        "seasonal_naive": seasonal.seasonal_naive,
+        "ets": seasonal.ets,
+        "theta": seasonal.theta,
+        "holt_winters": seasonal.holt_winters,
+    }[name]
+    return lambda values, steps: fitter(values, steps, season)
+
+
+FITTERS_PLAIN = {"linear": linear, "holt": holt}
 
 
 def _rmse(actual: np.ndarray, predicted: list[float]) -> float:
@@ -87,35 +128,104 @@ def _rmse(actual: np.ndarray, predicted: list[float]) -> float:
     return float(np.sqrt(np.mean((actual - np.asarray(predicted)) ** 2)))
 
 
-def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float) -> Choice:
-    """Fit the named method, or for `auto` the one with the lower error on a held-out tail.
+def _mae(actual: np.ndarray, predicted: list[float]) -> float:
+    import numpy as np
 
-    The holdout also gives every method an honest error estimate: the model never saw those points.
+    return float(np.mean(np.abs(actual - np.asarray(predicted))))
+
+
+def holdout_size(n: int, steps: int, season: int, fraction: float) -> int:
+    """A season's worth (or the horizon, if longer) when there is a season; else a share of the points."""
+    if season >= 2:
+        return max(2, min(max(steps, season), n // 3))
+    return max(2, round(n * fraction))
+
+
+_SEASONAL_POINTS = 2500  # most recent points a seasonal choice is fitted on (at least ten seasons)
+_FOLDS = 3  # rolling origins a seasonal choice is judged on: one holdout is one season, one draw
+_SEASONAL = ["seasonal_naive", "ets", "theta", "holt_winters", "combined"]
+
+
+def _forecasts(train: np.ndarray, steps: int, names: list[str], season: int) -> dict[str, list[float]]:
+    """Each candidate's forecast from `train`; the combination reuses its members' forecasts."""
+    from agents.data_analysis import seasonal
+
+    out: dict[str, Fit] = {}
+    for name in names:
+        if name == "combined":
+            members = [out[m] for m in seasonal.COMBINED if m in out]
+            if len(members) == len(seasonal.COMBINED):
+                out[name] = seasonal.combine(members, season)
+            continue
+        try:
+            out[name] = _fitter(name, season)(train, steps)
+        except (ValueError, ArithmeticError, IndexError) as exc:  # a model that cannot fit drops out
+            log_skip(name, exc)
+    return {name: fit.forecast for name, fit in out.items()}
+
+
+def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float, season: int = 1) -> Choice:
+    """Fit the named method, or for `auto` the one with the lowest error on held-out tails.
+
+    With a season (m ≥ 2) `auto` also weighs seasonal naive, ETS, Theta, Holt-Winters and their
+    mean, each judged on up to three rolling origins one season apart (a single holdout is one noisy
+    draw). The holdout also gives every method an honest error estimate: it never saw those points.
     """
+    import numpy as np
+
+    if season >= 2:
+        # Seasonal fits cost seconds per thousand points and old seasons add little: the recent ones.
+        values = values[-max(_SEASONAL_POINTS, 10 * season) :]
     n = len(values)
-    holdout = max(2, round(n * holdout_fraction))
-    scores: dict[str, float] = {}
-    if n - holdout >= 3:
-        train, test = values[:-holdout], values[-holdout:]
-        candidates = ["linear", "holt"] if method == "auto" else [method]
-        for name in candidates:
-            scores[name] = _rmse(test, FITTERS[name](train, holdout).forecast)
-    else:
+    holdout = holdout_size(n, steps, season, holdout_fraction)
+    seasonal = season >= 2 and n - holdout >= 2 * season + 2
+    candidates = ["linear", "holt"] + (_SEASONAL if seasonal else []) if method == "auto" else [method]
+    folds = _FOLDS if seasonal else 1
+    errors: dict[str, list[tuple[float, float]]] = {}
+    for fold in range(folds):
+        end = n - fold * holdout
+        if end - holdout < (2 * season + 2 if seasonal else 3):
+            break
+        train, test = values[: end - holdout], values[end - holdout : end]
+        names = candidates + (["seasonal_naive"] if seasonal and "seasonal_naive" not in candidates else [])
+        for name, predicted in _forecasts(train, holdout, names, season).items():
+            errors.setdefault(name, []).append((_rmse(test, predicted), _mae(test, predicted)))
+    rmse = {name: float(np.mean([e[0] for e in runs])) for name, runs in errors.items()}
+    mae = {name: float(np.mean([e[1] for e in runs])) for name, runs in errors.items()}
+    if not mae:
         holdout = 0
     if method != "auto":
-        return Choice(FITTERS[method](values, steps), holdout, scores, f"{NAMES[method]}, as requested")
-    if not scores:
+        return Choice(
+            _fitter(method, season)(values, steps),
+            holdout,
+            rmse,
+            f"{NAMES[method]}, as requested",
+            season,
+            mae,
+            max(1, len(next(iter(errors.values()), []))),
+        )
+    if not mae:
         return Choice(
             linear(values, steps),
             0,
             {},
             f"auto chose linear: {n} points are too few to compare methods on a holdout",
+            season,
         )
-    # The simpler model wins ties and near-ties (within 1 %): it extrapolates more predictably.
-    picked: Method = "holt" if scores["holt"] < scores["linear"] * 0.99 else "linear"
-    other = "linear" if picked == "holt" else "holt"
-    reason = (
-        f"auto chose {picked}: holdout RMSE {scores[picked]:.4g} vs {scores[other]:.4g} for "
-        f"{other} on the last {holdout} points"
+    # Simpler models win ties and near-ties (within 1 %): they extrapolate more predictably.
+    order = [c for c in candidates if c in mae]
+    best = min(mae[c] for c in order)
+    picked = next(c for c in order if mae[c] <= best * 1.01 or mae[c] - best < 1e-12)
+    others = ", ".join(f"{mae[c]:.4g} {c.replace('_', ' ')}" for c in order if c != picked)
+    choice = Choice(
+        _fitter(picked, season)(values, steps), holdout, rmse, "", season, mae, len(errors[picked])
     )
-    return Choice(FITTERS[picked](values, steps), holdout, scores, reason)
+    name = picked.replace("_", " ")
+    choice.reason = f"auto chose {name}: holdout MAE {mae[picked]:.4g} vs {others} on " + choice.where()
+    return choice
+
+
+def log_skip(name: str, exc: Exception) -> None:
+    from spotrun.logs import get_logger
+
+    get_logger("agents.data_analysis").info("forecast model skipped", model=name, reason=str(exc)[:200])

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from agents.common import AgentFailure, Job, Output
-from agents.data_analysis import charts, forecast, summary
+from agents.data_analysis import charts, dates, forecast, summary
 from agents.data_analysis.loader import load_table, require_columns
+from agents.data_analysis.numbers import column_format
 from agents.data_analysis.settings import AnalysisSettings
 from spotrun.protocol import AnalyzeArgs, ChartArgs, ErrorCode, OutputFile, PredictArgs
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 ANALYSIS: web.AppKey[AnalysisSettings] = web.AppKey("analysis", AnalysisSettings)
 _MIN_POINTS = 3
 _SHOWN_VALUES = 24  # forecast values listed in the text; all of them are in `data`
+_MAX_SEASON = 400  # longest season looked for in the autocorrelation (daily data: a year and some)
 
 
 def _png_name(stem: str) -> str:
@@ -36,7 +39,8 @@ async def analyze(job: Job) -> Output:
         table = load_table(file, settings, args.columns)
         return table.format, summary.compute(table.frame, settings)
 
-    fmt, data = await asyncio.to_thread(work)
+    async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
+        fmt, data = await asyncio.to_thread(work)
     text, fields = summary.render(file.name, fmt, data)
     data["format"] = fmt
     return Output(
@@ -55,7 +59,8 @@ async def chart(job: Job) -> Output:
     def work() -> charts.Chart:
         return charts.render_chart(load_table(file, settings).frame, args, settings)
 
-    result = await asyncio.to_thread(work)
+    async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
+        result = await asyncio.to_thread(work)
     text = f"{args.kind.capitalize()} chart of {', '.join(result.y)}" + (
         f" by {result.x}" if result.x else ""
     )
@@ -69,11 +74,13 @@ async def chart(job: Job) -> Output:
     )
 
 
-def _series(frame: pl.DataFrame, args: PredictArgs, settings: AnalysisSettings) -> tuple[list[Any], Any, int]:
+def _series(
+    frame: pl.DataFrame, args: PredictArgs, x: str | None, settings: AnalysisSettings
+) -> tuple[list[Any], Any, int]:
     """The ordered, non-null history of the column (with its x values) and how many nulls were dropped."""
     import polars as pl
 
-    require_columns([c for c in (args.column, args.x) if c], frame.columns)
+    require_columns([c for c in (args.column, x) if c], frame.columns)
     dtype = frame.schema[args.column]
     if not dtype.is_numeric():
         numeric = ", ".join(c for c, t in frame.schema.items() if t.is_numeric()) or "none"
@@ -81,19 +88,28 @@ def _series(frame: pl.DataFrame, args: PredictArgs, settings: AnalysisSettings) 
             ErrorCode.INVALID_ARGUMENT,
             f"column {args.column!r} is {dtype} — a forecast needs numbers; numeric columns: {numeric}",
         )
-    data = frame.select([c for c in (args.x, args.column) if c])
-    if args.x:
-        data = data.sort(args.x, nulls_last=True)
+    data = frame.select([c for c in (x, args.column) if c])
+    if x:
+        data = data.sort(x, nulls_last=True)
     clean = data.drop_nulls()
     dropped = data.height - clean.height
     clean = clean.tail(settings.max_history)
     values = clean.get_column(args.column).cast(pl.Float64).to_numpy()
-    xs = clean.get_column(args.x).to_list() if args.x else list(range(clean.height))
+    xs = clean.get_column(x).to_list() if x else list(range(clean.height))
     return xs, values, dropped
 
 
-def _future_x(xs: list[Any], steps: int) -> list[Any]:
-    """Continue x by its median step when it is evenly spaced numbers or dates; else count rows on."""
+def _future_x(xs: list[Any], steps: int) -> tuple[list[Any], dates.Frequency | None]:
+    """Continue x: dates by their calendar frequency, evenly spaced numbers by their median step,
+    anything else by counting rows on."""
+    if len(xs) >= 2 and isinstance(xs[-1], datetime.date):
+        freq = dates.infer(xs)
+        if freq is not None:
+            return dates.future(xs[-1], freq, steps), freq
+    return _continue(xs, steps), None
+
+
+def _continue(xs: list[Any], steps: int) -> list[Any]:
     if len(xs) >= 2:
         try:
             deltas = sorted(b - a for a, b in itertools.pairwise(xs))
@@ -113,61 +129,125 @@ def _fmt_x(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _season(values: Any, freq: dates.Frequency | None) -> tuple[int, str]:
+    """Season length from the dates' frequency (monthly → 12 …), else from the autocorrelation."""
+    from agents.data_analysis import seasonal
+
+    if freq is not None and freq.season > 1:
+        return freq.season, f"{freq.name} dates"
+    found = seasonal.acf_season(values, max_period=min(len(values) // 3, _MAX_SEASON))
+    return found, "autocorrelation" if found > 1 else ""
+
+
+def _interval(choice: forecast.Choice) -> tuple[list[float], list[float], str]:
+    """The model's own 95 % interval, else ±1.96 × its holdout (or in-sample) RMSE."""
+    fit = choice.fit
+    if fit.lower is not None and fit.upper is not None:
+        return fit.lower, fit.upper, "95 % prediction interval"
+    error = choice.holdout_rmse.get(fit.method, fit.fit_rmse)
+    source = "holdout" if _held_out(choice) else "in-sample"
+    return (
+        [v - 1.96 * error for v in fit.forecast],
+        [v + 1.96 * error for v in fit.forecast],
+        f"±1.96 × {source} RMSE",
+    )
+
+
 async def predict(job: Job) -> Output:
     args: PredictArgs = job.args
     settings = job.app[ANALYSIS]
     file = job.file()
 
-    def work() -> tuple[forecast.Choice, list[Any], list[Any], bytes, int, int]:
+    def work() -> tuple[forecast.Choice, list[Any], str | None, dates.Frequency | None, str, bytes, int, int]:
         frame = load_table(file, settings).frame
-        xs, values, dropped = _series(frame, args, settings)
+        # No x named: a date column is what a user means by "forecast this"; rows only if there is none.
+        x = args.x or dates.date_column(frame, exclude=args.column)
+        xs, values, dropped = _series(frame, args, x, settings)
         if len(values) < _MIN_POINTS:
             raise AgentFailure(
                 ErrorCode.INVALID_ARGUMENT,
                 f"column {args.column!r} has {len(values)} non-null "
                 f"values; a forecast needs at least {_MIN_POINTS}",
             )
-        choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction)
-        future = _future_x(xs, args.steps)
-        positions = not args.x or not (future and type(future[0]) is type(xs[-1]))
+        future, freq = _future_x(xs, args.steps)
+        season, source = _season(values, freq)
+        choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction, season)
+        lower, upper, band = _interval(choice)
+        positions = not x or not (future and type(future[0]) is type(xs[-1]))
         plot_x = list(range(len(xs))) if positions else xs
         plot_future = list(range(len(xs), len(xs) + args.steps)) if positions else future
-        error = choice.holdout_rmse.get(choice.fit.method, choice.fit.fit_rmse)
         png = charts.forecast_png(
             plot_x,
             values.tolist(),
             plot_future,
             choice.fit.forecast,
-            1.96 * error if error else None,
-            "±1.96 × holdout RMSE" if _held_out(choice) else "±1.96 × in-sample RMSE",
-            f"{args.column}: {args.steps}-step forecast ({choice.fit.method})",
-            args.x or "row",
+            (lower, upper),
+            band,
+            f"{args.column}: {args.steps}-step forecast ({choice.fit.label or choice.fit.method})",
+            x or "row",
             args.column,
             settings,
         )
-        return choice, future, xs, png, dropped, len(values)
+        return choice, future, x, freq, source, png, dropped, len(values)
 
-    choice, future, _xs, png, dropped, points = await asyncio.to_thread(work)
+    async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
+        choice, future, x, freq, source, png, dropped, points = await asyncio.to_thread(work)
+    return _predict_output(args, choice, future, x, freq, source, png, dropped, points)
+
+
+def _predict_output(
+    args: PredictArgs,
+    choice: forecast.Choice,
+    future: list[Any],
+    x: str | None,
+    freq: dates.Frequency | None,
+    source: str,
+    png: bytes,
+    dropped: int,
+    points: int,
+) -> Output:
     fit = choice.fit
+    lower, upper, band = _interval(choice)
     params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
-    error = choice.holdout_rmse.get(fit.method)
+    model = forecast.NAMES[fit.method] + (f" — {fit.label}" if fit.label else "")
     lines = [
         f"Forecast of **{args.column}** {args.steps} step(s) ahead from {points:,} points "
-        f"with {forecast.NAMES[fit.method]} ({params}).",
-        choice.reason[0].upper() + choice.reason[1:] + ".",
-        (
-            f"Error estimate: RMSE {error:.4g} on the last {choice.holdout} points held out "
-            f"(in-sample RMSE {fit.fit_rmse:.4g})."
-            if error is not None
-            else f"Error estimate: in-sample RMSE {fit.fit_rmse:.4g} (too few points for a holdout)."
-        ),
+        f"with {model}"
+        + (f" ({params})" if params else "")
+        + (f", over **{x}**" + (f" ({freq.name})" if freq else "") if x else "")
+        + ".",
     ]
+    if choice.season > 1:
+        lines.append(f"Season: {choice.season} steps (from the {source}).")
+    lines.append(choice.reason[0].upper() + choice.reason[1:] + ".")
+    mae = choice.holdout_mae.get(fit.method)
+    naive = choice.holdout_mae.get("seasonal_naive")
+    relative = choice.relative_to_naive()
+    if mae is not None and naive is not None and relative is not None and fit.method != "seasonal_naive":
+        lines.append(
+            f"Holdout error: MAE {mae:.4g} vs {naive:.4g} for seasonal naive "
+            f"({relative:.2f}× its error) on {choice.where()}."
+        )
+    elif mae is not None:
+        lines.append(
+            f"Holdout error: MAE {mae:.4g}, RMSE {choice.holdout_rmse.get(fit.method, 0.0):.4g} on "
+            f"{choice.where()} (in-sample RMSE {fit.fit_rmse:.4g})."
+        )
+    else:
+        lines.append(f"Error estimate: in-sample RMSE {fit.fit_rmse:.4g} (too few points for a holdout).")
+    lines.append(f"Interval: {band}.")
     warnings = []
     if dropped:
-        warnings.append(
-            f"{dropped} row(s) with a null {args.column}{' or ' + args.x if args.x else ''} were skipped"
-        )
-    rows = [f"{_fmt_x(x):>20}  {v:.6g}" for x, v in zip(future, fit.forecast, strict=True)]
+        warnings.append(f"{dropped} row(s) with a null {args.column}{' or ' + x if x else ''} were skipped")
+    shown = column_format([*fit.forecast, *lower, *upper])
+    labels = [_fmt_x(at) for at in future]
+    width = max(len(label) for label in labels)
+    cells = [(shown(v), shown(lo), shown(hi)) for v, lo, hi in zip(fit.forecast, lower, upper, strict=True)]
+    wide = [max(len(c[i]) for c in cells) for i in range(3)]  # numbers line up on their last digit
+    rows = [
+        f"{label:>{width}}  {v:>{wide[0]}}  [{lo:>{wide[1]}} – {hi:>{wide[2]}}]"
+        for label, (v, lo, hi) in zip(labels, cells, strict=True)
+    ]
     if len(rows) > _SHOWN_VALUES:
         rows = [*rows[: _SHOWN_VALUES - 1], f"… {len(rows) - _SHOWN_VALUES + 1} more (all in the data)"]
     text = "\n".join(lines) + "\n```\n" + "\n".join(rows) + "\n```"
@@ -177,14 +257,24 @@ async def predict(job: Job) -> Output:
         files=[OutputFile(name=_png_name(f"forecast_{args.column}"), content_type="image/png", data=png)],
         data={
             "method": fit.method,
+            "model": fit.label or forecast.NAMES[fit.method],
             "requested": args.method,
             "reason": choice.reason,
             "params": fit.params,
             "points": points,
+            "season": choice.season,
             "holdout": choice.holdout,
             "holdout_rmse": choice.holdout_rmse,
+            "holdout_mae": choice.holdout_mae,
+            "relative_mae_vs_seasonal_naive": relative,
             "fit_rmse": fit.fit_rmse,
-            "forecast": [{"x": _fmt_x(x), "value": v} for x, v in zip(future, fit.forecast, strict=True)],
+            "interval": band,
+            "x": x,
+            "frequency": freq.name if freq else None,
+            "forecast": [
+                {"x": label, "value": v, "lower": lo, "upper": hi}
+                for label, v, lo, hi in zip(labels, fit.forecast, lower, upper, strict=True)
+            ],
         },
         warnings=warnings,
     )

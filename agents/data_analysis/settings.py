@@ -12,6 +12,22 @@ class AnalysisSettings(BaseSettings):
     max_file_mb: float = Field(default=25.0, gt=0, le=512, description="largest input file accepted")
     max_rows: int = Field(default=2_000_000, ge=1, description="most data rows read from one file")
     max_columns: int = Field(default=500, ge=1, description="most columns read from one file")
+    max_decoded_mb: float = Field(
+        default=512.0,
+        gt=0,
+        description="largest table accepted once decoded (numbers 8 bytes a cell, text its bytes); "
+        "checked before decoding from the Parquet footer or rows × columns",
+    )
+    max_json_depth: int = Field(
+        default=20,
+        ge=2,
+        le=200,
+        description="deepest nesting of JSON arrays/objects accepted (records are 2)",
+    )
+    max_parquet_footer_kb: int = Field(default=8192, ge=64, description="largest Parquet footer read")
+    max_parquet_chunks: int = Field(
+        default=50_000, ge=1, description="most column chunks (row groups × columns) in one Parquet file"
+    )
     infer_rows: int = Field(default=10_000, ge=100, description="rows polars reads to infer column types")
     top_categories: int = Field(default=5, ge=1, le=20, description="top values listed per text column")
     max_correlations: int = Field(default=5, ge=0, le=50, description="strongest pairs reported")

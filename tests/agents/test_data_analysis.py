@@ -213,7 +213,7 @@ async def test_predict_perfect_line(agent: str) -> None:
         assert [p["value"] for p in got] == pytest.approx([100.0, 103.0, 106.0], abs=1e-6)
         assert png_size(output_file(body))[0] == 1000
     assert body["data"]["method"] == "linear"  # auto: a tie goes to the simpler model
-    assert "Auto chose linear" in body["text"] and "holdout RMSE" in body["text"]
+    assert "Auto chose linear" in body["text"] and "holdout MAE" in body["text"]
 
 
 async def test_predict_auto_picks_holt_for_a_level_shift(agent: str) -> None:
@@ -236,3 +236,186 @@ async def test_predict_errors(agent: str) -> None:
     assert status == 422 and "available columns" in body["error"]["message"]
     status, body = await call(agent, "predict", {"column": "a"}, "two.csv", b"a\n1\n2\n")
     assert status == 422 and "at least 3" in body["error"]["message"]
+
+
+# ------------------------------------------------------------------ caps decided before decoding
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        (b'[{"a": 1}, {"a": 2}]', 2),
+        (b'[{"a": "[[[[{{{{"}]', 2),  # brackets inside a string do not count
+        (b'[{"a": "say \\"[[[\\" twice", "b": [[1]]}]', 4),  # escaped quotes stay inside the string
+        (b'[{"a": "ends in a backslash \\\\", "b": [[[1]]]}]', 5),  # an escaped backslash closes it
+        (b'{"k": 1}\n{"k": {"j": [1]}}\n', 3),
+        (b"1", 0),
+    ],
+)
+def test_json_depth_prescan(text: bytes, depth: int) -> None:
+    from agents.data_analysis.caps import json_depth
+
+    assert json_depth(text) == depth
+    if depth:
+        doc = [json.loads(line) for line in text.splitlines()] if b"\n" in text else [json.loads(text)]
+        assert doc  # the cases are valid JSON: the scan is checked against real documents
+
+
+def test_parquet_footer_counts_rows_columns_and_decoded_size() -> None:
+    from agents.data_analysis.parquet_footer import FooterError, read_footer
+
+    frame = pl.DataFrame(
+        {"a": list(range(1000)), "s": ["word"] * 1000, "n": [{"p": 1, "q": [1.0, 2.0]}] * 1000}
+    )
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, row_group_size=300)
+    footer = read_footer(buffer.getvalue(), 1 << 20, 10**6)
+    assert (footer.num_rows, footer.row_groups, footer.columns) == (1000, 4, ["a", "s", "n"])
+    assert footer.decoded_bytes(["a"]) == 8000  # 1000 Int64 values
+    assert footer.decoded_bytes() >= frame.estimated_size() * 0.5
+    data = buffer.getvalue()
+    for damaged in (
+        data[:-4] + b"PAR2",
+        data[:100] + data[-8:],
+        data[:-8] + (10**6).to_bytes(4, "little") + b"PAR1",
+    ):
+        with pytest.raises(FooterError):
+            read_footer(damaged, 1 << 20, 10**6)
+
+
+async def test_caps_name_their_limits(agent: str) -> None:
+    # 2,000 records with a new key each would be a 2,000 × 2,000 table: refused from the keys.
+    keys = json.dumps([{f"k{i}": i} for i in range(2000)]).encode()
+    status, body = await call(agent, "analyze", {}, "keys.json", keys, "application/json")
+    assert status == 413 and "2,000 columns; the limit is 500" in body["error"]["message"]
+    wide = (",".join(f"c{i}" for i in range(600)) + "\n" + ",".join("1" * 600) + "\n").encode()
+    status, body = await call(agent, "analyze", {}, "wide.csv", wide)
+    assert status == 413 and "600 columns; the limit is 500" in body["error"]["message"]
+    buffer = io.BytesIO()
+    pl.DataFrame({"x": list(range(6000))}).write_parquet(buffer)
+    status, body = await call(
+        agent, "analyze", {}, "many.parquet", buffer.getvalue(), "application/octet-stream"
+    )
+    assert status == 413 and "6,000 rows; the limit is 5,000" in body["error"]["message"]
+    status, body = await call(agent, "analyze", {}, "deep.json", b"[" * 30 + b"]" * 30, "application/json")
+    assert status == 413 and "30 levels deep; the limit is 20" in body["error"]["message"]
+
+
+async def test_unique_does_not_count_empty_cells(agent: str) -> None:
+    # Two values and empty cells (unquoted and quoted-empty): "2 unique", never 3.
+    data = b'k,c\n1,x\n2,\n3,y\n4,""\n5,x\n6,  \n'
+    status, body = await call(agent, "analyze", {}, "empties.csv", data)
+    assert status == 200, body
+    column = next(c for c in body["data"]["columns"] if c["name"] == "c")
+    assert column["unique"] == 2
+    assert {t["value"] for t in column["top"]} == {"x", "y"}
+    assert any(f["name"] == "Top c (2 unique)" for f in body["fields"])
+    records = json.dumps([{"c": "x"}, {"c": None}, {"c": "y"}, {"c": ""}]).encode()
+    status, body = await call(agent, "analyze", {}, "empties.json", records, "application/json")
+    assert status == 200 and body["data"]["columns"][0]["unique"] == 2
+
+
+# ------------------------------------------------------------------ numbers and dates
+
+
+def table_row(text: str, column: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(column + " "))
+
+
+async def test_summary_table_uses_one_format_per_column(agent: str) -> None:
+    # Statistics spanning 7,221 … 13,420 were printed as "7,221" next to "1.342e+04".
+    values = [7221, 9000, 10500, 13420, 12000, 8000]
+    small = [0.5, 0.25, 1.75, 2.5, 0.125, 1.0]
+    data = "visits,ratio\n" + "".join(f"{v},{s}\n" for v, s in zip(values, small, strict=True))
+    status, body = await call(agent, "analyze", {}, "visits.csv", data.encode())
+    assert status == 200, body
+    row = table_row(body["text"], "visits")
+    assert "e+" not in row
+    assert "7,221" in row and "13,420" in row and "10,024" in row  # min, max, mean (10,023.5 rounds up)
+    ratio = table_row(body["text"], "ratio").split()[3:]
+    assert len({len(v.split(".")[1]) for v in ratio}) == 1, ratio  # same decimals for every statistic
+    assert "0.125" in ratio and "2.500" in ratio
+
+
+def monthly_csv(days: list[str]) -> bytes:
+    return ("date,sales\n" + "".join(f"{d},{100 + 3 * i}\n" for i, d in enumerate(days))).encode()
+
+
+async def test_predict_finds_the_date_column_and_keeps_month_ends(agent: str) -> None:
+    import calendar
+
+    ends = [
+        f"{y}-{m:02d}-{calendar.monthrange(y, m)[1]:02d}" for y in (2001, 2002, 2003) for m in range(1, 13)
+    ]
+    status, body = await call(agent, "predict", {"column": "sales", "steps": 4}, "m.csv", monthly_csv(ends))
+    assert status == 200, body
+    assert [p["x"] for p in body["data"]["forecast"]] == [
+        "2004-01-31",
+        "2004-02-29",
+        "2004-03-31",
+        "2004-04-30",
+    ]
+    assert body["data"]["x"] == "date" and body["data"]["frequency"] == "monthly"
+    assert "2004-02-29" in body["text"] and "monthly" in body["text"]
+
+
+async def test_predict_monthly_steps_do_not_drift(agent: str) -> None:
+    fourths = [f"{y}-{m:02d}-04" for y in (2000, 2001) for m in range(1, 13)]
+    status, body = await call(
+        agent, "predict", {"column": "sales", "x": "date", "steps": 14}, "m.csv", monthly_csv(fourths)
+    )
+    assert status == 200, body
+    xs = [p["x"] for p in body["data"]["forecast"]]
+    assert xs[:3] == ["2002-01-04", "2002-02-04", "2002-03-04"] and xs[-1] == "2003-02-04"
+
+
+async def test_predict_weekly_and_quarterly_steps(agent: str) -> None:
+    weeks = [f"2024-{m:02d}-{d:02d}" for m, d in ((1, 1), (1, 8), (1, 15), (1, 22), (1, 29), (2, 5))]
+    status, body = await call(agent, "predict", {"column": "sales", "steps": 2}, "w.csv", monthly_csv(weeks))
+    assert status == 200, body
+    assert [p["x"] for p in body["data"]["forecast"]] == ["2024-02-12", "2024-02-19"]
+    assert body["data"]["frequency"] == "weekly"
+    quarters = [f"{y}-{m:02d}-01" for y in (2020, 2021) for m in (1, 4, 7, 10)]
+    status, body = await call(
+        agent, "predict", {"column": "sales", "steps": 2}, "q.csv", monthly_csv(quarters)
+    )
+    assert status == 200, body
+    assert [p["x"] for p in body["data"]["forecast"]] == ["2022-01-01", "2022-04-01"]
+    assert body["data"]["frequency"] == "quarterly"
+
+
+async def test_predict_values_share_one_format(agent: str) -> None:
+    data = "v\n" + "".join(f"{99990 + 3 * i}\n" for i in range(12))
+    status, body = await call(
+        agent, "predict", {"column": "v", "steps": 6, "method": "linear"}, "v.csv", data.encode()
+    )
+    assert status == 200, body
+    block = body["text"].split("```")[1]
+    assert "e+" not in block and "100,026" in block and "100,041" in block
+
+
+async def test_csv_single_pass_still_refuses_bad_text_and_short_rows(agent: str) -> None:
+    # The invalid byte sits past the 64 KiB sample, where only the full read sees it.
+    rows = b"".join(b"%d,a fairly long name for row %d\n" % (i, i) for i in range(3000))
+    status, body = await call(agent, "analyze", {}, "late.csv", b"k,name\n" + rows + b"9,caf\xe9\n")
+    assert status == 415 and "is not UTF-8 text (byte" in body["error"]["message"]
+    # A short row deep in the file, after thousands of good ones: polars would pad it with a null.
+    status, body = await call(agent, "analyze", {}, "short.csv", b"k,name\n" + rows + b"9\n" + rows[:20])
+    assert status == 422 and "line 3002: expected 2 fields, found 1" in body["error"]["message"]
+    # Dates are recognised from text without polars' whole-file attempt on every column.
+    dated = b"day,city\n" + b"".join(b"2024-01-%02d,Paris\n" % d for d in range(1, 29))
+    status, body = await call(agent, "analyze", {}, "dated.csv", dated)
+    assert status == 200 and [c["dtype"] for c in body["data"]["columns"]] == ["Date", "String"]
+
+
+async def test_ndjson_fast_path_keeps_caps_and_messages(agent: str) -> None:
+    keys = b"\n".join(json.dumps({f"k{i}": i}).encode() for i in range(700))
+    status, body = await call(agent, "analyze", {}, "keys.jsonl", keys, "application/x-ndjson")
+    assert status == 413 and "700 columns; the limit is 500" in body["error"]["message"]
+    mixed = b'{"a": 1, "b": 2}\n{"a": "x", "b": 3}\n'  # polars refuses the type change; Python reads it
+    status, body = await call(agent, "analyze", {}, "mixed.jsonl", mixed, "application/x-ndjson")
+    assert status == 200 and body["data"]["rows"] == 2, body
+    status, body = await call(
+        agent, "analyze", {}, "bad.jsonl", b'{"a": 1}\n{"a": \n', "application/x-ndjson"
+    )
+    assert status == 422 and "line 2: invalid JSON" in body["error"]["message"]

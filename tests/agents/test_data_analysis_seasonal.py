@@ -1,0 +1,99 @@
+"""Seasonal `predict`: season detection on series with a known period, forecast shapes and intervals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from agents.data_analysis import dates, forecast, seasonal
+from tests.agents.test_data_analysis import agent, call  # noqa: F401 (agent is a fixture)
+
+
+def synthetic(period: int, cycles: int, noise: float = 0.3, trend: float = 0.02, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(period * cycles, dtype=float)
+    return 10 + trend * t + 3 * np.sin(2 * np.pi * t / period) + rng.normal(0, noise, t.size)
+
+
+@pytest.mark.parametrize(("period", "cycles"), [(4, 12), (7, 20), (12, 10), (24, 8), (52, 5)])
+def test_acf_finds_the_known_period(period: int, cycles: int) -> None:
+    assert seasonal.acf_season(synthetic(period, cycles)) == period
+
+
+def test_acf_finds_no_season_in_noise_or_a_trend() -> None:
+    rng = np.random.default_rng(3)
+    assert seasonal.acf_season(rng.normal(size=300)) == 1
+    assert seasonal.acf_season(0.5 * np.arange(300.0)) == 1
+
+
+@pytest.mark.parametrize(
+    ("step", "name", "season"),
+    [
+        (dt.timedelta(days=1), "daily", 7),
+        (dt.timedelta(weeks=1), "weekly", 52),
+        ("month", "monthly", 12),
+        ("quarter", "quarterly", 4),
+    ],
+)
+def test_season_length_from_the_dates(step: object, name: str, season: int) -> None:
+    start = dt.date(2020, 1, 31)
+    if isinstance(step, dt.timedelta):
+        days = [start + step * i for i in range(40)]
+    else:
+        months = 1 if step == "month" else 3
+        freq = dates.Frequency("monthly", 12, months=months, month_end=True)
+        days = [start, *dates.future(start, freq, 39)]
+    found = dates.infer(days)
+    assert found is not None and (found.name, found.season) == (name, season)
+
+
+@pytest.mark.parametrize("model", ["seasonal_naive", "ets", "theta", "holt_winters", "combined"])
+def test_seasonal_models_give_shapes_and_intervals(model: str) -> None:
+    values = synthetic(12, 8)
+    fit = forecast._fitter(model, 12)(values, 18)
+    assert len(fit.forecast) == len(fit.lower or []) == len(fit.upper or []) == 18
+    assert all(lo < v < hi for v, lo, hi in zip(fit.forecast, fit.lower or [], fit.upper or [], strict=True))
+    widths = [hi - lo for lo, hi in zip(fit.lower or [], fit.upper or [], strict=True)]
+    assert widths[-1] >= widths[0]  # uncertainty does not shrink with the horizon
+    # The forecast follows the season: its peak falls where the history's does (t ≡ 3 mod 12).
+    assert int(np.argmax(fit.forecast[:12])) % 12 in (2, 3, 4)
+
+
+def test_auto_prefers_a_seasonal_model_and_beats_seasonal_naive() -> None:
+    values = synthetic(12, 10, noise=0.5, trend=0.05)
+    choice = forecast.choose(values, 12, "auto", 0.2, season=12)
+    assert choice.fit.method in ("ets", "theta", "holt_winters", "combined")
+    assert {"linear", "holt", "seasonal_naive", "ets", "theta", "holt_winters", "combined"} <= set(
+        choice.holdout_mae
+    )
+    relative = choice.relative_to_naive()
+    assert relative is not None and relative < 1
+
+
+async def test_predict_monthly_seasonal_file_end_to_end(agent: str) -> None:  # noqa: F811
+    values = synthetic(12, 10, noise=0.4, trend=0.05, seed=5)
+    months = [dt.date(2010 + i // 12, i % 12 + 1, 1) for i in range(values.size)]
+    data = "month,load\n" + "".join(f"{m.isoformat()},{v:.3f}\n" for m, v in zip(months, values, strict=True))
+    status, body = await call(agent, "predict", {"column": "load", "steps": 12}, "load.csv", data.encode())
+    assert status == 200, body
+    got = body["data"]
+    assert got["season"] == 12 and got["frequency"] == "monthly" and got["x"] == "month"
+    assert (
+        got["method"] in ("ets", "theta", "holt_winters", "combined")
+        and got["relative_mae_vs_seasonal_naive"] < 1
+    )
+    assert got["interval"] == "95 % prediction interval"
+    assert [p["x"] for p in got["forecast"]][:2] == ["2020-01-01", "2020-02-01"]
+    assert all(p["lower"] < p["value"] < p["upper"] for p in got["forecast"])
+    text = body["text"]
+    assert "Season: 12 steps (from the monthly dates)" in text
+    assert "for seasonal naive" in text and "× its error" in text and "[" in text.split("```")[1]
+
+
+def test_long_daily_history_is_cut_to_recent_seasons_for_seasonal_fits() -> None:
+    values = synthetic(7, 400, trend=0.0)  # 2,800 daily points, more than the 2,500 fitted
+    choice = forecast.choose(values, 7, "auto", 0.2, season=7)
+    assert len(choice.fit.forecast) == 7 and choice.season == 7
+    assert choice.fit.method != "linear"
