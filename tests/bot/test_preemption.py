@@ -261,7 +261,9 @@ async def test_crash_loop_backs_off_before_each_identify(
         if str(e.get("message", "")).startswith("crash-loop")
     ]
     assert backoffs == [1.0, 2.0]
-    assert waits[2] >= 1.0 and waits[3] >= 2.0 and waits[3] > waits[1] + 1.5
+    # Each start took at least its backoff (start-up time itself varies too much on a shared
+    # machine to compare starts with each other).
+    assert waits[2] >= 1.0 and waits[3] >= 2.0
     causes = [
         e.get("previous_cause")
         for n in range(1, 5)
