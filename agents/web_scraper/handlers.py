@@ -11,7 +11,7 @@ from agents.web_scraper.extract import Extraction, extract_page, plain_text
 from agents.web_scraper.fetch import FETCHER, Page
 from agents.web_scraper.metadata import short_date
 from agents.web_scraper.query import check_selector, select
-from agents.web_scraper.render import Renderer
+from agents.web_scraper.render import Renderer, RenderReport
 from agents.web_scraper.settings import ScraperSettings
 from spotrun.protocol import MAX_TEXT_CHARS, EmbedField, ExtractArgs, ScrapeArgs
 
@@ -47,14 +47,18 @@ def truncate(text: str, limit: int = MAX_TEXT_CHARS) -> tuple[str, bool]:
     return cut.rstrip() + marker, True
 
 
-async def _page(job: Job, url: str, render_js: bool, warnings: list[str]) -> tuple[Page, bool]:
+async def _page(job: Job, url: str, render_js: bool, warnings: list[str]) -> tuple[Page, RenderReport | None]:
     settings = job.app[SCRAPER_SETTINGS]
     if render_js:
         renderer = job.app[RENDERER]
         if renderer is not None:
-            return await renderer.render(url, job.remaining()), True
+            # A render holds a Chromium tab and its sub-resources: a heavy slot of the instance.
+            async with job.heavy():
+                page, report = await renderer.render(url, job.remaining())
+            warnings.extend(report.warnings)
+            return page, report
         warnings.append(_RENDER_OFF)
-    return await job.app[FETCHER].fetch(url, min(job.remaining(), settings.fetch_timeout_s)), False
+    return await job.app[FETCHER].fetch(url, min(job.remaining(), settings.fetch_timeout_s)), None
 
 
 def _fields(ex: Extraction, page: Page, short: str) -> list[EmbedField]:
@@ -80,7 +84,8 @@ async def scrape(job: Job) -> Output:
     args: ScrapeArgs = job.args
     settings = job.app[SCRAPER_SETTINGS]
     warnings: list[str] = []
-    page, rendered = await _page(job, args.url, args.render_js, warnings)
+    page, report = await _page(job, args.url, args.render_js, warnings)
+    rendered = report is not None and report.fallback is None
     if page.content_type.startswith("text/plain"):
         ex = plain_text(page.html)
     else:
@@ -90,7 +95,7 @@ async def scrape(job: Job) -> Output:
     if cut:
         warnings.append("the main text was truncated to fit one message")
     if not ex.text.strip():
-        hint = "" if rendered else " — if the page is built by JavaScript, try render_js=true"
+        hint = "" if report is not None else " — if the page is built by JavaScript, try render_js=true"
         warnings.append(f"no main text found on the page{hint}")
     short = excerpt(ex.text)
     meta = ex.meta
@@ -114,6 +119,7 @@ async def scrape(job: Job) -> Output:
             "site_name": meta.site_name,
             "engine": ex.engine,
             "rendered": rendered,
+            "render_limits": report.as_data() if report is not None else None,
             "blocked_requests": page.blocked[:20],
             "redirects": page.redirects,
             "content_type": page.content_type,

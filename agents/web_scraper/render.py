@@ -3,7 +3,10 @@
 Chromium never touches the network itself: each request the page makes is intercepted and
 either answered by the guarded `Fetcher` (same SSRF rules, same DNS pinning) or aborted. As a
 second wall, Chromium is pointed at a dead proxy, so anything that escapes interception fails.
-Playwright is imported on first use only.
+Every render has caps decided before it loads (`RenderCaps`): how many sub-resources, how big
+each and all together, how big the rendered DOM, how much V8 heap, how long. Past a cap the
+browser is refused what it asked for and the render goes on: the user gets what rendered, with
+a warning naming the limit. Playwright is imported on first use only.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import asyncio
 import contextlib
 import importlib.util
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents.common import AgentFailure
 from agents.web_scraper.fetch import Fetcher, Page
+from agents.web_scraper.settings import ScraperSettings
 from spotrun.logs import get_logger
 from spotrun.protocol import ErrorCode
 
@@ -34,6 +39,11 @@ CHROMIUM_ARGS = [
     "--proxy-bypass-list=<-loopback>",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
+# Sub-resources fetched at once for one render (what a browser opens per host over HTTP/1.1):
+# bounds the bytes in flight to this many times the per-resource cap.
+_PARALLEL_FETCHES = 6
+# Time kept after the render for extraction and the answer, within the job's deadline.
+_AFTER_RENDER_S = 2.0
 # Text does not depend on these; skipping them saves time and bytes.
 _SKIPPED_RESOURCES = {"image", "media", "font", "manifest", "texttrack", "eventsource", "websocket"}
 
@@ -49,13 +59,125 @@ def chromium_status(enabled: bool, path: str) -> tuple[bool, str]:
     return True, path
 
 
+@dataclass(frozen=True)
+class RenderCaps:
+    """What one render may load; each cap is named in the warning when it is reached."""
+
+    max_requests: int
+    max_resource_bytes: int
+    max_total_bytes: int
+    max_dom_bytes: int
+    js_heap_mb: int
+    timeout_s: float
+
+    @classmethod
+    def from_settings(cls, settings: ScraperSettings) -> RenderCaps:
+        return cls(
+            max_requests=settings.render_max_requests,
+            max_resource_bytes=int(settings.render_max_resource_mb * 2**20),
+            max_total_bytes=int(settings.render_max_total_mb * 2**20),
+            max_dom_bytes=int(settings.render_max_dom_mb * 2**20),
+            js_heap_mb=settings.render_js_heap_mb,
+            timeout_s=settings.render_timeout_s,
+        )
+
+
+@dataclass
+class RenderReport:
+    """What a render loaded and refused; `warnings` name each limit that was reached."""
+
+    requests: int = 0
+    bytes: int = 0
+    skipped: int = 0
+    limits_hit: dict[str, str] = field(default_factory=dict)  # limit name -> user-facing sentence
+    fallback: str | None = None  # why the page as served is shown instead of the rendered one
+
+    @property
+    def warnings(self) -> list[str]:
+        out = list(self.limits_hit.values())
+        if self.skipped:
+            out.insert(
+                0,
+                f"{self.skipped} sub-resource(s) of the page were not loaded (render limits below); "
+                "the text shown is what rendered without them",
+            )
+        if self.fallback:
+            out.append(self.fallback)
+        return out
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "bytes": self.bytes,
+            "skipped": self.skipped,
+            "limits": sorted(self.limits_hit),
+            "fallback": self.fallback is not None,
+        }
+
+
+class _Budget:
+    """The sub-resource budget of one render, shared by its concurrent route handlers."""
+
+    def __init__(self, caps: RenderCaps, report: RenderReport) -> None:
+        self.caps = caps
+        self.report = report
+        self.parallel = asyncio.Semaphore(_PARALLEL_FETCHES)
+
+    def admit(self) -> bool:
+        """Count one more sub-resource, or refuse it (and say which limit) when the count is reached."""
+        if self.report.requests >= self.caps.max_requests:
+            self._refuse(
+                "requests",
+                f"the page asked for more than {self.caps.max_requests} sub-resources; the rest were "
+                "skipped (limit SPOTRUN_SCRAPER_RENDER_MAX_REQUESTS)",
+            )
+            return False
+        if self.report.bytes >= self.caps.max_total_bytes:
+            self._total_reached()
+            return False
+        self.report.requests += 1
+        return True
+
+    def room(self) -> int:
+        """The most bytes the next sub-resource may have: its own cap, or what is left of the total."""
+        return max(1, min(self.caps.max_resource_bytes, self.caps.max_total_bytes - self.report.bytes))
+
+    def take(self, size: int) -> bool:
+        if self.report.bytes + size > self.caps.max_total_bytes:
+            self._total_reached()
+            return False
+        self.report.bytes += size
+        return True
+
+    def too_big(self) -> None:
+        if self.room() < self.caps.max_resource_bytes:  # refused because the total is nearly spent
+            self._total_reached()
+            return
+        self._refuse(
+            "resource_size",
+            f"sub-resources larger than {self.caps.max_resource_bytes / 2**20:g} MB were skipped "
+            "(limit SPOTRUN_SCRAPER_RENDER_MAX_RESOURCE_MB)",
+        )
+
+    def _total_reached(self) -> None:
+        self._refuse(
+            "total_size",
+            f"the page's sub-resources passed {self.caps.max_total_bytes / 2**20:g} MB in all; the rest "
+            "were skipped (limit SPOTRUN_SCRAPER_RENDER_MAX_TOTAL_MB)",
+        )
+
+    def _refuse(self, limit: str, sentence: str) -> None:
+        self.report.skipped += 1
+        self.report.limits_hit.setdefault(limit, sentence)
+
+
 class Renderer:
     """One browser per process, launched on first use; one fresh context per render."""
 
-    def __init__(self, fetcher: Fetcher, chromium_path: str, timeout_s: float, concurrency: int) -> None:
+    def __init__(self, fetcher: Fetcher, chromium_path: str, caps: RenderCaps, concurrency: int) -> None:
         self.fetcher = fetcher
         self.chromium_path = chromium_path
-        self.timeout_s = timeout_s
+        self.caps = caps
         self._slots = asyncio.Semaphore(concurrency)
         self._launch_lock = asyncio.Lock()
         self._playwright: Any = None
@@ -67,11 +189,14 @@ class Renderer:
                 from playwright.async_api import Error as PlaywrightError
                 from playwright.async_api import async_playwright
 
+                # A page's own scripts (a loop that grows an array) are held by V8's heap limit:
+                # past it the tab crashes alone and the render falls back to the page as served.
+                args = [*CHROMIUM_ARGS, f"--js-flags=--max-old-space-size={self.caps.js_heap_mb}"]
                 try:
                     if self._playwright is None:
                         self._playwright = await async_playwright().start()
                     self._browser = await self._playwright.chromium.launch(
-                        executable_path=self.chromium_path, args=CHROMIUM_ARGS, headless=True
+                        executable_path=self.chromium_path, args=args, headless=True
                     )
                 except PlaywrightError as exc:
                     raise AgentFailure(
@@ -81,11 +206,14 @@ class Renderer:
                     ) from None
             return self._browser
 
-    async def render(self, page_url: str, budget_s: float) -> Page:
-        """The page's HTML after its scripts ran; the document itself is fetched by the guard."""
-        deadline = time.monotonic() + min(budget_s, self.timeout_s)
+    async def render(self, page_url: str, budget_s: float) -> tuple[Page, RenderReport]:
+        """The page's HTML after its scripts ran, within the caps; the document itself is fetched
+        by the guard. Past the DOM cap or on a tab crash, the page as served, with a warning."""
+        deadline = time.monotonic() + min(budget_s - _AFTER_RENDER_S, self.caps.timeout_s)
         document = await self.fetcher.fetch(page_url, deadline - time.monotonic())
         blocked: list[str] = []
+        report = RenderReport()
+        budget = _Budget(self.caps, report)
         async with self._slots:
             browser = await self._browser_ready()
             context = await browser.new_context(
@@ -93,34 +221,48 @@ class Renderer:
             )
             try:
                 tab = await context.new_page()
-                await tab.route("**/*", lambda route: self._route(route, document, deadline, blocked))
+                await tab.route("**/*", lambda route: self._route(route, document, deadline, blocked, budget))
                 await tab.route_web_socket("**/*", lambda ws: ws.close())
-                html = await self._load(tab, document.url, deadline)
+                html = await self._load(tab, document.url, deadline, report)
             finally:
                 await context.close()
-        return Page(
-            url=document.url,
-            status=document.status,
-            content_type="text/html",
-            charset="utf-8",
-            body=html.encode(),
-            redirects=document.redirects,
-            blocked=blocked,
+        if report.skipped or report.fallback:
+            log.info("render capped", **report.as_data())
+        if html is None:
+            return document, report
+        return (
+            Page(
+                url=document.url,
+                status=document.status,
+                content_type="text/html",
+                charset="utf-8",
+                body=html.encode(),
+                redirects=document.redirects,
+                blocked=blocked,
+            ),
+            report,
         )
 
-    async def _load(self, tab: Any, url: str, deadline: float) -> str:
+    async def _load(self, tab: Any, url: str, deadline: float, report: RenderReport) -> str | None:
+        """The rendered HTML, or None (report.fallback says why) when only the served page can be shown."""
         from playwright.async_api import Error as PlaywrightError
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+        crashed = asyncio.Event()
+        tab.on("crash", lambda _: crashed.set())
         remaining_ms = max(1.0, deadline - time.monotonic()) * 1000
         try:
             await tab.goto(url, wait_until="load", timeout=remaining_ms)
         except PlaywrightTimeout:
             raise AgentFailure(
                 ErrorCode.TIMEOUT,
-                "the page did not finish loading in the browser in time — try without render_js",
+                f"the page did not finish loading in the browser within {self.caps.timeout_s:g}s "
+                "(limit SPOTRUN_SCRAPER_RENDER_TIMEOUT_S) — try without render_js",
             ) from None
         except PlaywrightError as exc:
+            if crashed.is_set():
+                report.fallback = self._crash_note()
+                return None
             raise AgentFailure(
                 ErrorCode.FETCH_FAILED, f"the browser could not load the page: {str(exc).splitlines()[0]}"
             ) from None
@@ -129,9 +271,31 @@ class Renderer:
             idle_ms = min(3000.0, max(0.0, deadline - time.monotonic() - 1) * 1000)
             if idle_ms > 0:
                 await tab.wait_for_load_state("networkidle", timeout=idle_ms)
-        return str(await tab.content())
+        try:
+            # Measured inside the page first: a DOM past the cap never crosses into this process.
+            size = int(await tab.evaluate("() => document.documentElement.outerHTML.length"))
+            if size > self.caps.max_dom_bytes:
+                report.fallback = (
+                    f"the rendered page is larger than {self.caps.max_dom_bytes / 2**20:g} MB "
+                    "(limit SPOTRUN_SCRAPER_RENDER_MAX_DOM_MB); showing the page as served"
+                )
+                return None
+            return str(await tab.content())
+        except PlaywrightError:
+            if crashed.is_set():
+                report.fallback = self._crash_note()
+                return None
+            raise
 
-    async def _route(self, route: Any, document: Page, deadline: float, blocked: list[str]) -> None:
+    def _crash_note(self) -> str:
+        return (
+            f"the page's scripts needed more than {self.caps.js_heap_mb} MB (limit "
+            "SPOTRUN_SCRAPER_RENDER_JS_HEAP_MB) and the browser tab stopped; showing the page as served"
+        )
+
+    async def _route(
+        self, route: Any, document: Page, deadline: float, blocked: list[str], budget: _Budget
+    ) -> None:
         request = route.request
         is_top = request.is_navigation_request() and request.frame.parent_frame is None
         if is_top and request.url.rstrip("/") == document.url.rstrip("/"):
@@ -141,12 +305,24 @@ class Renderer:
         if request.resource_type in _SKIPPED_RESOURCES or request.method not in ("GET", "HEAD"):
             await route.abort("blockedbyclient")
             return
+        if not budget.admit():
+            await route.abort("blockedbyclient")
+            return
         try:
-            sub = await self.fetcher.fetch(request.url, deadline - time.monotonic(), any_type=True)
+            async with budget.parallel:
+                sub = await self.fetcher.fetch(
+                    request.url, deadline - time.monotonic(), any_type=True, max_bytes=budget.room()
+                )
         except AgentFailure as exc:
-            log.info("render subrequest refused", url=request.url[:200], reason=exc.message[:200])
+            if exc.code is ErrorCode.PAYLOAD_TOO_LARGE:  # counted in the render's summary log
+                budget.too_big()
+            else:
+                log.info("render subrequest refused", url=request.url[:200], reason=exc.message[:200])
             if exc.code is ErrorCode.BLOCKED_URL:
                 blocked.append(request.url[:200])
+            await route.abort("blockedbyclient")
+            return
+        if not budget.take(sub.size):
             await route.abort("blockedbyclient")
             return
         await route.fulfill(status=sub.status, body=sub.body, content_type=sub.content_type or None)
