@@ -29,7 +29,8 @@ class ScraperSettings(BaseSettings):
     user_agent: str = Field(default=DEFAULT_USER_AGENT, min_length=1, max_length=300)
     extractor: Literal["auto", "fast", "trafilatura"] = Field(
         default="auto",
-        description="auto: fast selectolax path, trafilatura when the fast path looks unsure",
+        description="auto: tuned trafilatura, its full path or our lexbor extractor when it finds little; "
+        "fast: lexbor only; trafilatura: its fast path only",
     )
     render_js: bool = Field(default=False, description="honour render_js=true with headless Chromium")
     chromium_path: str = "/usr/bin/chromium"

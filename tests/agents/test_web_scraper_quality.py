@@ -9,8 +9,12 @@ from bench.scraper_quality import EXTRACTORS, fixtures, overall, score
 
 pytestmark = pytest.mark.timeout(60)
 
-# Per-page floor for the shipped extractor; the bench prints the measured values (≈0.98-1.0).
-MIN_F1 = 0.9
+# These fixtures were written next to the lexbor heuristic and flatter it; which engine ships is
+# decided on public corpora (bench/scraper_quality.py, docs/performance.md), where tuned
+# trafilatura wins. Here the fixtures hold each engine's correctness against regressions:
+# the shipped `auto` engine (measured 0.88-1.00 per page) and the lexbor fallback (0.98-1.00).
+MIN_F1_AUTO = 0.85
+MIN_F1_FALLBACK = 0.95
 # Overall, within this margin of plain trafilatura (the best of its two comment settings).
 MARGIN = 0.02
 
@@ -21,9 +25,31 @@ PAGES = fixtures()
 def test_main_text_f1_per_page(name, html, gold):
     got = extract_page(html, mode="auto").text
     result = score(got, gold)
-    assert result.f1 >= MIN_F1, (
+    assert result.f1 >= MIN_F1_AUTO, (
         f"{name}: P={result.precision:.2f} R={result.recall:.2f} F1={result.f1:.2f}\n{got}"
     )
+
+
+@pytest.mark.parametrize(("name", "html", "gold"), PAGES, ids=[p[0] for p in PAGES])
+def test_lexbor_fallback_f1_per_page(name, html, gold):
+    got = extract_page(html, mode="fast").text
+    result = score(got, gold)
+    assert result.f1 >= MIN_F1_FALLBACK, (
+        f"{name}: P={result.precision:.2f} R={result.recall:.2f} F1={result.f1:.2f}\n{got}"
+    )
+
+
+def test_read_also_teasers_inside_the_article_are_dropped():
+    html = next(h for name, h, _ in PAGES if name == "news_teasers")
+    got = extract_page(html).text
+    for teaser in ("Parkhaus am Bahnhof", "closing their old town centres", "was Autofahrer jetzt wissen"):
+        assert teaser not in got, got
+    assert "Bürgerversammlung" in got and "140 Parkplätze" in got
+
+
+def test_paragraphs_are_separated_by_blank_lines_for_reading():
+    html = next(h for name, h, _ in PAGES if name == "news_teasers")
+    assert "verbinden.\n\nNach Angaben" in extract_page(html).text
 
 
 def test_overall_quality_matches_trafilatura():
