@@ -71,3 +71,13 @@ def test_score_is_not_trivially_perfect():
 def test_fingerprint_normalises_case_punctuation_and_spacing():
     assert fingerprint("Hello,  World!\n\n- item") == fingerprint("hello world item")
     assert fingerprint("Hello world") != fingerprint("Hello there world")
+
+
+def test_lexbor_takes_over_when_trafilatura_finds_nothing():
+    # A forum theme that wraps the whole thread in a "comments" container: trafilatura (comments
+    # off, as tuned) finds no text; our extractor never drops most of a page, so it reads it.
+    para = " ".join(f"Sentence {i} tells the reader about the harbour and its boats." for i in range(8))
+    posts = "".join(f"<p>Post {n}. {para}</p>" for n in range(5))
+    ex = extract_page(f"<html><body><div class='comments'>{posts}</div></body></html>")
+    assert ex.engine == "selectolax"
+    assert all(f"Post {n}." in ex.text for n in range(5))
