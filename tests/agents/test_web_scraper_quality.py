@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.web_scraper.extract import extract_page, fingerprint
+from bench import scraper_corpora as corpora
 from bench.scraper_quality import EXTRACTORS, fixtures, overall, score
 
 pytestmark = pytest.mark.timeout(60)
@@ -81,3 +82,42 @@ def test_lexbor_takes_over_when_trafilatura_finds_nothing():
     ex = extract_page(f"<html><body><div class='comments'>{posts}</div></body></html>")
     assert ex.engine == "selectolax"
     assert all(f"Post {n}." in ex.text for n in range(5))
+
+
+# ------------------------------------------------------------------ the corpus scorers of the bench
+
+
+def _snippet_page() -> corpora.Page:
+    return corpora.Page(
+        "trafilatura-eval", "u", "", with_=["the harbour", "its boats"], without=["Impressum"]
+    )
+
+
+def test_snippet_scorer_counts_found_missing_and_boilerplate():
+    page = _snippet_page()
+    partial = corpora.score(page, "the harbour is quiet")
+    assert (partial.tp, partial.fp, partial.fn) == (1, 0, 1) and "its boats" in partial.why
+    full = corpora.score(page, "the harbour and\n its boats")  # whitespace does not matter
+    assert (full.tp, full.fp, full.fn) == (2, 0, 0) and full.why == ""
+    noisy = corpora.score(page, "the harbour, its boats. Impressum")
+    assert (noisy.tp, noisy.fp, noisy.fn) == (2, 1, 0) and "Impressum" in noisy.why
+    empty = corpora.score(page, "")
+    assert (empty.tp, empty.fn) == (0, 2) and empty.why == "nothing extracted"
+
+
+def test_shingle_scorer_punishes_missing_and_extra_text():
+    gold = " ".join(f"word{i}" for i in range(100))
+    page = corpora.Page("article-extraction-benchmark", "k", "", gold=gold)
+    perfect = corpora.summarise([page], [corpora.score(page, gold)])
+    half = corpora.summarise([page], [corpora.score(page, " ".join(gold.split()[:50]))])
+    padded = corpora.summarise([page], [corpora.score(page, gold + " menu item " * 100)])
+    assert perfect.f1 == 1.0
+    assert half.precision == 1.0 and half.recall < 0.55
+    assert padded.recall == 1.0 and padded.precision < 0.6
+
+
+def test_split_is_stable_and_holds_out_about_a_third():
+    ids = [f"https://example.org/{i}" for i in range(1000)]
+    held = sum(corpora.Page("c", i, "").split == "held-out" for i in ids)
+    assert 250 < held < 350
+    assert corpora.Page("c", ids[0], "").split == corpora.Page("c", ids[0], "x").split
