@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import importlib.util
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ CHROMIUM_ARGS = [
 _PARALLEL_FETCHES = 6
 # Time kept after the render for extraction and the answer, within the job's deadline.
 _AFTER_RENDER_S = 2.0
+# Waiting for a free tab stops when less than this is left for the render itself.
+_MIN_RENDER_S = 5.0
 # Text does not depend on these; skipping them saves time and bytes.
 _SKIPPED_RESOURCES = {"image", "media", "font", "manifest", "texttrack", "eventsource", "websocket"}
 
@@ -214,7 +217,7 @@ class Renderer:
         blocked: list[str] = []
         report = RenderReport()
         budget = _Budget(self.caps, report)
-        async with self._slots:
+        async with self._tab(deadline):
             browser = await self._browser_ready()
             context = await browser.new_context(
                 service_workers="block", java_script_enabled=True, user_agent=None, accept_downloads=False
@@ -242,6 +245,23 @@ class Renderer:
             ),
             report,
         )
+
+    @contextlib.asynccontextmanager
+    async def _tab(self, deadline: float) -> AsyncIterator[None]:
+        """One of the browser's tabs, waited for only while a render could still finish in time."""
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic() - _MIN_RENDER_S)):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise AgentFailure(
+                ErrorCode.RATE_LIMITED,
+                "this agent instance is busy rendering other pages; try again shortly (or without render_js)",
+                retryable=True,
+            ) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def _load(self, tab: Any, url: str, deadline: float, report: RenderReport) -> str | None:
         """The rendered HTML, or None (report.fallback says why) when only the served page can be shown."""

@@ -231,3 +231,38 @@ async def test_dom_or_heap_past_its_cap_falls_back_to_the_page_as_served(kind: s
     assert "word word" not in body["text"]
     assert any(limit in w and "as served" in w for w in body["warnings"]), body["warnings"]
     assert body["data"]["rendered"] is False and body["data"]["render_limits"]["fallback"] is True
+
+
+async def test_a_render_that_cannot_get_a_tab_in_time_is_told_the_instance_is_busy() -> None:
+    # One tab, held by a page whose script never arrives; the second render must not queue past
+    # the point where it could still finish: a 429 (retryable) instead of a late 504.
+    async def hanging(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(60)
+        return web.Response(text="", content_type="application/javascript")
+
+    async def page(request: web.Request) -> web.Response:
+        html = f"<!doctype html><html><body>{ARTICLE}<script src='/hang.js'></script></body></html>"
+        return web.Response(text=html, content_type="text/html")
+
+    site_app = web.Application()
+    site_app.router.add_get("/page", page)
+    site_app.router.add_get("/hang.js", hanging)
+    async with (
+        serve(site_app) as site,
+        running_agent(
+            allow_private_networks=True,
+            render_js=True,
+            chromium_path=CHROMIUM,
+            render_concurrency=1,
+            render_timeout_s=9,
+        ) as agent,
+    ):
+        first = asyncio.create_task(call(agent, "scrape", {"url": f"{site}/page", "render_js": True}))
+        await asyncio.sleep(1.5)  # the first render holds the only tab
+        started = time.monotonic()
+        status, body = await call(agent, "scrape", {"url": f"{site}/page", "render_js": True})
+        waited = time.monotonic() - started
+        await first
+    assert status == 429, body
+    assert body["error"]["retryable"] is True and "busy rendering" in body["error"]["message"]
+    assert waited < 8, f"waited {waited:.1f}s for a tab"
