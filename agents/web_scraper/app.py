@@ -10,7 +10,8 @@ from aiohttp import web
 from agents.common import AgentSettings, AgentSpec, create_agent_app, run_agent
 from agents.web_scraper.fetch import FETCHER, fetcher_context
 from agents.web_scraper.handlers import RENDERER, SCRAPER_SETTINGS, extract, scrape
-from agents.web_scraper.render import RenderCaps, Renderer, chromium_status
+from agents.web_scraper.render import Renderer, chromium_status
+from agents.web_scraper.render_limits import RenderCaps
 from agents.web_scraper.settings import ScraperSettings
 from spotrun.config import load_settings
 from spotrun.protocol import Command, EngineStatus

@@ -12,7 +12,8 @@ from agents.web_scraper.extract import Extraction, extract_page, plain_text
 from agents.web_scraper.fetch import FETCHER, Page
 from agents.web_scraper.metadata import short_date
 from agents.web_scraper.query import check_selector, select
-from agents.web_scraper.render import Renderer, RenderReport
+from agents.web_scraper.render import Renderer
+from agents.web_scraper.render_limits import RenderReport
 from agents.web_scraper.settings import ScraperSettings
 from spotrun.protocol import EmbedField, ExtractArgs, OutputFile, ScrapeArgs
 

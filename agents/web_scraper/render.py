@@ -3,10 +3,9 @@
 Chromium never touches the network itself: each request the page makes is intercepted and
 either answered by the guarded `Fetcher` (same SSRF rules, same DNS pinning) or aborted. As a
 second wall, Chromium is pointed at a dead proxy, so anything that escapes interception fails.
-Every render has caps decided before it loads (`RenderCaps`): how many sub-resources, how big
-each and all together, how big the rendered DOM, how much V8 heap, how long. Past a cap the
-browser is refused what it asked for and the render goes on: the user gets what rendered, with
-a warning naming the limit. Playwright is imported on first use only.
+Every render has caps decided before it loads (`render_limits.RenderCaps`), enforced here in the
+route handler and the browser's flags; past a cap the browser is refused what it asked for and
+the render goes on. Playwright is imported on first use only.
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ import contextlib
 import importlib.util
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents.common import AgentFailure
 from agents.web_scraper.fetch import Fetcher, Page
-from agents.web_scraper.settings import ScraperSettings
+from agents.web_scraper.render_limits import Budget, RenderCaps, RenderReport
 from spotrun.logs import get_logger
 from spotrun.protocol import ErrorCode
 
@@ -40,9 +38,6 @@ CHROMIUM_ARGS = [
     "--proxy-bypass-list=<-loopback>",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
-# Sub-resources fetched at once for one render (what a browser opens per host over HTTP/1.1):
-# bounds the bytes in flight to this many times the per-resource cap.
-_PARALLEL_FETCHES = 6
 # Time kept after the render for extraction and the answer, within the job's deadline.
 _AFTER_RENDER_S = 2.0
 # Waiting for a free tab stops when less than this is left for the render itself.
@@ -60,118 +55,6 @@ def chromium_status(enabled: bool, path: str) -> tuple[bool, str]:
     if importlib.util.find_spec("playwright") is None:
         return False, "the playwright Python package is not installed"
     return True, path
-
-
-@dataclass(frozen=True)
-class RenderCaps:
-    """What one render may load; each cap is named in the warning when it is reached."""
-
-    max_requests: int
-    max_resource_bytes: int
-    max_total_bytes: int
-    max_dom_bytes: int
-    js_heap_mb: int
-    timeout_s: float
-
-    @classmethod
-    def from_settings(cls, settings: ScraperSettings) -> RenderCaps:
-        return cls(
-            max_requests=settings.render_max_requests,
-            max_resource_bytes=int(settings.render_max_resource_mb * 2**20),
-            max_total_bytes=int(settings.render_max_total_mb * 2**20),
-            max_dom_bytes=int(settings.render_max_dom_mb * 2**20),
-            js_heap_mb=settings.render_js_heap_mb,
-            timeout_s=settings.render_timeout_s,
-        )
-
-
-@dataclass
-class RenderReport:
-    """What a render loaded and refused; `warnings` name each limit that was reached."""
-
-    requests: int = 0
-    bytes: int = 0
-    skipped: int = 0
-    limits_hit: dict[str, str] = field(default_factory=dict)  # limit name -> user-facing sentence
-    fallback: str | None = None  # why the page as served is shown instead of the rendered one
-
-    @property
-    def warnings(self) -> list[str]:
-        out = list(self.limits_hit.values())
-        if self.skipped:
-            out.insert(
-                0,
-                f"{self.skipped} sub-resource(s) of the page were not loaded (render limits below); "
-                "the text shown is what rendered without them",
-            )
-        if self.fallback:
-            out.append(self.fallback)
-        return out
-
-    def as_data(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "bytes": self.bytes,
-            "skipped": self.skipped,
-            "limits": sorted(self.limits_hit),
-            "fallback": self.fallback is not None,
-        }
-
-
-class _Budget:
-    """The sub-resource budget of one render, shared by its concurrent route handlers."""
-
-    def __init__(self, caps: RenderCaps, report: RenderReport) -> None:
-        self.caps = caps
-        self.report = report
-        self.parallel = asyncio.Semaphore(_PARALLEL_FETCHES)
-
-    def admit(self) -> bool:
-        """Count one more sub-resource, or refuse it (and say which limit) when the count is reached."""
-        if self.report.requests >= self.caps.max_requests:
-            self._refuse(
-                "requests",
-                f"the page asked for more than {self.caps.max_requests} sub-resources; the rest were "
-                "skipped (limit SPOTRUN_SCRAPER_RENDER_MAX_REQUESTS)",
-            )
-            return False
-        if self.report.bytes >= self.caps.max_total_bytes:
-            self._total_reached()
-            return False
-        self.report.requests += 1
-        return True
-
-    def room(self) -> int:
-        """The most bytes the next sub-resource may have: its own cap, or what is left of the total."""
-        return max(1, min(self.caps.max_resource_bytes, self.caps.max_total_bytes - self.report.bytes))
-
-    def take(self, size: int) -> bool:
-        if self.report.bytes + size > self.caps.max_total_bytes:
-            self._total_reached()
-            return False
-        self.report.bytes += size
-        return True
-
-    def too_big(self) -> None:
-        if self.room() < self.caps.max_resource_bytes:  # refused because the total is nearly spent
-            self._total_reached()
-            return
-        self._refuse(
-            "resource_size",
-            f"sub-resources larger than {self.caps.max_resource_bytes / 2**20:g} MB were skipped "
-            "(limit SPOTRUN_SCRAPER_RENDER_MAX_RESOURCE_MB)",
-        )
-
-    def _total_reached(self) -> None:
-        self._refuse(
-            "total_size",
-            f"the page's sub-resources passed {self.caps.max_total_bytes / 2**20:g} MB in all; the rest "
-            "were skipped (limit SPOTRUN_SCRAPER_RENDER_MAX_TOTAL_MB)",
-        )
-
-    def _refuse(self, limit: str, sentence: str) -> None:
-        self.report.skipped += 1
-        self.report.limits_hit.setdefault(limit, sentence)
 
 
 class Renderer:
@@ -216,7 +99,7 @@ class Renderer:
         document = await self.fetcher.fetch(page_url, deadline - time.monotonic())
         blocked: list[str] = []
         report = RenderReport()
-        budget = _Budget(self.caps, report)
+        budget = Budget(self.caps, report)
         async with self._tab(deadline):
             browser = await self._browser_ready()
             context = await browser.new_context(
@@ -314,7 +197,7 @@ class Renderer:
         )
 
     async def _route(
-        self, route: Any, document: Page, deadline: float, blocked: list[str], budget: _Budget
+        self, route: Any, document: Page, deadline: float, blocked: list[str], budget: Budget
     ) -> None:
         request = route.request
         is_top = request.is_navigation_request() and request.frame.parent_frame is None
