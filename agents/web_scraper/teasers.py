@@ -27,9 +27,25 @@ _TEASER = re.compile(
 )
 
 
+# Calls to action and bracketed pointers that sit between paragraphs on English news sites
+# ("[Related: …]", "SEE MORE: …", "Filed under: …", "… [VIDEO]"), seen in the article benchmark's dev split.
+_PROMPT = re.compile(
+    r"^\s*(?:\[\s*related\b|related\s*:|see more|don'?t miss|filed under|click here|tell us what"
+    r"|like this story|thanks for signing up|sign up for|subscribe to|follow us)\b",
+    re.IGNORECASE,
+)
+_PROMPT_MAX_WORDS = 20
+_TAGGED = re.compile(
+    r"\[(?:video|insight|reaction|pics|poll|gallery|watch|photos)\]\s*\|?\s*$", re.IGNORECASE
+)
+
+
 def is_teaser(line: str) -> bool:
     """A "read also"-style pointer to another page, or a lone junk label ("Share", "Advertisement")."""
-    if _TEASER.match(line):
+    if _TEASER.match(line) or _TAGGED.search(line):
+        return True
+    # Prompts are one short line; an article sentence may start the same way and run on.
+    if _PROMPT.match(line) and len(line.split()) <= _PROMPT_MAX_WORDS:
         return True
     return line.strip().strip("-• ").strip().lower().rstrip(":.!") in JUNK_LINES
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.web_scraper.extract import extract_page, fingerprint
+from agents.web_scraper.teasers import is_teaser
 from bench import scraper_corpora as corpora
 from bench.scraper_quality import EXTRACTORS, fixtures, overall, score
 
@@ -121,3 +122,26 @@ def test_split_is_stable_and_holds_out_about_a_third():
     held = sum(corpora.Page("c", i, "").split == "held-out" for i in ids)
     assert 250 < held < 350
     assert corpora.Page("c", ids[0], "").split == corpora.Page("c", ids[0], "x").split
+
+
+@pytest.mark.parametrize(
+    ("line", "teaser"),
+    [
+        ("Lesen Sie auch: Parkhaus am Bahnhof wird saniert", True),
+        ("[Related: Salesforce Dreamforce Keynote: AI, Integration]", True),
+        ("SEE MORE: Hong Kong protests: 800 students under siege", True),
+        ("China furious at Macron for Hong Kong protest jibe [INSIGHT]", True),
+        ("Filed under: Khawarij |", True),
+        ("Advertisement", True),
+        # Article sentences that merely start alike stay.
+        ("Related research at the university found the same effect in mice and in rats.", False),
+        (
+            "Sign up for the programme opens in May, the council said, and places are limited to forty "
+            "families in the first year, with more to follow if the trial goes well.",
+            False,
+        ),
+        ("Mehr als 140 Parkplätze fallen weg.", False),
+    ],
+)
+def test_teaser_lines(line, teaser):
+    assert is_teaser(line) is teaser
