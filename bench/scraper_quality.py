@@ -1,8 +1,13 @@
-"""Main-text quality and speed of the web-scraper's extractor vs plain trafilatura, on the fixtures.
+"""Main-text quality and speed of the web-scraper's extractor beside the libraries, on public corpora.
 
-Run: `python -m bench.scraper_quality` (or `python bench/scraper_quality.py`). Quality is
-word-level precision/recall/F1 (bag of words) against each hand-written gold `*.txt`; speed is
-pages/s on a ~200 KB page made by repeating an article's body.
+Run: `python -m bench.scraper_quality` (two public corpora, see bench/scraper_corpora.py; about
+5 minutes on 2 cores) or `python -m bench.scraper_quality --fixtures` (the hand-written fixtures,
+word-level bag-of-words F1, seconds). Every engine runs on the same pages in the same run, one
+thread, one page at a time: pages/s is pages divided by the engine's own extraction time.
+
+Corpora live outside the repository (`--corpora`, default /tmp/spotrun-corpora):
+trafilatura-eval is unpacked from /work/shared/corpora on first use;
+article-extraction-benchmark is a clone of github.com/scrapinghub/article-extraction-benchmark.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agents.web_scraper.extract import extract_page, normalise
+from bench import scraper_corpora as corpora
 
 PAGES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "pages"
 
@@ -97,7 +103,7 @@ def overall(scores: dict[str, Score]) -> float:
     return sum(s.f1 for s in scores.values()) / len(scores)
 
 
-def main() -> None:
+def fixtures_main() -> None:
     results = evaluate()
     names = list(results)
     pages = list(next(iter(results.values())))
@@ -114,6 +120,177 @@ def main() -> None:
     print(f"\nspeed on a {len(html.encode()) / 1000:.0f} KB page (single thread):")
     for name, run in EXTRACTORS.items():
         print(f"  {name:<28}{pages_per_second(run, html):8.1f} pages/s")
+
+
+# ------------------------------------------------------------------ public corpora, all engines
+
+
+def _lib_trafilatura(html: str) -> str:
+    import trafilatura
+
+    return trafilatura.extract(html) or ""  # what a user gets with no options
+
+
+def _lib_readability(html: str) -> str:
+    import lxml.html
+    from readability import Document
+
+    summary = Document(html).summary(html_partial=True)
+    root = lxml.html.fromstring(summary) if summary.strip() else None
+    if root is None:
+        return ""
+    blocks = root.xpath("//p|//h1|//h2|//h3|//h4|//li|//pre|//blockquote|//td")
+    return "\n".join(b.text_content().strip() for b in blocks) or root.text_content()
+
+
+_JUSTEXT_STOPLIST: frozenset[str] | None = None
+
+
+def _lib_justext(html: str) -> str:
+    import justext
+
+    global _JUSTEXT_STOPLIST
+    if _JUSTEXT_STOPLIST is None:
+        # Both corpora are mostly English and German: one stoplist for both, as trafilatura's
+        # own comparison does per language.
+        _JUSTEXT_STOPLIST = justext.get_stoplist("English") | justext.get_stoplist("German")
+    paragraphs = justext.justext(html.encode("utf-8"), _JUSTEXT_STOPLIST)
+    return "\n".join(p.text for p in paragraphs if not p.is_boilerplate)
+
+
+_GOOSE: object = None
+
+
+def _lib_goose(html: str) -> str:
+    global _GOOSE
+    if _GOOSE is None:
+        from goose3 import Goose
+
+        _GOOSE = Goose({"enable_image_fetching": False, "use_meta_language": True})
+    try:
+        return _GOOSE.extract(raw_html=html).cleaned_text or ""  # type: ignore[attr-defined]
+    except (ValueError, AttributeError, TypeError, IndexError):  # goose3 trips on some markup
+        return ""
+
+
+def _ours(html: str) -> str:
+    return extract_page(html).text
+
+
+ENGINES: dict[str, Callable[[str], str]] = {
+    "spotrun": _ours,
+    "trafilatura": _lib_trafilatura,
+    "readability-lxml": _lib_readability,
+    "jusText": _lib_justext,
+    "goose3": _lib_goose,
+}
+
+
+@dataclass
+class EngineRun:
+    engine: str
+    corpus: str
+    seconds: float
+    pages: list[corpora.Page]
+    counts: list[corpora.Counts]
+
+    def summary(self, split: str | None = None) -> corpora.Summary:
+        chosen = [(p, c) for p, c in zip(self.pages, self.counts, strict=True) if split in (None, p.split)]
+        return corpora.summarise([p for p, _ in chosen], [c for _, c in chosen])
+
+    @property
+    def pages_per_s(self) -> float:
+        return len(self.pages) / self.seconds if self.seconds else 0.0
+
+    def worst(self, n: int = 10) -> list[tuple[corpora.Page, corpora.Counts]]:
+        pairs = sorted(zip(self.pages, self.counts, strict=True), key=lambda pc: (pc[1].f1, pc[0].id))
+        return [pc for pc in pairs if pc[1].why][:n]
+
+
+def run_engines(engines: dict[str, Callable[[str], str]], pages: list[corpora.Page]) -> list[EngineRun]:
+    """Every engine on every page, interleaved page by page: load on the shared machine then
+    slows all engines alike instead of whichever happened to run during it."""
+    for extract in engines.values():
+        extract(pages[0].html)  # warm imports and caches outside the timing
+    seconds = dict.fromkeys(engines, 0.0)
+    counts: dict[str, list[corpora.Counts]] = {name: [] for name in engines}
+    for page in pages:
+        for name, extract in engines.items():
+            started = time.perf_counter()
+            try:
+                text = extract(page.html)
+            except Exception as exc:
+                text = ""
+                print(f"  {name} failed on {page.id[:60]}: {exc.__class__.__name__}", file=sys.stderr)
+            seconds[name] += time.perf_counter() - started
+            counts[name].append(corpora.score(page, text))
+    return [EngineRun(name, pages[0].corpus, seconds[name], pages, counts[name]) for name in engines]
+
+
+def load_corpora(root: Path) -> dict[str, list[corpora.Page]]:
+    found: dict[str, list[corpora.Page]] = {
+        "trafilatura-eval": corpora.trafilatura_eval(root / "trafilatura-eval")
+    }
+    aeb = root / "article-extraction-benchmark"
+    if (aeb / "ground-truth.json").exists():
+        found["article-extraction-benchmark"] = corpora.article_benchmark(aeb)
+    else:
+        print(
+            "(skipping article-extraction-benchmark: clone "
+            f"github.com/scrapinghub/article-extraction-benchmark into {aeb})",
+            file=sys.stderr,
+        )
+    return found
+
+
+def compare(
+    root: Path, engines: dict[str, Callable[[str], str]], split: str | None = None
+) -> list[EngineRun]:
+    runs = []
+    for corpus, pages in load_corpora(root).items():
+        chosen = [p for p in pages if split in (None, p.split)]
+        runs.extend(run_engines(engines, chosen))
+        print(f"  ran {len(engines)} engines on {corpus} ({len(chosen)} pages)", file=sys.stderr)
+    return runs
+
+
+def _f1(summary: corpora.Summary) -> str:
+    return f"{summary.f1:.3f}" if summary.pages else "–"
+
+
+def report(runs: list[EngineRun]) -> None:
+    for corpus in dict.fromkeys(r.corpus for r in runs):
+        mine = [r for r in runs if r.corpus == corpus]
+        total = len(mine[0].pages)
+        n_dev = sum(p.split == "dev" for p in mine[0].pages)
+        print(f"\n## {corpus} ({total} pages: {n_dev} dev, {total - n_dev} held-out)\n")
+        print("| engine | P | R | F1 | F1 dev | F1 held-out | pages/s |")
+        print("|---|---|---|---|---|---|---|")
+        for r in sorted(mine, key=lambda r: -r.summary().f1):
+            a, d, h = r.summary(), r.summary("dev"), r.summary("held-out")
+            print(
+                f"| {r.engine} | {a.precision:.3f} | {a.recall:.3f} | **{a.f1:.3f}** | {_f1(d)} | "
+                f"{_f1(h)} | {r.pages_per_s:.1f} |"
+            )
+        ours = next(r for r in mine if r.engine == "spotrun")
+        print(f"\nTen worst pages for spotrun on {corpus}:\n")
+        for page, c in ours.worst():
+            print(f"- `{page.id[:70]}` ({page.split}) F1 {c.f1:.2f}: {c.why}")
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.scraper_quality")
+    parser.add_argument("--fixtures", action="store_true", help="the hand-written fixtures only")
+    parser.add_argument("--corpora", type=Path, default=corpora.CORPORA_DIR)
+    parser.add_argument("--split", choices=["dev", "held-out"], help="only this split (default: both)")
+    parser.add_argument("--engines", nargs="*", choices=list(ENGINES), default=list(ENGINES))
+    args = parser.parse_args()
+    if args.fixtures:
+        fixtures_main()
+        return
+    report(compare(args.corpora, {n: ENGINES[n] for n in args.engines}, args.split))
 
 
 if __name__ == "__main__":

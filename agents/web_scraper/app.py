@@ -11,6 +11,7 @@ from agents.common import AgentSettings, AgentSpec, create_agent_app, run_agent
 from agents.web_scraper.fetch import FETCHER, fetcher_context
 from agents.web_scraper.handlers import RENDERER, SCRAPER_SETTINGS, extract, scrape
 from agents.web_scraper.render import Renderer, chromium_status
+from agents.web_scraper.render_limits import RenderCaps
 from agents.web_scraper.settings import ScraperSettings
 from spotrun.config import load_settings
 from spotrun.protocol import Command, EngineStatus
@@ -36,7 +37,10 @@ def _renderer_context(settings: ScraperSettings) -> Callable[[web.Application], 
         available, _ = chromium_status(settings.render_js, settings.chromium_path)
         renderer = (
             Renderer(
-                app[FETCHER], settings.chromium_path, settings.render_timeout_s, settings.render_concurrency
+                app[FETCHER],
+                settings.chromium_path,
+                RenderCaps.from_settings(settings),
+                settings.render_concurrency,
             )
             if available
             else None
@@ -49,6 +53,12 @@ def _renderer_context(settings: ScraperSettings) -> Callable[[web.Application], 
     return ctx
 
 
+# Measured peaks (tests/agents/test_web_scraper_render_caps.py) with margin: the agent with an
+# idle Chromium, and what one capped render adds on top.
+BASE_MB = 1024.0
+HEAVY_RENDER_MB = 512.0
+
+
 def build(settings: AgentSettings, scraper: ScraperSettings | None = None) -> web.Application:
     scraper = scraper or load_settings(ScraperSettings)
     app = create_agent_app(
@@ -58,6 +68,10 @@ def build(settings: AgentSettings, scraper: ScraperSettings | None = None) -> we
             engines=_engines,
             contexts=(fetcher_context(scraper), _renderer_context(scraper)),
             required_engines=("selectolax",),
+            # One render at its caps (docs/reliability.md, "Resource caps"): a Chromium tab, its
+            # sub-resources, and the process tree's share; the browser itself is part of base_mb.
+            heavy_job_mb=HEAVY_RENDER_MB,
+            base_mb=BASE_MB,
         ),
         settings,
     )

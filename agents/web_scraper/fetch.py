@@ -70,9 +70,11 @@ class Fetcher:
         self.session = session
         self.policy = policy
 
-    async def fetch(self, url: str, budget_s: float, any_type: bool = False) -> Page:
+    async def fetch(
+        self, url: str, budget_s: float, any_type: bool = False, max_bytes: int | None = None
+    ) -> Page:
         """GET `url`, following redirects hop by hop; `any_type` skips the HTML/text check
-        (subresources of a rendered page)."""
+        (subresources of a rendered page); `max_bytes` lowers the body cap (a render's own caps)."""
         deadline = time.monotonic() + min(budget_s, self.settings.fetch_timeout_s)
         current = self._parse(url)
         redirects: list[str] = []
@@ -81,7 +83,7 @@ class Fetcher:
                 check_url(current, self.policy)
             except BlockedUrl as exc:
                 raise blocked(exc.reason) from None
-            page_or_next = await self._one_hop(current, deadline, redirects, any_type)
+            page_or_next = await self._one_hop(current, deadline, redirects, any_type, max_bytes)
             if isinstance(page_or_next, Page):
                 return page_or_next
             redirects.append(str(current))
@@ -102,7 +104,9 @@ class Fetcher:
                 ErrorCode.INVALID_ARGUMENT, f"the URL cannot be parsed ({exc}) — check it"
             ) from None
 
-    async def _one_hop(self, url: URL, deadline: float, redirects: list[str], any_type: bool) -> Page | URL:
+    async def _one_hop(
+        self, url: URL, deadline: float, redirects: list[str], any_type: bool, max_bytes: int | None = None
+    ) -> Page | URL:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _timeout(self.settings.fetch_timeout_s)
@@ -120,7 +124,7 @@ class Fetcher:
                         f"the URL is {content_type}, not a web page — "
                         "scrape and extract read HTML or text only",
                     )
-                body = await self._read_capped(resp)
+                body = await self._read_capped(resp, max_bytes)
                 return Page(
                     url=str(resp.url),
                     status=resp.status,
@@ -171,11 +175,11 @@ class Fetcher:
                 source="upstream",
             ) from None
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
-        cap = self.settings.max_body_bytes
+    async def _read_capped(self, resp: aiohttp.ClientResponse, max_bytes: int | None = None) -> bytes:
+        cap = min(self.settings.max_body_bytes, max_bytes or self.settings.max_body_bytes)
         too_big = AgentFailure(
             ErrorCode.PAYLOAD_TOO_LARGE,
-            f"the page is larger than the {self.settings.max_body_mb:g} MB limit — "
+            f"the page is larger than the {cap / 2**20:g} MB limit — "
             "try a lighter page (SPOTRUN_SCRAPER_MAX_BODY_MB raises the limit)",
         )
         if resp.content_length is not None and resp.content_length > cap:

@@ -182,7 +182,7 @@ _KEEP_SHORT = _HEADINGS | {"li", "tr", "dt", "dd", "pre", "th", "td", "blockquot
 _CELLS = {"td", "th"}
 _TOKEN = re.compile(r"[a-z]+")
 _SPACE = re.compile(r"\s+")
-_JUNK_LINES = {
+JUNK_LINES = {
     "advertisement",
     "advertisment",
     "ad",
@@ -329,7 +329,7 @@ def blocks_of(root: Any) -> tuple[list[Block], dict[int, tuple[str, str]]]:
 
 def _is_good(block: Block) -> bool:
     words = len(block.text.split())
-    if block.text.lower().strip(" .:!-") in _JUNK_LINES:
+    if block.text.lower().strip(" .:!-") in JUNK_LINES:
         return False
     if block.link_chars > 0.5 * len(block.text):
         return False
@@ -407,7 +407,7 @@ def _clean(blocks: list[Block], title: str | None) -> list[Block]:
     for i, block in enumerate(blocks):
         text = block.text
         low = text.lower().strip(" .:!-")
-        if low in _JUNK_LINES:
+        if low in JUNK_LINES:
             continue
         if block.is_heading and norm_title and (low == norm_title or low in norm_title) and i < 3:
             continue  # the headline is reported as the title

@@ -32,12 +32,33 @@ class ScraperSettings(BaseSettings):
     user_agent: str = Field(default=DEFAULT_USER_AGENT, min_length=1, max_length=300)
     extractor: Literal["auto", "fast", "trafilatura"] = Field(
         default="auto",
-        description="auto: fast selectolax path, trafilatura when the fast path looks unsure",
+        description="auto: tuned trafilatura, its full path or our lexbor extractor when it finds little; "
+        "fast: lexbor only; trafilatura: its fast path only",
     )
     render_js: bool = Field(default=False, description="honour render_js=true with headless Chromium")
     chromium_path: str = "/usr/bin/chromium"
     render_timeout_s: float = Field(default=20.0, gt=0, le=120)
     render_concurrency: int = Field(default=2, ge=1, le=16)
+    # Caps of one render, decided before anything is loaded: a page may ask for any number of
+    # sub-resources of any size; past these the browser is refused them and the render goes on.
+    render_max_requests: int = Field(
+        default=60,
+        ge=1,
+        le=1000,
+        description="sub-resources (scripts, styles, XHR, frames) fetched per render",
+    )
+    render_max_resource_mb: float = Field(
+        default=2.0, gt=0, le=20, description="largest single sub-resource handed to the browser"
+    )
+    render_max_total_mb: float = Field(
+        default=12.0, gt=0, le=200, description="all sub-resources of one render together"
+    )
+    render_max_dom_mb: float = Field(
+        default=5.0, gt=0, le=50, description="the rendered HTML; past it the page as served is shown"
+    )
+    render_js_heap_mb: int = Field(
+        default=256, ge=32, le=4096, description="V8 heap of a page's scripts; past it the tab crashes alone"
+    )
     extract_max_chars: int = Field(default=6000, ge=100, le=16_000)
 
     @property

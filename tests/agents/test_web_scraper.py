@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from spotrun.protocol import MAX_TEXT_CHARS
 from tests.agents.test_web_scraper_site import HITS, make_site, running_agent
 from tests.agents.test_web_scraper_site import call as _call
 from tests.helpers import serve
@@ -139,15 +140,27 @@ async def test_render_js_request_when_disabled_warns_how_to_enable(site, agent):
     assert body["data"]["rendered"] is False
 
 
-async def test_long_main_text_is_truncated_visibly(site):
+async def test_long_main_text_comes_whole_as_an_attachment_with_a_short_embed(site):
     base, _ = site
     async with running_agent(allow_private_networks=True, max_body_mb=8.0) as agent:
         status, body = await _call(agent, "scrape", {"url": f"{base}/big"})
     assert status == 200, body
-    assert len(body["text"]) <= MAX_TEXT_CHARS
-    assert "[… truncated: showing about" in body["text"]
-    assert body["data"]["truncated"] is True and body["data"]["word_count"] > 100_000
-    assert any("truncated" in w for w in body["warnings"])
+    # The embed stays one Discord description long; the whole text is in the attached file.
+    assert len(body["text"]) <= 4096
+    assert "full text" in body["text"] and ".txt" in body["text"]
+    [file] = body["files"]
+    assert file["name"].endswith(".txt") and file["content_type"].startswith("text/plain")
+    full = base64.b64decode(file["data"]).decode()
+    assert "Paragraph 0 " in full and "Paragraph 399 " in full  # first and last of the page
+    assert len(full) > 2_500_000 and body["data"]["word_count"] > 300_000
+    assert body["data"]["truncated"] is True and body["data"]["attachment"] == file["name"]
+
+
+async def test_short_main_text_has_no_attachment(site, agent):
+    base, _ = site
+    status, body = await _call(agent, "scrape", {"url": f"{base}/pages/news_article"})
+    assert status == 200, body
+    assert body["files"] == [] and body["data"]["truncated"] is False
 
 
 # ------------------------------------------------------------------------------ extract

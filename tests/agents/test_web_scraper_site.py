@@ -63,9 +63,9 @@ def make_site() -> web.Application:
         # Chunked, no Content-Length: the cap must be enforced while streaming.
         resp = web.StreamResponse(headers={"Content-Type": "text/html"})
         await resp.prepare(request)
-        chunk = b"<p>" + b"filler text " * 800 + b"</p>\n"
-        for _ in range(400):  # ~3.8 MB
-            await resp.write(chunk)
+        for i in range(400):  # ~3.8 MB of distinct paragraphs (extractors drop repeated ones)
+            words = " ".join(f"w{i}x{j}" for j in range(800))
+            await resp.write(f"<p>Paragraph {i} of the long page. {words}.</p>\n".encode())
         await resp.write_eof()
         return resp
 
