@@ -33,33 +33,17 @@ def png_bomb(width: int, height: int, color_type: int = 6) -> bytes:
 
 
 def mkv_bomb(path: Path, side: int = 16000, frames: int = 3) -> Path:
-    """An MKV whose frames are side×side PNG images of zeros: a few MB that decode to GBs each.
+    """An MKV whose frames are side×side PNG images of zeros, with a short tone as its audio:
+    a few MB that decode to GBs per frame (768 MB at 16000×16000).
 
     The frames are muxed with `-c copy`, so making the bomb decodes nothing (bounded memory here).
     """
     frame = path.with_suffix(".png")
     frame.write_bytes(png_bomb(side, side, color_type=2))
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-framerate",
-            "1",
-            "-loop",
-            "1",
-            "-t",
-            str(frames),
-            "-i",
-            str(frame),
-            "-c:v",
-            "copy",
-            str(path),
-        ],
-        check=True,
-        timeout=120,
-    )
+    argv = ["ffmpeg", "-v", "error", "-y", "-framerate", "1", "-loop", "1", "-t", str(frames)]
+    argv += ["-i", str(frame), "-f", "lavfi", "-i", f"sine=frequency=440:duration={frames}"]
+    argv += ["-c:v", "copy", "-c:a", "flac", str(path)]
+    subprocess.run(argv, check=True, timeout=120)
     frame.unlink()
     return path
 
