@@ -88,9 +88,11 @@ async def _warm_google_token(app: web.Application) -> AsyncIterator[None]:
 
 async def _start_isolation(app: web.Application) -> AsyncIterator[None]:
     """Offline transcription runs in killable children: fork them from a server with pocketsphinx loaded."""
-    if app[MEDIA].stt_engine == "pocketsphinx":
-        await asyncio.to_thread(isolate.start, ["agents.audio_video.sphinx", "pocketsphinx"])
-    yield
+    if app[MEDIA].stt_engine != "pocketsphinx":
+        yield
+        return
+    async with isolate.warming(["agents.audio_video.sphinx", "pocketsphinx"]):
+        yield
 
 
 def build(settings: AgentSettings, media: MediaSettings | None = None) -> web.Application:

@@ -89,6 +89,8 @@ class MediaInfo:
 class ToolError(Exception):
     """A media tool exited non-zero; `stderr` holds its last words."""
 
+    out_of_memory = False  # its output reported a refused allocation (under RLIMIT_AS)
+
     def __init__(self, tool: str, code: int, stderr: str) -> None:
         super().__init__(f"{tool} exited with {code}: {stderr}")
         self.tool = tool
@@ -151,9 +153,13 @@ async def run_tool_output(
             retryable=False,
         ) from None
     if proc.returncode != 0:
-        text = err.decode(errors="replace").strip()[-_STDERR_TAIL:]
+        full = err.decode(errors="replace").strip()
+        text = full[-_STDERR_TAIL:]
         log.info("media tool failed", tool=argv[0], code=proc.returncode, stderr=text)
-        raise ToolError(argv[0], proc.returncode or -1, text)
+        error = ToolError(argv[0], proc.returncode or -1, text)
+        # A refused allocation is often reported early, then buried under follow-on errors.
+        error.out_of_memory = bool(_OUT_OF_MEMORY.search(full))
+        raise error
     return out, err
 
 
@@ -231,7 +237,7 @@ async def ffmpeg(args: list[str], timeout_s: float, what: str, memory_mb: float 
     try:
         await run_tool(argv, timeout_s, memory_mb=memory_mb)
     except ToolError as exc:
-        if memory_mb and _OUT_OF_MEMORY.search(exc.stderr):
+        if memory_mb and exc.out_of_memory:
             raise AgentFailure(
                 ErrorCode.PAYLOAD_TOO_LARGE,
                 f"ffmpeg needs more than the {memory_mb:.0f} MiB of memory allowed per job to {what} "

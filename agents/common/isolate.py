@@ -10,10 +10,12 @@ job pays a fork (milliseconds), not an interpreter start and Pillow import.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import resource
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -48,6 +50,20 @@ def start(preload: Sequence[str] = ()) -> None:
     warm.start()
     warm.join()
     warm.close()
+
+
+@asynccontextmanager
+async def warming(preload: Sequence[str]) -> AsyncIterator[None]:
+    """`start` in the background for the block (an app's lifetime): /health does not wait for it.
+
+    A job that arrives first simply waits for the server in its own fork.
+    """
+    task = asyncio.create_task(asyncio.to_thread(start, preload))
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await task
 
 
 def _vm_peak_bytes() -> int:
@@ -101,13 +117,14 @@ async def run(
     limit = int(memory_mb * 2**20)
     receiver, sender = _CTX.Pipe(duplex=False)
     proc = _CTX.Process(target=_child, args=(sender, fn, args, limit), daemon=True)
+    # Started in a thread (the first fork after startup waits for the server's imports, which must
+    # not block the event loop) and shielded: a cancelled start would leave a child nobody watches.
+    started = asyncio.ensure_future(asyncio.to_thread(proc.start))
     try:
-        # Started inline (a fork by the warm server: milliseconds): a start in a worker thread could
-        # be abandoned by a cancellation and then run unobserved.
-        proc.start()
-        sender.close()
         try:
             async with asyncio.timeout(timeout_s):
+                await asyncio.shield(started)
+                sender.close()
                 # recv blocks in a worker thread; killing the child closes the pipe, which ends it.
                 reply = await asyncio.to_thread(receiver.recv)
         except TimeoutError:
@@ -121,6 +138,9 @@ async def run(
         except EOFError:  # died without a word
             reply = ("died",)
     finally:
+        if not started.done():
+            await asyncio.wait([started])
+        sender.close()
         # Kill before closing our end: the worker thread blocked in recv() then ends with EOFError.
         exitcode = await asyncio.to_thread(_kill, proc)
         receiver.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import PIL
@@ -40,8 +39,8 @@ def build(settings: AgentSettings, imagegen: ImageGenSettings | None = None) -> 
 
     async def isolation_ctx(app: web.Application) -> AsyncIterator[None]:
         # Fork image jobs from a server that already imported Pillow and the pipeline.
-        await asyncio.to_thread(isolate.start, ["agents.image_gen.enhance", "agents.image_gen.commands"])
-        yield
+        async with isolate.warming(["agents.image_gen.enhance", "agents.image_gen.commands"]):
+            yield
 
     spec = AgentSpec(
         name=NAME,
