@@ -110,9 +110,11 @@ def _save(img: Image.Image, fmt: str, **params: object) -> bytes:
     return buf.getvalue()
 
 
-# zlib level 6 takes about twice as long as level 1 for a few per cent of size on photos: above this
-# many pixels the PNG encode dominated the job, so big outputs take the fast level (docs/performance.md).
+# The PNG encode was most of an enhance's local time. On 4096-wide enhanced photos zlib level 4
+# takes 40 % of level 6's time for 5-6 % more bytes (level 1: 25 % of the time, +26 % bytes, which
+# pushes outputs near Discord's limit into lossy JPEG): big outputs take level 4 (bench/image_quality.py).
 FAST_PNG_PIXELS = 4_000_000
+FAST_PNG_LEVEL = 4
 # Side of the centre crop that predicts a lossy encode's bytes per pixel.
 LOSSY_SAMPLE_SIDE = 1024
 
@@ -137,7 +139,7 @@ class _CappedBuffer(io.BytesIO):
 
 def png_params(img: Image.Image) -> dict[str, Any]:
     fast = img.width * img.height > FAST_PNG_PIXELS
-    return {"optimize": False, "compress_level": 1 if fast else 6}
+    return {"optimize": False, "compress_level": FAST_PNG_LEVEL if fast else 6}
 
 
 def _png_within(img: Image.Image, max_bytes: int) -> bytes | None:
