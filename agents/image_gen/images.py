@@ -52,20 +52,28 @@ _BYTES_PER_PIXEL = {
 }
 
 
-def probe(data: bytes, name: str, max_pixels: int, max_decoded_bytes: int) -> Image.Image:
-    """Read only the header of an untrusted upload and refuse it if decoding would be too big."""
-    # Pillow's own bomb guard would refuse first with its limit, not ours: turn it off for the header
-    # read (which allocates no pixels) and apply our caps, which name the image's real dimensions.
+def open_header(data: bytes) -> Image.Image:
+    """Read an image's header only (no pixels allocated); the caller applies its own caps.
+
+    Pillow's bomb guard would refuse first, with its limit and without the real dimensions: it is
+    off for this read. Only for isolated children (agents.common.isolate): it is process-wide.
+    """
     guard, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        img = Image.open(io.BytesIO(data))
+        return Image.open(io.BytesIO(data))
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
+
+
+def probe(data: bytes, name: str, max_pixels: int, max_decoded_bytes: int) -> Image.Image:
+    """Read only the header of an untrusted upload and refuse it if decoding would be too big."""
+    try:
+        img = open_header(data)
     except (UnidentifiedImageError, OSError, ValueError):
         raise AgentFailure(
             ErrorCode.UNSUPPORTED_MEDIA,
             f"'{name}' is not an image this agent can read — attach a {READABLE} file",
         ) from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = guard
     width, height = img.size
     if width * height > max_pixels:
         raise AgentFailure(
@@ -209,7 +217,7 @@ def fit_provider_image(data: bytes, max_bytes: int, provider: str, max_pixels: i
     A provider's image is as untrusted as an upload: its size is checked on the header first.
     """
     try:
-        with Image.open(io.BytesIO(data)) as header:
+        with open_header(data) as header:
             width, height = header.size
             if width * height > max_pixels:
                 raise AgentFailure(

@@ -145,3 +145,31 @@ async def test_work_past_its_deadline_is_killed_and_not_retryable() -> None:
     assert body["error"]["code"] == "timeout" and body["error"]["retryable"] is False, body
     assert took < 4
     assert busy < 30  # nothing keeps computing an answer nobody will read
+
+
+async def test_a_providers_huge_image_is_refused_from_its_header() -> None:
+    """Provider output is untrusted too: a 20000×20000 answer is never decoded."""
+    from tests.agents.test_image_gen_support import fake, image_agent
+    from tests.fakes.openai_images import FakeOpenAIImages
+
+    provider = FakeOpenAIImages()
+    provider.image = png_bomb(20000, 20000)
+    settings = {"provider": "openai", "openai_api_key": provider.api_key}
+    async with fake(provider) as base, image_agent(openai_base_url=base, **settings) as url:
+        status, body = await call(url, "generate", {"prompt": "a lighthouse", "size": "256x256"})
+    assert status == 502, body
+    assert body["error"]["code"] == "provider_error" and body["error"]["retryable"] is False
+    assert "20000×20000" in body["error"]["message"] and "16.8 MP" in body["error"]["message"]
+
+
+async def test_decoded_size_is_capped_from_the_header() -> None:
+    from tests.agents.test_image_gen_support import image_agent
+
+    async with image_agent(max_decoded_mb=1) as url:
+        status, body = await call(
+            url, "enhance", {"scale": 1}, [("big.png", "image/png", png_bomb(1000, 1000))]
+        )
+    assert status == 413, body
+    assert body["error"]["message"] == (
+        "'big.png' (1000×1000, RGBA) decodes to 4 MiB; the limit is 1 MiB — attach a smaller image"
+    )
