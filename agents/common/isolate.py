@@ -85,7 +85,10 @@ def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...], limi
         # C libraries report a failed allocation as their own error (Pillow: "encoding error").
         near_limit = _vm_peak_bytes() > limit - 4 * _REPORT_HEADROOM
         reply = ("memory",) if near_limit else ("error", repr(exc))
-    conn.send(reply)
+    try:
+        conn.send(reply)  # pickling a big result needs memory too
+    except MemoryError:
+        conn.send(("memory",))
     conn.close()
 
 
