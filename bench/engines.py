@@ -230,7 +230,7 @@ async def image_rows() -> list[Row]:
             "s",
             "Pillow resize+PNG",
             agent / raw,
-            "agent adds sharpen + checks",
+            "agent adds sharpen, checks and an isolated child",
         ),
         Row("engines", "Pillow LANCZOS x2 + PNG encode (comparison)", raw, "s"),
     ]
@@ -242,6 +242,9 @@ async def run(rows: int = 1_000_000) -> list[Row]:
     out += forecasting.rows()
     out += await media_rows()
     out += await image_rows()
+    from bench import image_quality  # scikit-image: the independent scorer and the photos
+
+    out += image_quality.rows()
     return out
 
 

@@ -14,7 +14,7 @@ from agents.audio_video import openai_stt
 from agents.audio_video.google_auth import GoogleToken
 from agents.audio_video.handlers import GATE, GOOGLE_TOKEN, MEDIA, convert_media, transcribe, tts
 from agents.audio_video.settings import MediaSettings
-from agents.common import AgentFailure, AgentSettings, AgentSpec, create_agent_app, run_agent
+from agents.common import AgentFailure, AgentSettings, AgentSpec, create_agent_app, isolate, run_agent
 from spotrun.config import load_settings
 from spotrun.protocol import Command, EngineStatus
 
@@ -86,6 +86,15 @@ async def _warm_google_token(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
+async def _start_isolation(app: web.Application) -> AsyncIterator[None]:
+    """Offline transcription runs in killable children: fork them from a server with pocketsphinx loaded."""
+    if app[MEDIA].stt_engine != "pocketsphinx":
+        yield
+        return
+    async with isolate.warming(["agents.audio_video.sphinx", "pocketsphinx"]):
+        yield
+
+
 def build(settings: AgentSettings, media: MediaSettings | None = None) -> web.Application:
     media = media or load_settings(MediaSettings)
     app = create_agent_app(
@@ -93,8 +102,12 @@ def build(settings: AgentSettings, media: MediaSettings | None = None) -> web.Ap
             name=NAME,
             handlers={Command.CONVERT: convert_media, Command.TTS: tts, Command.TRANSCRIBE: transcribe},
             engines=engines,
-            contexts=[_warm_google_token],
+            contexts=[_warm_google_token, _start_isolation],
             required_engines=_required(media),
+            # Every ffmpeg/ffprobe runs under this address-space cap, so it bounds one heavy job:
+            # two slots in a 4 GiB instance.
+            heavy_job_mb=media.ffmpeg_memory_mb,
+            base_mb=256.0,
         ),
         settings,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.audio_video import ffmpeg
+from agents.audio_video import caps, ffmpeg
 from agents.audio_video.settings import MediaSettings
 from agents.common import AgentFailure
 from spotrun.protocol import ErrorCode
@@ -108,6 +108,7 @@ async def convert(
     seconds: float,
     settings: MediaSettings,
     name: str,
+    timeout_s: float,
 ) -> tuple[bytes, str]:
     profile = PROFILES[target]
     if profile.video and not info.has_video:
@@ -120,12 +121,13 @@ async def convert(
             ErrorCode.INVALID_ARGUMENT,
             f"{name} has no audio stream, so it cannot become {target} — choose mp4, webm or gif",
         )
+    limits = caps.tool_limits(settings)
     out = workdir / f"output.{target}"
     cap = int(settings.max_output_mb * 1024 * 1024)
     # -fs stops writing just past the cap, so an oversized result fails fast instead of filling the disk.
     await ffmpeg.ffmpeg(
         [
-            *ffmpeg.SAFE_INPUT,
+            *limits.input_args(),
             "-i",
             str(src),
             "-t",
@@ -135,12 +137,14 @@ async def convert(
             "-map_metadata",
             "-1",
             *profile.args,
+            *limits.output_args(),
             "-fs",
             str(cap + 1),
             str(out),
         ],
-        settings.ffmpeg_timeout_s,
+        timeout_s,
         f"convert {name} to {target}",
+        settings.ffmpeg_memory_mb,
     )
     data = out.read_bytes()
     if len(data) > cap:

@@ -8,17 +8,19 @@ from pathlib import Path, PurePosixPath
 
 from aiohttp import web
 
-from agents.audio_video import espeak, ffmpeg, google_stt, google_tts, openai_stt, sphinx
+from agents.audio_video import caps, espeak, ffmpeg, google_stt, google_tts, openai_stt, sphinx
 from agents.audio_video.convert import PROFILES, convert, plan_duration
 from agents.audio_video.google_auth import GoogleToken
 from agents.audio_video.settings import MediaSettings
-from agents.common import AgentFailure, Job, Output
+from agents.common import AgentFailure, Job, Output, isolate
 from spotrun.protocol import ConvertArgs, ErrorCode, InputFile, OutputFile, TranscribeArgs, TtsArgs
 
 MEDIA: web.AppKey[MediaSettings] = web.AppKey("media", MediaSettings)
 GOOGLE_TOKEN: web.AppKey[GoogleToken] = web.AppKey("google_token", GoogleToken)
 # CPU-heavy work (ffmpeg, pocketsphinx) is bounded per instance: 2 vCPUs do not get faster with 10 encoders.
 GATE: web.AppKey[asyncio.Semaphore] = web.AppKey("gate", asyncio.Semaphore)
+# Stop tools this long before the job's deadline, so the user is told why (a non-retryable timeout).
+ANSWER_MARGIN_S = 0.5
 _TEXT_LIMIT = 3900  # transcript shown inline; longer ones also come as a .txt file
 _TTS_FORMATS = {"mp3": "mp3", "ogg": "opus", "wav": "wav"}  # ogg carries Opus: best for speech
 
@@ -42,6 +44,14 @@ def _stage(file: InputFile, settings: MediaSettings, workdir: Path) -> Path:
     return path
 
 
+def _tool_timeout(job: Job, settings: MediaSettings) -> float:
+    """One tool run's time: its own cap, and never past the job's deadline (minus time to answer)."""
+    left = job.remaining() - ANSWER_MARGIN_S
+    if left <= 0:
+        raise AgentFailure(ErrorCode.TIMEOUT, "the job's deadline left no time for ffmpeg", retryable=False)
+    return min(settings.ffmpeg_timeout_s, left)
+
+
 def _seconds(value: float | None) -> str:
     if value is None:
         return "unknown length"
@@ -60,10 +70,14 @@ async def convert_media(job: Job) -> Output:
     with tempfile.TemporaryDirectory(prefix="spotrun-media-") as tmp:
         workdir = Path(tmp)
         src = _stage(file, settings, workdir)
-        async with job.app[GATE]:
-            info = await ffmpeg.probe(src, settings.ffmpeg_timeout_s, file.name)
+        async with job.heavy(), job.app[GATE]:
+            limits = caps.tool_limits(settings)
+            info = await ffmpeg.probe(src, _tool_timeout(job, settings), file.name, limits)
             seconds, notes = plan_duration(info, args.target, args.max_seconds, settings, file.name)
-            data, content_type = await convert(src, workdir, args.target, info, seconds, settings, file.name)
+            caps.check(info, settings, file.name, video=PROFILES[args.target].video, seconds=seconds)
+            data, content_type = await convert(
+                src, workdir, args.target, info, seconds, settings, file.name, _tool_timeout(job, settings)
+            )
     stem = PurePosixPath(file.name).stem[:80] or "converted"
     kind = ffmpeg.container_name(info.format, file.name)
     text = f"Converted {file.name} ({kind}, {_seconds(info.duration)}) to {args.target}: {_size(len(data))}."
@@ -123,6 +137,7 @@ async def tts(job: Job) -> Output:
                 settings.max_duration_s,
                 settings,
                 "the speech",
+                _tool_timeout(job, settings),
             )
     return Output(
         title="Text to speech",
@@ -160,8 +175,10 @@ async def transcribe(job: Job) -> Output:
     text = ""
     with tempfile.TemporaryDirectory(prefix="spotrun-stt-") as tmp:
         src = _stage(file, settings, Path(tmp))
-        async with job.app[GATE]:
-            info = await ffmpeg.probe(src, settings.ffmpeg_timeout_s, file.name)
+        async with job.heavy(), job.app[GATE]:
+            limits = caps.tool_limits(settings)
+            info = await ffmpeg.probe(src, _tool_timeout(job, settings), file.name, limits)
+            caps.check(info, settings, file.name, video=False, seconds=limit)
             if not info.has_audio:
                 raise AgentFailure(
                     ErrorCode.INVALID_ARGUMENT,
@@ -179,12 +196,20 @@ async def transcribe(job: Job) -> Output:
                 src,
                 audio_path,
                 "s16le" if engine == "pocketsphinx" else "flac",
-                settings.ffmpeg_timeout_s,
+                _tool_timeout(job, settings),
                 limit,
+                limits,
             )
-            audio = audio_path.read_bytes()
+            audio = audio_path.read_bytes()  # at most `limit` s of 16 kHz mono: bounded by -t above
             if engine == "pocketsphinx":
-                text = await asyncio.to_thread(sphinx.transcribe, audio)
+                # A child process, not a thread: killed at the deadline instead of decoding on unseen.
+                text = await isolate.run(
+                    sphinx.transcribe,
+                    audio,
+                    memory_mb=settings.sphinx_memory_mb,
+                    timeout_s=_tool_timeout(job, settings),
+                    what="offline transcription",
+                )
                 warnings.append(sphinx.WARNING)
         minutes = (info.duration or 0) / 60
         provider: str | None = None

@@ -20,6 +20,25 @@ class MediaSettings(BaseSettings):
     max_gif_s: float = Field(default=15.0, gt=0, description="GIFs grow fast: longer inputs are cut")
     ffmpeg_timeout_s: float = Field(default=120.0, gt=0, description="one ffmpeg/ffprobe/espeak-ng run")
     max_parallel: int = Field(default=2, ge=1, description="CPU-heavy jobs at once (ffmpeg, pocketsphinx)")
+    # Checked on the probe, before anything is decoded: a 2.8 MB MKV of 16000×16000 frames made
+    # ffmpeg take 3.1 GB. Frames are limited by pixel count (portrait 2160×3840 is as welcome).
+    max_frame_width: int = Field(
+        default=3840, ge=16, description="with max_frame_height: the frame pixel cap"
+    )
+    max_frame_height: int = Field(default=2160, ge=16)
+    max_video_frames: int = Field(default=36_000, ge=1, description="600 s at 60 fps")
+    max_streams: int = Field(default=8, ge=1, description="each stream is probed by its own decoder")
+    ffmpeg_memory_mb: float = Field(
+        default=1536.0,
+        ge=128,
+        description="address-space cap (RLIMIT_AS) of one ffmpeg/ffprobe; the heavy-slot size",
+    )
+    ffmpeg_threads: int = Field(
+        default=4, ge=1, le=16, description="codec threads per ffmpeg (memory grows with them)"
+    )
+    sphinx_memory_mb: float = Field(
+        default=512.0, ge=128, description="address-space cap of one pocketsphinx run"
+    )
 
     # Engines
     tts_engine: Literal["espeak", "google"] = "espeak"

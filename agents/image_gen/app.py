@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import PIL
 from aiohttp import web
 
-from agents.common import SESSION, AgentSettings, AgentSpec, create_agent_app, run_agent
+from agents.common import SESSION, AgentSettings, AgentSpec, create_agent_app, isolate, run_agent
 from agents.image_gen import commands
 from agents.image_gen.commands import IMAGEGEN, PROVIDER
 from agents.image_gen.providers import HOW_TO, make_provider
@@ -37,6 +37,11 @@ def build(settings: AgentSettings, imagegen: ImageGenSettings | None = None) -> 
         app[PROVIDER] = make_provider(imagegen, app[SESSION])
         yield
 
+    async def isolation_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Fork image jobs from a server that already imported Pillow and the pipeline.
+        async with isolate.warming(["agents.image_gen.enhance", "agents.image_gen.commands"]):
+            yield
+
     spec = AgentSpec(
         name=NAME,
         handlers={
@@ -45,8 +50,11 @@ def build(settings: AgentSettings, imagegen: ImageGenSettings | None = None) -> 
             Command.STYLE_TRANSFER: commands.style_transfer,
         },
         engines=engines,
-        contexts=[provider_ctx],
+        contexts=[provider_ctx, isolation_ctx],
         required_engines=("pillow",),
+        # Each image job runs under this address-space cap, so it is the slot size too.
+        heavy_job_mb=imagegen.work_memory_mb,
+        base_mb=200.0,
     )
     app = create_agent_app(spec, settings)
     app[IMAGEGEN] = imagegen

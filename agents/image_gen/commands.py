@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
-from agents.common import AgentFailure, Job, Output
+from agents.common import AgentFailure, Job, Output, isolate
 from agents.image_gen import enhance as enhancing
 from agents.image_gen import images
 from agents.image_gen.providers import ImageProvider, ProviderResult, not_configured
@@ -15,6 +16,7 @@ from spotrun.logs import get_logger
 from spotrun.protocol import EmbedField, EnhanceArgs, ErrorCode, GenerateArgs, OutputFile, StyleTransferArgs
 
 log = get_logger("agents.image_gen")
+T = TypeVar("T")
 
 IMAGEGEN: web.AppKey[ImageGenSettings] = web.AppKey("imagegen", ImageGenSettings)
 PROVIDER: web.AppKey[ImageProvider | None] = web.AppKey("provider")
@@ -39,12 +41,36 @@ def _budget(job: Job) -> float:
     return min(job.app[IMAGEGEN].provider_timeout_s, left)
 
 
+def _fit_all(datas: list[bytes], max_bytes: int, provider: str, max_pixels: int) -> list[images.Encoded]:
+    return [images.fit_provider_image(data, max_bytes, provider, max_pixels) for data in datas]
+
+
+async def _isolated(job: Job, fn: Callable[..., T], *args: Any, what: str) -> T:
+    """Run Pillow work in a killable, memory-capped child while holding a heavy slot."""
+    settings = job.app[IMAGEGEN]
+    async with job.heavy():
+        # Stop the work a little before the job's deadline, so the user reads *why* (a
+        # non-retryable timeout) rather than the runtime's generic deadline error.
+        timeout = job.remaining() - PACKAGING_MARGIN_S
+        if timeout <= 0:
+            raise AgentFailure(ErrorCode.TIMEOUT, f"no time was left for {what}", retryable=False)
+        return await isolate.run(fn, *args, memory_mb=settings.work_memory_mb, timeout_s=timeout, what=what)
+
+
 async def _package(job: Job, result: ProviderResult, stem: str) -> tuple[list[OutputFile], list[str]]:
     settings = job.app[IMAGEGEN]
     provider = _provider(job).name.split(":")[0]
     files, notes = [], list(result.warnings)
-    for i, data in enumerate(result.images, start=1):
-        enc = await asyncio.to_thread(images.fit_provider_image, data, settings.max_output_bytes, provider)
+    encoded = await _isolated(
+        job,
+        _fit_all,
+        result.images,
+        settings.max_output_bytes,
+        provider,
+        settings.max_output_pixels,
+        what=f"checking {provider}'s images",
+    )
+    for i, enc in enumerate(encoded, start=1):
         files.append(
             OutputFile(name=f"{stem}-{i}.{enc.extension}", content_type=enc.content_type, data=enc.data)
         )
@@ -71,8 +97,10 @@ async def generate(job: Job) -> Output:
     )
 
 
-def _style_input(data: bytes, name: str, max_pixels: int) -> bytes:
-    img = images.open_image(data, name, max_pixels)
+def _style_input(data: bytes, name: str, max_pixels: int, max_decoded_bytes: int) -> bytes:
+    header = images.probe(data, name, max_pixels, max_decoded_bytes)
+    header.draft(None, (STYLE_INPUT_SIDE, STYLE_INPUT_SIDE))  # JPEG: decode at reduced size
+    img = images.decode(header, name)
     img.thumbnail((STYLE_INPUT_SIDE, STYLE_INPUT_SIDE))
     return images.to_png(img)
 
@@ -81,7 +109,16 @@ async def style_transfer(job: Job) -> Output:
     args: StyleTransferArgs = job.args
     provider = _provider(job)
     upload = job.file()
-    png = await asyncio.to_thread(_style_input, upload.data, upload.name, job.app[IMAGEGEN].max_input_pixels)
+    settings = job.app[IMAGEGEN]
+    png = await _isolated(
+        job,
+        _style_input,
+        upload.data,
+        upload.name,
+        settings.max_input_pixels,
+        settings.max_decoded_bytes,
+        what=f"reading {upload.name}",
+    )
     result = await provider.style_transfer(png, args.style, args.strength, timeout_s=_budget(job))
     files, warnings = await _package(job, result, "style")
     return Output(
@@ -98,20 +135,27 @@ async def style_transfer(job: Job) -> Output:
     )
 
 
-def _enhance(
-    data: bytes, name: str, args: EnhanceArgs, settings: ImageGenSettings
-) -> tuple[images.Encoded, str]:
-    img = images.open_image(data, name, settings.max_input_pixels)
-    enhancing.check_output_size(img, args.scale, settings.max_output_pixels)
-    before = f"{img.width}×{img.height}"
-    out = enhancing.enhance(img, args)
-    return images.encode_for_discord(out, settings.max_output_bytes), f"{before} → {out.width}×{out.height}"
+def _limits(settings: ImageGenSettings) -> enhancing.Limits:
+    return enhancing.Limits(
+        max_input_pixels=settings.max_input_pixels,
+        max_output_pixels=settings.max_output_pixels,
+        max_decoded_bytes=settings.max_decoded_bytes,
+        max_output_bytes=settings.max_output_bytes,
+    )
 
 
 async def enhance(job: Job) -> Output:
     args: EnhanceArgs = job.args
     upload = job.file()
-    encoded, dims = await asyncio.to_thread(_enhance, upload.data, upload.name, args, job.app[IMAGEGEN])
+    encoded, dims = await _isolated(
+        job,
+        enhancing.enhance_upload,
+        upload.data,
+        upload.name,
+        args,
+        _limits(job.app[IMAGEGEN]),
+        what=f"enhancing {upload.name}",
+    )
     steps = (
         [f"upscale ×{args.scale}"] * (args.scale > 1)
         + ["denoise"] * args.denoise

@@ -20,12 +20,19 @@ class ImageGenSettings(BaseSettings):
         default=120.0, gt=0, le=3600, description="cap on one provider call (the job deadline also bounds it)"
     )
 
-    # Limits. Pillow decodes lazily: the pixel limits are checked on the header, before any
-    # pixel is allocated, so a decompression bomb costs nothing.
+    # Limits. Pillow reads the header first: every cap below is checked before any pixel is
+    # allocated, so a decompression bomb costs nothing. The output cap bounds the work: at 16.8 MP
+    # (4096×4096) an incompressible RGBA result peaks at ~0.8 GiB while it is encoded.
     max_input_pixels: int = Field(default=40_000_000, gt=0)
-    max_output_pixels: int = Field(default=36_000_000, gt=0)
+    max_output_pixels: int = Field(default=4096 * 4096, gt=0)
+    max_decoded_mb: float = Field(
+        default=160.0, gt=0, description="an input's decoded size (pixels × bytes per pixel, from the header)"
+    )
     # Headroom under Discord's 10 MiB (10,485,760 B) per-file upload limit.
     max_output_bytes: int = Field(default=10_000_000, gt=1024)
+    # Pillow work runs in a child process with this much address space (RLIMIT_AS), killed at the
+    # job's deadline; it is also the heavy-slot size: 2 slots in a 2 GiB instance.
+    work_memory_mb: float = Field(default=896.0, ge=128, description="address-space cap of one image job")
 
     # Vertex AI Imagen (google-auth default credentials: Workload Identity or the metadata server).
     vertex_project: str | None = Field(default=None, description="default: the credentials' project")
@@ -76,6 +83,10 @@ class ImageGenSettings(BaseSettings):
                 f"when SPOTRUN_IMAGEGEN_PROVIDER={self.provider}"
             )
         return self
+
+    @property
+    def max_decoded_bytes(self) -> int:
+        return int(self.max_decoded_mb * 2**20)
 
     def vertex_base(self) -> str:
         return (self.vertex_endpoint or f"https://{self.vertex_location}-aiplatform.googleapis.com").rstrip(

@@ -29,6 +29,7 @@ class FakeOpenAIImages:
         self.slow_s = 5.0
         self.requests: list[dict[str, Any]] = []
         self.base_url = ""  # set by the test once served, for url-mode links
+        self.image: bytes | None = None  # when set, every answered image is these bytes (e.g. a bomb)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -66,7 +67,10 @@ class FakeOpenAIImages:
         if response_format == "url" or self.mode == "url":
             data = [{"url": f"{self.base_url}/files/{side}-{i}.png"} for i in range(n)]
         else:
-            data = [{"b64_json": base64.b64encode(make_png(side, side, i)).decode()} for i in range(n)]
+            data = [
+                {"b64_json": base64.b64encode(self.image or make_png(side, side, i)).decode()}
+                for i in range(n)
+            ]
         return web.json_response({"created": int(time.time()), "data": data})
 
     async def _generations(self, request: web.Request) -> web.Response:
