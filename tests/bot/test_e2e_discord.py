@@ -213,3 +213,43 @@ async def test_discord_429_and_500_are_retried_by_discord_py_and_posted_once(
     await emu.wait_for(lambda m: "done in" in m.content, timeout=5)
     await asyncio.sleep(0.5)  # a duplicate post would land here
     assert sum("Lighthouse Weekly" in m.text() and "vCPU-s" in m.text() for m in emu.messages()) == 1
+
+
+MONTHLY = b"month,revenue\n" + b"".join(
+    f"{d},{v}\n".encode()
+    for d, v in zip(
+        ["2023-01-31", "2023-02-28", "2023-03-31", "2023-04-30", "2023-05-31", "2023-06-30",
+         "2023-07-31", "2023-08-31", "2023-09-30", "2023-10-31", "2023-11-30", "2023-12-31"],
+        [7221, 8150.5, 9020, 9875.25, 10110, 10980, 11520.75, 12005, 12480, 12990.5, 13201, 13420.5],
+        strict=True,
+    )
+)
+
+
+@needs_agent("data-analysis")
+async def test_analyze_shows_each_column_in_one_number_format(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(ALICE, "!analyze", attachments=[("monthly.csv", MONTHLY, "text/csv")])
+    text = (await emu.wait_for(result_of(emu), timeout=30)).text()
+    assert "e+0" not in text  # no scientific notation beside "7,221" in the same column
+    assert "7,221" in text and "13,420" in text
+
+
+@needs_agent("data-analysis")
+async def test_predict_labels_rows_by_calendar_dates_found_in_the_file(
+    emu: DiscordEmulator, bot: Running
+) -> None:
+    emu.user_says(ALICE, "!predict revenue steps=3", attachments=[("monthly.csv", MONTHLY, "text/csv")])
+    text = (await emu.wait_for(result_of(emu), timeout=60)).text()
+    # No x= given: the month column is found, and steps stay on month ends.
+    assert "2024-01-31" in text and "2024-02-29" in text and "2024-03-31" in text
+
+
+@needs_agent("web-scraper")
+async def test_scrape_does_not_repeat_its_text_in_an_excerpt_field(
+    emu: DiscordEmulator, bot: Running, site: str
+) -> None:
+    emu.user_says(ALICE, f"!scrape {site}/page")
+    msg = await emu.wait_for(result_of(emu), timeout=30)
+    names = [f["name"] for e in msg.embeds for f in e.get("fields", [])]
+    assert "Excerpt" not in names
+    assert msg.text().count("The lamp was restored this spring") == 1
