@@ -209,23 +209,24 @@ def rows() -> list[Row]:
     results = [evaluate(s) for s in _series()]
     for seasonal in (True, False):
         group = [r for r in results if r.series.seasonal == seasonal]
-        out.append(Row("engines", f"predict, {'seasonal' if seasonal else 'not seasonal'} series:", 0.0, ""))
+        kind = "seasonal series (the goal's set)" if seasonal else "series without a calendar season"
+        out.append(Row("engines", f"predict, {kind}:", 0.0, "", note="values: MAE on the cut / snaive's"))
         for r in group:
             best = r.best
             out += [
                 Row(
                     "engines",
-                    f"predict {r.series.name}, m={r.season} ({r.source})",
+                    f"predict {r.series.name}, m={r.season}",
                     r.ours,
                     "MAE/snaive",
                     best,
                     r.ours / r.library[best],
-                    f"{r.method} ({r.label}); MASE {r.mase:.2f}; "
+                    f"{r.method} ({r.label}); season from {r.source}; MASE {r.mase:.2f}; "
                     f"95 % interval held {r.inside:.0%} of the cut; {r.took:.1f}s",
                 ),
                 Row(
                     "engines",
-                    f"  {best} on the same cut (best library, comparison)",
+                    f"  best library on the cut: {best}",
                     r.library[best],
                     "MAE/snaive",
                     note=f"all library runs {r.library_took:.1f}s",
