@@ -139,7 +139,10 @@ class ChartArgs(CommandArgs):
 class PredictArgs(CommandArgs):
     column: str = Field(min_length=1, max_length=128)
     steps: int = Field(default=10, ge=1, le=365)
-    method: Literal["auto", "linear", "holt"] = "auto"
+    # auto picks by rolling holdouts; the others name one model (agents/data_analysis/forecast.py).
+    method: Literal[
+        "auto", "linear", "holt", "ets", "theta", "holt_winters", "seasonal_naive", "combined"
+    ] = "auto"
     x: str | None = Field(default=None, max_length=128)
 
 
@@ -251,7 +254,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             needs_file=True,
             file_kinds=("text/", "application/"),
             summary="Forecast a numeric column N steps ahead",
-            usage="predict <column> [steps=10] [method=auto|linear|holt] + data file",
+            usage="predict <column> [steps=10] "
+            "[method=auto|linear|holt|ets|theta|holt_winters|seasonal_naive|combined] + data file",
             example="!predict revenue steps=12 (with sales.csv attached)",
         ),
         CommandSpec(

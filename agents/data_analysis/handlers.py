@@ -171,7 +171,16 @@ async def predict(job: Job) -> Output:
             )
         future, freq = _future_x(xs, args.steps)
         season, source = _season(values, freq)
-        choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction, season)
+        try:
+            choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction, season)
+        except (ValueError, ArithmeticError, IndexError) as exc:  # a named model that cannot fit these points
+            if args.method == "auto":
+                raise
+            raise AgentFailure(
+                ErrorCode.INVALID_ARGUMENT,
+                f"method={args.method} could not be fitted to {args.column!r} "
+                f"({len(values)} points): {str(exc)[:200]} — try method=auto",
+            ) from None
         lower, upper, band = _interval(choice)
         positions = not x or not (future and type(future[0]) is type(xs[-1]))
         plot_x = list(range(len(xs))) if positions else xs

@@ -197,7 +197,7 @@ def _check_csv_caps(data: bytes, sample: str, delimiter: str, name: str, setting
     # Every cell takes at least one byte (its delimiter or newline): a file whose every byte could
     # be a number cell is under the cap without counting its lines.
     if (len(data) + len(header)) * caps.CELL_BYTES > settings.max_decoded_mb * 1024 * 1024:
-        caps.check_cells(data.count(b"\n"), len(header), name, settings)
+        caps.check_cells(caps.count_lines(data), len(header), name, settings)
 
 
 def _read_csv(file: InputFile, settings: AnalysisSettings) -> Table:
@@ -396,7 +396,7 @@ def _read_ndjson(file: InputFile, settings: AnalysisSettings) -> Table:
     keys: set[str] = set()
     keys.update(*head)
     caps.check_columns(len(keys), file.name, settings)
-    caps.check_cells(data.count(b"\n") + 1, len(keys), file.name, settings)
+    caps.check_cells(caps.count_lines(data) + 1, len(keys), file.name, settings)
     try:
         frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=settings.infer_rows)
     except (pl.exceptions.PolarsError, ValueError):

@@ -419,3 +419,16 @@ async def test_ndjson_fast_path_keeps_caps_and_messages(agent: str) -> None:
         agent, "analyze", {}, "bad.jsonl", b'{"a": 1}\n{"a": \n', "application/x-ndjson"
     )
     assert status == 422 and "line 2: invalid JSON" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 22) - 1, 1 << 22, (1 << 22) + 1, 3 * (1 << 22) + 5])
+def test_line_count_for_the_cell_cap_matches_bytes_count_across_slices(size: int) -> None:
+    from agents.data_analysis import caps
+
+    # Newlines on both sides of every 4 MiB slice boundary, and none elsewhere.
+    data = bytearray(b"x" * size)
+    for at in range(0, size, 1 << 22):
+        for i in (at - 1, at):
+            if 0 <= i < size:
+                data[i] = 0x0A
+    assert caps.count_lines(bytes(data)) == bytes(data).count(b"\n")

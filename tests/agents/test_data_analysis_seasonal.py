@@ -97,3 +97,47 @@ def test_long_daily_history_is_cut_to_recent_seasons_for_seasonal_fits() -> None
     choice = forecast.choose(values, 7, "auto", 0.2, season=7)
     assert len(choice.fit.forecast) == 7 and choice.season == 7
     assert choice.fit.method != "linear"
+
+
+@pytest.mark.parametrize("method", ["ets", "theta", "holt_winters", "seasonal_naive", "combined"])
+def test_the_protocol_accepts_each_seasonal_model_by_name(method: str) -> None:
+    from spotrun.protocol import PredictArgs
+
+    assert PredictArgs(column="load", method=method).method == method  # type: ignore[arg-type]
+
+
+def test_auto_judges_six_rolling_origins_with_recent_ones_weighted_more() -> None:
+    values = synthetic(12, 14, noise=0.5, trend=0.05)
+    choice = forecast.choose(values, 12, "auto", 0.2, season=12)
+    assert choice.folds == 6
+    assert "recent ones weighted more" in choice.reason
+    # Origin 0 (the newest) counts more than origin 1: a model right on the newest one scores better.
+    assert forecast._weighted([(0, 0.0), (1, 1.0)]) < 0.5 < forecast._weighted([(0, 1.0), (1, 0.0)])
+
+
+def test_a_model_worse_on_one_origin_and_better_on_another_by_the_same_factor_ties() -> None:
+    # The score is a geometric mean of per-origin ratios to seasonal naive: 2× and ½ cancel out.
+    ratios = [(0, 2.0), (1, 0.5)]
+    logs = [(k, float(np.log(r))) for k, r in ratios]
+    assert float(np.exp(forecast._weighted(logs))) > 1  # the newer, worse origin weighs more
+    even = [(0, 2.0), (0, 0.5)]
+    assert float(np.exp(forecast._weighted([(k, float(np.log(r))) for k, r in even]))) == pytest.approx(1.0)
+
+
+async def test_predict_with_a_named_seasonal_model_end_to_end(agent: str) -> None:  # noqa: F811
+    values = synthetic(12, 10, noise=0.4, trend=0.05, seed=6)
+    months = [dt.date(2010 + i // 12, i % 12 + 1, 1) for i in range(values.size)]
+    data = "month,load\n" + "".join(f"{m.isoformat()},{v:.3f}\n" for m, v in zip(months, values, strict=True))
+    args = {"column": "load", "steps": 6, "method": "holt_winters"}
+    status, body = await call(agent, "predict", args, "load.csv", data.encode())
+    assert status == 200, body
+    got = body["data"]
+    assert got["method"] == "holt_winters" and len(got["forecast"]) == 6
+    assert "as requested" in body["text"] or "Holt-Winters" in body["text"]
+
+
+async def test_a_named_model_that_cannot_fit_says_so(agent: str) -> None:  # noqa: F811
+    data = "x,y\n1,1\n2,2\n3,3\n"
+    status, body = await call(agent, "predict", {"column": "y", "method": "ets"}, "tiny.csv", data.encode())
+    assert status == 422, body
+    assert "method=ets" in body["error"]["message"] and "method=auto" in body["error"]["message"]
