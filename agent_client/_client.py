@@ -47,7 +47,6 @@ from spotrun.protocol import (
     IDEMPOTENCY_HEADER,
     AgentRequest,
     AgentResult,
-    Command,
     ErrorBody,
     ErrorInfo,
     HealthReport,
@@ -168,7 +167,7 @@ class AgentClient:
     ) -> AgentResult:
         """Run one job on its agent. Raises an AgentError subclass on failure."""
         rt = self._agents[self.registry.for_command(request.command).name]
-        agent, command = rt.config.name, request.command.value
+        agent, command = rt.config.name, request.command
         budget = deadline_s if deadline_s is not None else rt.config.timeout_s
         deadline = time.monotonic() + budget
         body = request.model_copy(update={"deadline_s": budget}).model_dump_json().encode()
@@ -236,7 +235,7 @@ class AgentClient:
         trace: TraceContext,
     ) -> AgentResult:
         cfg = rt.config
-        agent, command = cfg.name, request.command.value
+        agent, command = cfg.name, request.command
         if not rt.breaker.allow():
             wait_s = max(1, math.ceil(rt.breaker.retry_in_s))
             raise CircuitOpen(
@@ -293,7 +292,7 @@ class AgentClient:
     def _interpret(
         self,
         rt: _AgentRuntime,
-        command: Command,
+        command: str,
         status: int,
         payload: bytes,
         retry_after: str | None,
@@ -307,7 +306,7 @@ class AgentClient:
                 raise ProtocolViolation(
                     f"agent answered 200 with an invalid result: {exc.error_count()} errors",
                     agent=agent,
-                    command=command.value,
+                    command=command,
                     status=status,
                 ) from None
             rt.breaker.record_success()
@@ -321,7 +320,7 @@ class AgentClient:
                 AgentBusy(
                     info.message if info else "HTTP 429",
                     agent=agent,
-                    command=command.value,
+                    command=command,
                     status=429,
                     code=info.code if info else None,
                     source=info.source if info else "agent",
@@ -336,17 +335,17 @@ class AgentClient:
                 error_cls = AgentTimeout if status == 504 else AgentUnavailable
                 raise _Retryable(
                     str(status),
-                    error_cls(f"HTTP {status}", agent=agent, command=command.value, status=status),
+                    error_cls(f"HTTP {status}", agent=agent, command=command, status=status),
                     parse_retry_after(retry_after),
                 )
             rt.breaker.record_success()  # the agent (or its front end) is up; the request was wrong
             raise AgentRejected(
-                f"HTTP {status}", agent=agent, command=command.value, status=status, retryable=False
+                f"HTTP {status}", agent=agent, command=command, status=status, retryable=False
             )
         self._verdict(rt, command, status, info, retry_after)
 
     def _verdict(
-        self, rt: _AgentRuntime, command: Command, status: int, info: ErrorInfo, retry_after: str | None
+        self, rt: _AgentRuntime, command: str, status: int, info: ErrorInfo, retry_after: str | None
     ) -> NoReturn:
         """An error the agent explained: retry only what it calls retryable, and count against the
         breaker only failures it attributes to itself (docs/protocol.md, "Retries and the breaker")."""
@@ -357,7 +356,7 @@ class AgentClient:
             rt.breaker.record_success()  # the agent answered coherently: it is healthy
         fields: dict[str, Any] = {
             "agent": agent,
-            "command": command.value,
+            "command": command,
             "status": status,
             "code": info.code,
             "source": info.source,
