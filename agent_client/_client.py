@@ -44,7 +44,9 @@ from agent_client._exceptions import (
 from agent_client._registry import AgentConfig, AgentRegistry
 from agent_client._stats import AgentStats, RollingStats
 from spotrun.protocol import (
+    AGENT_BUILD_HEADER,
     IDEMPOTENCY_HEADER,
+    AgentManifest,
     AgentRequest,
     AgentResult,
     ErrorBody,
@@ -141,6 +143,27 @@ class AgentClient:
             )
             for a in registry
         }
+        # The last build seen per agent (from /health or any answer's header) and who to tell
+        # when it changes: the bot re-reads that agent's manifest.
+        self._builds: dict[str, str] = {}
+        self._build_listeners: list[Callable[[str, str, str | None], None]] = []
+
+    def on_new_build(self, listener: Callable[[str, str, str | None], None]) -> None:
+        """Call `listener(agent, build, previous)` whenever an agent answers with another build."""
+        self._build_listeners.append(listener)
+
+    def seen_build(self, agent: str) -> str | None:
+        return self._builds.get(agent)
+
+    def _saw_build(self, agent: str, build: str | None, *, notify: bool = True) -> None:
+        if not build or self._builds.get(agent) == build:
+            return
+        previous = self._builds.get(agent)
+        self._builds[agent] = build
+        if not notify:
+            return  # the caller is reading the manifest itself
+        for listener in self._build_listeners:
+            listener(agent, build, previous)
 
     # ------------------------------------------------------------------ observability
 
@@ -269,6 +292,7 @@ class AgentClient:
                 ) as resp:
                     payload = await resp.read()
                     status, retry_after = resp.status, resp.headers.get("Retry-After")
+                    self._saw_build(agent, resp.headers.get(AGENT_BUILD_HEADER))
             except TimeoutError:
                 rt.breaker.record_failure()
                 raise _Retryable(
@@ -387,9 +411,35 @@ class AgentClient:
                 latency = time.monotonic() - started
                 if resp.status != 200:
                     return None, latency, f"HTTP {resp.status}"
-                return HealthReport.model_validate_json(payload), latency, ""
+                report = HealthReport.model_validate_json(payload)
+                self._saw_build(agent, report.build)
+                return report, latency, ""
         except (aiohttp.ClientError, TimeoutError, AuthError, ValidationError) as exc:
             return None, time.monotonic() - started, f"{exc.__class__.__name__}: {exc}"[:200]
+
+    async def manifest(self, agent: str, timeout_s: float = 5.0) -> tuple[AgentManifest | None, str]:
+        """GET the agent's /v1/manifest (one attempt, authenticated): (manifest or None, error text)."""
+        cfg = self._agents[agent].config
+        try:
+            tokens = self._tokens if cfg.auth == "google" else self._no_auth
+            headers = await tokens.headers(cfg.id_token_audience)
+            async with self._session.get(
+                f"{cfg.base_url.rstrip('/')}/v1/manifest",
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as resp:
+                payload = await resp.read()
+                if resp.status == 404:
+                    return None, "no manifest (an agent older than protocol 1.1)"
+                if resp.status != 200:
+                    return None, f"HTTP {resp.status}"
+                manifest = AgentManifest.model_validate_json(payload)
+                self._saw_build(agent, manifest.build, notify=False)
+                return manifest, ""
+        except (aiohttp.ClientError, TimeoutError, AuthError) as exc:
+            return None, f"{exc.__class__.__name__}: {exc}"[:200]
+        except ValidationError as exc:
+            return None, f"an unreadable manifest: {exc.error_count()} problem(s)"
 
 
 def _error_info(payload: bytes) -> ErrorInfo | None:

@@ -42,6 +42,13 @@ def protocol_major(version: str) -> int | None:
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TRACEPARENT_HEADER = "traceparent"
 CLOUD_TRACE_HEADER = "X-Cloud-Trace-Context"
+# Every agent answer names the agent's build ("0.4.0" or "0.4.0@rev-00012"): a client notices a new
+# deployment on any call and re-reads the manifest.
+AGENT_BUILD_HEADER = "Spotrun-Agent-Build"
+
+
+def agent_build(version: str, revision: str | None) -> str:
+    return f"{version}@{revision}" if revision else version
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_FILES = 4
@@ -218,7 +225,8 @@ class CommandSpec(BaseModel):
     file_kinds: tuple[str, ...] = ()  # content-type prefixes accepted, e.g. "image/"
     # What a user would call those files ("CSV, TSV, JSON or Parquet files").
     file_words: str = ""
-    max_files: int = Field(default=MAX_FILES, ge=0, le=MAX_FILES)
+    # How many files a call reads (every built-in reads one); the slash form offers that many.
+    max_files: int = Field(default=1, ge=0, le=MAX_FILES)
     # Whether a call may spend provider money (an image provider, a cloud speech API).
     costs_money: bool = False
     summary: str = Field(max_length=100)  # Discord's limit for a command description
@@ -226,6 +234,8 @@ class CommandSpec(BaseModel):
     example: str
     # More phrasings for help and for routing plain-language requests (issue 14).
     examples: tuple[str, ...] = ()
+    # What the serving agent published (its manifest); None: the protocol's defaults.
+    limits: CommandLimits | None = None
 
     @property
     def positional(self) -> list[str]:
@@ -296,6 +306,10 @@ class AgentManifest(BaseModel):
     @property
     def protocol_major(self) -> int | None:
         return protocol_major(self.protocol)
+
+    @property
+    def build(self) -> str:
+        return agent_build(self.version, self.revision)
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -591,4 +605,9 @@ class HealthReport(BaseModel):
     commands: list[str]
     # Since 1.1: lets a client notice a new deployment (and re-read the manifest) from /health.
     protocol: str = "1"
+    revision: str | None = None
+
+    @property
+    def build(self) -> str:
+        return agent_build(self.version, self.revision)
     engines: dict[str, EngineStatus] = Field(default_factory=dict)

@@ -35,6 +35,7 @@ from spotrun import __version__
 from spotrun.config import exit_on_settings_error, load_settings
 from spotrun.logs import configure_logging, get_logger
 from spotrun.protocol import (
+    AGENT_BUILD_HEADER,
     COMMANDS,
     IDEMPOTENCY_HEADER,
     MAX_FILE_BYTES,
@@ -158,6 +159,7 @@ async def trace_middleware(request: web.Request, handler: MiddlewareHandler) -> 
         job_id=request.headers.get(IDEMPOTENCY_HEADER),
     ):
         response = await handler(request)
+        response.headers[AGENT_BUILD_HEADER] = request.app[MANIFEST].build
         if request.path != "/health":
             log.info(
                 "request",
@@ -198,6 +200,7 @@ async def health(request: web.Request) -> web.Response:
         commands=list(spec.handlers),
         engines=engines,
         protocol=PROTOCOL_VERSION,
+        revision=request.app[MANIFEST].revision,
     )
     return web.Response(body=report.model_dump_json().encode(), content_type="application/json")
 

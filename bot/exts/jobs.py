@@ -62,7 +62,8 @@ class Jobs(commands.Cog):
             "slash command's `file` option). Each command becomes a job with a status message you "
             "can cancel.",
         )
-        for head, body in help_lines(prefix, slash=ctx.interaction is not None)[:FIELDS]:
+        lines = help_lines(prefix, slash=ctx.interaction is not None, specs=self.bot.catalog.specs())
+        for head, body in lines[:FIELDS]:
             embed.add_field(name=head[:256], value=body[:1024], inline=False)
         await reply_private(ctx, embed=embed)
 

@@ -62,7 +62,7 @@ async def test_manifest_details_for_chart() -> None:
         _, body = await get_json(f"{url}/v1/manifest")
     chart = next(c for c in AgentManifest.model_validate(body).commands if c.name == "chart")
     assert chart.args_schema["properties"]["kind"]["enum"] == ["line", "bar", "histogram", "scatter"]
-    assert chart.files.kinds == ["text/", "application/"] and chart.files.max == 4
+    assert chart.files.kinds == ["text/", "application/"] and chart.files.max == 1
     assert chart.positional == ["kind"]
     assert chart.costs_money is False
 

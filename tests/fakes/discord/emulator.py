@@ -252,6 +252,8 @@ class DiscordEmulator(ThreadedServer):
         missing = [n for n, o in defs.items() if o.get("required") and n not in given]
         if missing:
             raise ValueError(f"/{name} requires option(s) {missing}")
+        for opt_name, value in given.items():
+            _check_option(name, defs[opt_name], value)
         resolved: dict[str, dict[str, Any]] = {}
         opts = []
         with self.world.lock:
@@ -428,6 +430,37 @@ class DiscordEmulator(ThreadedServer):
                     f"{self.identify_count}, requests: {self.requests[-10:]})"
                 )
             await asyncio.sleep(0.02)
+
+
+_PY_TYPES: dict[int, tuple[type, ...]] = {
+    STRING: (str,),
+    INTEGER: (int,),
+    NUMBER: (int, float),
+    BOOLEAN: (bool,),
+}
+
+
+def _check_option(command: str, opt: dict[str, Any], value: object) -> None:
+    """What Discord's client enforces before a slash command is sent: the option's type, its
+    choices, its range and its length. A value it would not let through raises here."""
+    otype, where = opt["type"], f"/{command} {opt['name']}:"
+    wanted = _PY_TYPES.get(otype)
+    mistyped = wanted is not None and (isinstance(value, bool) != (otype == BOOLEAN) or not isinstance(value, wanted))
+    if mistyped:
+        raise ValueError(f"{where} expects option type {otype}, got {value!r}")
+    choices = opt.get("choices")
+    if choices and value not in [c["value"] for c in choices]:
+        raise ValueError(f"{where} {value!r} is not one of its choices {[c['value'] for c in choices]}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "min_value" in opt and value < opt["min_value"]:
+            raise ValueError(f"{where} {value} is below min_value {opt['min_value']}")
+        if "max_value" in opt and value > opt["max_value"]:
+            raise ValueError(f"{where} {value} is above max_value {opt['max_value']}")
+    if isinstance(value, str):
+        if "min_length" in opt and len(value) < opt["min_length"]:
+            raise ValueError(f"{where} shorter than min_length {opt['min_length']}")
+        if "max_length" in opt and len(value) > opt["max_length"]:
+            raise ValueError(f"{where} longer than max_length {opt['max_length']}")
 
 
 def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[str, Any] | None:
