@@ -445,7 +445,9 @@ def _check_option(command: str, opt: dict[str, Any], value: object) -> None:
     choices, its range and its length. A value it would not let through raises here."""
     otype, where = opt["type"], f"/{command} {opt['name']}:"
     wanted = _PY_TYPES.get(otype)
-    mistyped = wanted is not None and (isinstance(value, bool) != (otype == BOOLEAN) or not isinstance(value, wanted))
+    # bool is an int in Python; Discord keeps them apart.
+    is_bool = isinstance(value, bool)
+    mistyped = wanted is not None and (is_bool != (otype == BOOLEAN) or not isinstance(value, wanted))
     if mistyped:
         raise ValueError(f"{where} expects option type {otype}, got {value!r}")
     choices = opt.get("choices")
