@@ -84,8 +84,12 @@ async def test_admin_commands_are_hidden_from_non_admins(emu: DiscordEmulator, b
         assert cmd.get("contexts") == [0] or cmd.get("dm_permission") is False, name
     for name in ("tts", "jobs", "help"):
         assert synced[name].get("default_member_permissions") is None
-    # The run-time check stays: a non-admin who calls it anyway is refused, privately.
-    inter = emu.slash(ALICE, "status")
+    # Discord itself refuses a non-admin (the client does not offer the command)...
+    with pytest.raises(PermissionError):
+        emu.slash(ALICE, "status")
+    # ...and the run-time check stays: where a server widened it in Integrations, a non-admin
+    # who calls it anyway is refused, privately.
+    inter = emu.slash(ALICE, "status", enforce_permissions=False)
     refusal = await emu.wait_for(lambda m: m.interaction_id == inter, timeout=10)
     assert "administrators" in refusal.content and refusal.ephemeral
 

@@ -240,9 +240,17 @@ class DiscordEmulator(ThreadedServer):
         *,
         channel_id: int | None = None,
         attachments: dict[str, tuple[str, bytes, str]] | None = None,
+        enforce_permissions: bool = True,
     ) -> int:
-        """A user runs /name (INTERACTION_CREATE type 2), typed by the command the bot synced."""
+        """A user runs /name (INTERACTION_CREATE type 2), typed by the command the bot synced.
+        Like Discord's client, it refuses a command whose default_member_permissions the member
+        lacks (`enforce_permissions=False`: a server that widened it in Integrations)."""
         cmd, guild_id = self.world.find_command(name)
+        needed = int(cmd.get("default_member_permissions") or 0)
+        if enforce_permissions and needed:
+            held = int(payloads.permissions_of(self._member(user_id)))
+            if held & needed != needed:
+                raise PermissionError(f"/{name} needs permissions {needed}; user {user_id} lacks them")
         cid = channel_id or self.channel_id
         given: dict[str, object] = {**(options or {}), **(attachments or {})}
         defs = {o["name"]: o for o in cmd.get("options", [])}
