@@ -22,7 +22,7 @@ from tests.bot.conftest import AGENTS, ALICE
 from tests.fakes.discord import DiscordEmulator
 from tests.helpers import free_port, serve
 
-emu, bot = test_e2e_discord.emu, test_e2e_discord.bot
+emu, bot, site = test_e2e_discord.emu, test_e2e_discord.bot, test_e2e_discord.site
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -274,3 +274,56 @@ async def test_status_shows_each_agents_version_and_protocol(emu: DiscordEmulato
     for name in ("shouter", "web-scraper", "data-analysis"):
         assert name in text
     assert text.count("protocol 1.1") >= 3 and "version 0." in text
+
+
+async def test_autocomplete_cancel_offers_only_the_callers_live_jobs(
+    emu: DiscordEmulator, bot: Running, site: str
+) -> None:
+    from tests.bot.conftest import BOB
+
+    emu.user_says(ALICE, f"!scrape {site}/slow?s=6")
+    emu.user_says(BOB, f"!scrape {site}/slow?s=6")
+    store = bot.core.store
+    for _ in range(100):
+        mine = [j for j in await store.user_jobs(str(ALICE)) if j.state.value in ("queued", "running")]
+        theirs = [j for j in await store.user_jobs(str(BOB)) if j.state.value in ("queued", "running")]
+        if mine and theirs:
+            break
+        await asyncio.sleep(0.05)
+    inter = emu.autocomplete(ALICE, "cancel", "job")
+    choices = await emu.autocomplete_choices(inter)
+    assert [c["value"] for c in choices] == [j.id for j in mine]
+    assert "scrape" in choices[0]["name"]
+    # What was typed narrows it; nothing of Bob's ever shows.
+    inter = emu.autocomplete(ALICE, "cancel", "job", typed=theirs[0].id)
+    assert await emu.autocomplete_choices(inter) == []
+    for job in mine + theirs:
+        await bot.core.engine.cancel(job.id, by="test")
+
+
+async def test_autocomplete_monitor_remove_offers_this_servers_monitors(
+    emu: DiscordEmulator, bot: Running
+) -> None:
+    from bot.jobs.store import MonitorCaps
+
+    store, caps = bot.core.store, MonitorCaps(10, 10, 10)
+    here = await store.add_monitor(
+        url="https://example.com/a",
+        interval_s=3600,
+        user_id=str(ALICE),
+        guild_id=str(emu.guild_id),
+        channel_id=str(emu.channel_id),
+        caps=caps,
+    )
+    await store.add_monitor(
+        url="https://example.com/elsewhere",
+        interval_s=3600,
+        user_id=str(ALICE),
+        guild_id="999",
+        channel_id="998",
+        caps=caps,
+    )
+    inter = emu.autocomplete(ALICE, "monitor", "monitor_id", subcommand="remove")
+    choices = await emu.autocomplete_choices(inter)
+    assert [c["value"] for c in choices] == [here.id]
+    assert "example.com/a" in choices[0]["name"]

@@ -281,6 +281,46 @@ class DiscordEmulator(ThreadedServer):
             data["guild_id"] = str(guild_id)
         return self._new_interaction(2, user_id, channel_id, data)
 
+    def autocomplete(
+        self,
+        user_id: int,
+        name: str,
+        focused: str,
+        typed: str = "",
+        *,
+        subcommand: str | None = None,
+        channel_id: int | None = None,
+    ) -> int:
+        """A user types into an option declared with autocomplete (INTERACTION_CREATE type 4);
+        the bot answers with choices (callback type 8): read them with `autocomplete_choices`."""
+        cmd, guild_id = self.world.find_command(name)
+        defs = {o["name"]: o for o in cmd.get("options", [])}
+        if subcommand is not None:
+            group = defs.get(subcommand)
+            if group is None or group["type"] != 1:
+                raise ValueError(f"/{name} has no subcommand {subcommand!r}")
+            defs = {o["name"]: o for o in group.get("options", [])}
+        opt = defs.get(focused)
+        if opt is None or not opt.get("autocomplete"):
+            raise ValueError(f"/{name} {focused}: Discord autocompletes only options declared with it")
+        opts: list[dict[str, Any]] = [{"name": focused, "type": opt["type"], "value": typed, "focused": True}]
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": cmd.get("type", 1), "options": opts}
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+        return self._new_interaction(4, user_id, channel_id, data)
+
+    async def autocomplete_choices(self, interaction_id: int, timeout: float = 5) -> list[dict[str, Any]]:  # noqa: ASYNC109 - public API
+        """The choices the bot offered for an autocomplete interaction (waits for its answer)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for response in self.interaction_responses(interaction_id):
+                if response.get("type") == 8:
+                    return list(response["payload"]["data"]["choices"])
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"no autocomplete answer for interaction {interaction_id}")
+
     def _option_value(
         self, otype: int, value: object, channel_id: int, resolved: dict[str, dict[str, Any]]
     ) -> Any:
