@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.commands.catalog import Catalog
 from bot.core import Core
-from bot.frontends.discord import CancelButton
+from bot.frontends.discord import CancelButton, RunAgainButton
 from bot.lifecycle import Lifecycle
 from bot.settings import BotSettings
 from spotrun.logs import get_logger
@@ -59,7 +59,7 @@ class SpotrunBot(commands.AutoShardedBot):
         await self.catalog.load()
         for ext in self._extensions:
             await self.load_extension(ext)
-        self.add_dynamic_items(CancelButton)
+        self.add_dynamic_items(CancelButton, RunAgainButton)
         await self.core.engine.start()
         await self.sync_commands_if_changed()
 

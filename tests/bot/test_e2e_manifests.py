@@ -327,3 +327,27 @@ async def test_autocomplete_monitor_remove_offers_this_servers_monitors(
     choices = await emu.autocomplete_choices(inter)
     assert [c["value"] for c in choices] == [here.id]
     assert "example.com/a" in choices[0]["name"]
+
+
+async def test_run_again_runs_the_same_command_for_its_author_only(
+    emu: DiscordEmulator, bot: Running
+) -> None:
+    from tests.bot.conftest import BOB
+
+    emu.user_says(ALICE, "!shout again times=2")
+    first = await emu.wait_for(lambda m: "AGAIN AGAIN" in m.text() and "vCPU-s" in m.text(), timeout=30)
+    button = next(c for row in first.components for c in row["components"] if c.get("label") == "Run again")
+    # Someone else: refused, privately; nothing runs.
+    refused = emu.click(BOB, first.id, button["custom_id"])
+    msg = await emu.wait_for(lambda m: m.interaction_id == refused, timeout=10)
+    assert "only the person who ran this command" in msg.content and msg.ephemeral
+    # The author: a new job with the same arguments, its own status and result.
+    emu.click(ALICE, first.id, button["custom_id"])
+    for _ in range(200):
+        jobs = [j for j in await bot.core.store.user_jobs(str(ALICE)) if j.command == "shout"]
+        if len(jobs) == 2 and all(j.state.value == "succeeded" for j in jobs):
+            break
+        await asyncio.sleep(0.05)
+    assert len(jobs) == 2 and jobs[0].id != jobs[1].id and jobs[0].args == jobs[1].args
+    results = [m for m in emu.messages() if "AGAIN AGAIN" in m.text() and "vCPU-s" in m.text()]
+    assert len(results) == 2
