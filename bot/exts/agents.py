@@ -108,7 +108,10 @@ class AgentCommands(commands.Cog):
 
     def install(self) -> None:
         """Make the bot's `!x` and `/x` match the catalog: add new, replace changed, drop gone."""
-        wanted = {n: s for n, s in self.bot.catalog.specs().items() if n not in RESERVED}
+        specs = self.bot.catalog.specs()
+        for name in sorted(set(specs) & RESERVED):
+            log.warning("an agent command shadows a bot command; not installed", command=name)
+        wanted = {n: s for n, s in specs.items() if n not in RESERVED}
         for name in set(self.installed) - set(wanted):
             self.bot.remove_command(name)
             self.bot.tree.remove_command(name)
