@@ -44,10 +44,11 @@ from agent_client._exceptions import (
 from agent_client._registry import AgentConfig, AgentRegistry
 from agent_client._stats import AgentStats, RollingStats
 from spotrun.protocol import (
+    AGENT_BUILD_HEADER,
     IDEMPOTENCY_HEADER,
+    AgentManifest,
     AgentRequest,
     AgentResult,
-    Command,
     ErrorBody,
     ErrorInfo,
     HealthReport,
@@ -142,6 +143,27 @@ class AgentClient:
             )
             for a in registry
         }
+        # The last build seen per agent (from /health or any answer's header) and who to tell
+        # when it changes: the bot re-reads that agent's manifest.
+        self._builds: dict[str, str] = {}
+        self._build_listeners: list[Callable[[str, str, str | None], None]] = []
+
+    def on_new_build(self, listener: Callable[[str, str, str | None], None]) -> None:
+        """Call `listener(agent, build, previous)` whenever an agent answers with another build."""
+        self._build_listeners.append(listener)
+
+    def seen_build(self, agent: str) -> str | None:
+        return self._builds.get(agent)
+
+    def _saw_build(self, agent: str, build: str | None, *, notify: bool = True) -> None:
+        if not build or self._builds.get(agent) == build:
+            return
+        previous = self._builds.get(agent)
+        self._builds[agent] = build
+        if not notify:
+            return  # the caller is reading the manifest itself
+        for listener in self._build_listeners:
+            listener(agent, build, previous)
 
     # ------------------------------------------------------------------ observability
 
@@ -168,7 +190,7 @@ class AgentClient:
     ) -> AgentResult:
         """Run one job on its agent. Raises an AgentError subclass on failure."""
         rt = self._agents[self.registry.for_command(request.command).name]
-        agent, command = rt.config.name, request.command.value
+        agent, command = rt.config.name, request.command
         budget = deadline_s if deadline_s is not None else rt.config.timeout_s
         deadline = time.monotonic() + budget
         body = request.model_copy(update={"deadline_s": budget}).model_dump_json().encode()
@@ -236,7 +258,7 @@ class AgentClient:
         trace: TraceContext,
     ) -> AgentResult:
         cfg = rt.config
-        agent, command = cfg.name, request.command.value
+        agent, command = cfg.name, request.command
         if not rt.breaker.allow():
             wait_s = max(1, math.ceil(rt.breaker.retry_in_s))
             raise CircuitOpen(
@@ -270,6 +292,7 @@ class AgentClient:
                 ) as resp:
                     payload = await resp.read()
                     status, retry_after = resp.status, resp.headers.get("Retry-After")
+                    self._saw_build(agent, resp.headers.get(AGENT_BUILD_HEADER))
             except TimeoutError:
                 rt.breaker.record_failure()
                 raise _Retryable(
@@ -293,7 +316,7 @@ class AgentClient:
     def _interpret(
         self,
         rt: _AgentRuntime,
-        command: Command,
+        command: str,
         status: int,
         payload: bytes,
         retry_after: str | None,
@@ -307,7 +330,7 @@ class AgentClient:
                 raise ProtocolViolation(
                     f"agent answered 200 with an invalid result: {exc.error_count()} errors",
                     agent=agent,
-                    command=command.value,
+                    command=command,
                     status=status,
                 ) from None
             rt.breaker.record_success()
@@ -321,7 +344,7 @@ class AgentClient:
                 AgentBusy(
                     info.message if info else "HTTP 429",
                     agent=agent,
-                    command=command.value,
+                    command=command,
                     status=429,
                     code=info.code if info else None,
                     source=info.source if info else "agent",
@@ -336,17 +359,17 @@ class AgentClient:
                 error_cls = AgentTimeout if status == 504 else AgentUnavailable
                 raise _Retryable(
                     str(status),
-                    error_cls(f"HTTP {status}", agent=agent, command=command.value, status=status),
+                    error_cls(f"HTTP {status}", agent=agent, command=command, status=status),
                     parse_retry_after(retry_after),
                 )
             rt.breaker.record_success()  # the agent (or its front end) is up; the request was wrong
             raise AgentRejected(
-                f"HTTP {status}", agent=agent, command=command.value, status=status, retryable=False
+                f"HTTP {status}", agent=agent, command=command, status=status, retryable=False
             )
         self._verdict(rt, command, status, info, retry_after)
 
     def _verdict(
-        self, rt: _AgentRuntime, command: Command, status: int, info: ErrorInfo, retry_after: str | None
+        self, rt: _AgentRuntime, command: str, status: int, info: ErrorInfo, retry_after: str | None
     ) -> NoReturn:
         """An error the agent explained: retry only what it calls retryable, and count against the
         breaker only failures it attributes to itself (docs/protocol.md, "Retries and the breaker")."""
@@ -357,7 +380,7 @@ class AgentClient:
             rt.breaker.record_success()  # the agent answered coherently: it is healthy
         fields: dict[str, Any] = {
             "agent": agent,
-            "command": command.value,
+            "command": command,
             "status": status,
             "code": info.code,
             "source": info.source,
@@ -388,9 +411,35 @@ class AgentClient:
                 latency = time.monotonic() - started
                 if resp.status != 200:
                     return None, latency, f"HTTP {resp.status}"
-                return HealthReport.model_validate_json(payload), latency, ""
+                report = HealthReport.model_validate_json(payload)
+                self._saw_build(agent, report.build)
+                return report, latency, ""
         except (aiohttp.ClientError, TimeoutError, AuthError, ValidationError) as exc:
             return None, time.monotonic() - started, f"{exc.__class__.__name__}: {exc}"[:200]
+
+    async def manifest(self, agent: str, timeout_s: float = 5.0) -> tuple[AgentManifest | None, str]:
+        """GET the agent's /v1/manifest (one attempt, authenticated): (manifest or None, error text)."""
+        cfg = self._agents[agent].config
+        try:
+            tokens = self._tokens if cfg.auth == "google" else self._no_auth
+            headers = await tokens.headers(cfg.id_token_audience)
+            async with self._session.get(
+                f"{cfg.base_url.rstrip('/')}/v1/manifest",
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as resp:
+                payload = await resp.read()
+                if resp.status == 404:
+                    return None, "no manifest (an agent older than protocol 1.1)"
+                if resp.status != 200:
+                    return None, f"HTTP {resp.status}"
+                manifest = AgentManifest.model_validate_json(payload)
+                self._saw_build(agent, manifest.build, notify=False)
+                return manifest, ""
+        except (aiohttp.ClientError, TimeoutError, AuthError) as exc:
+            return None, f"{exc.__class__.__name__}: {exc}"[:200]
+        except ValidationError as exc:
+            return None, f"an unreadable manifest: {exc.error_count()} problem(s)"
 
 
 def _error_info(payload: bytes) -> ErrorInfo | None:

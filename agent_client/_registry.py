@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent_client._exceptions import RegistryError
-from spotrun.protocol import Command
+from spotrun.protocol import CommandName
 
 
 class AgentConfig(BaseModel):
@@ -22,7 +22,8 @@ class AgentConfig(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,48}$")
     base_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     audience: str | None = None
-    commands: tuple[Command, ...] = Field(min_length=1)
+    # Names only: what each command takes is in the agent's manifest (GET /v1/manifest).
+    commands: tuple[CommandName, ...] = Field(min_length=1)
     timeout_s: float = Field(default=300.0, gt=0, le=3600)
     retries: int = Field(default=2, ge=0, le=10)
     max_concurrency: int = Field(default=10, ge=1, le=1000)
@@ -40,8 +41,8 @@ class AgentConfig(BaseModel):
         scheme, rest = self.base_url.split("://", 1)
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
-    def url_for(self, command: Command) -> str:
-        return f"{self.base_url.rstrip('/')}/v1/{command.value}"
+    def url_for(self, command: str) -> str:
+        return f"{self.base_url.rstrip('/')}/v1/{command}"
 
 
 class AgentRegistry(BaseModel):
@@ -54,12 +55,12 @@ class AgentRegistry(BaseModel):
         names = [a.name for a in self.agents]
         if len(set(names)) != len(names):
             raise ValueError(f"agent names must be unique: {names}")
-        seen: dict[Command, str] = {}
+        seen: dict[str, str] = {}
         for agent in self.agents:
             for command in agent.commands:
                 if command in seen:
                     raise ValueError(
-                        f"command {command.value!r} is served by both {seen[command]!r} and {agent.name!r}"
+                        f"command {command!r} is served by both {seen[command]!r} and {agent.name!r}"
                     )
                 seen[command] = agent.name
         return self
@@ -73,12 +74,11 @@ class AgentRegistry(BaseModel):
                 return agent
         raise RegistryError(f"no agent named {name!r} in the registry", agent=name)
 
-    def for_command(self, command: Command | str) -> AgentConfig:
-        cmd = Command(command)
+    def for_command(self, command: str) -> AgentConfig:
         for agent in self.agents:
-            if cmd in agent.commands:
+            if command in agent.commands:
                 return agent
-        raise RegistryError(f"no agent serves {cmd.value!r}", command=cmd.value)
+        raise RegistryError(f"no agent serves {command!r}", command=command)
 
     @classmethod
     def from_data(cls, data: Any, source: str = "<data>") -> AgentRegistry:

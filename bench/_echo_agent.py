@@ -7,7 +7,7 @@ import sys
 
 from aiohttp import web
 
-from spotrun.protocol import AgentResult, Command, Usage
+from spotrun.protocol import AgentResult, Usage
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
             await asyncio.sleep(service_ms / 1000)
         result = AgentResult(
             job_id=body["job_id"],
-            command=Command(body["command"]),
+            command=body["command"],
             text="ok",
             usage=Usage(duration_ms=service_ms),
         )

@@ -112,6 +112,22 @@ def cpu_s(proc: Any) -> float:
     return float(t.user + t.system)
 
 
+def rest_calls(emu: Any) -> list[tuple[str, str]]:
+    """The bot's REST requests so far, as the emulator saw them ('METHOD', '/path')."""
+    with emu.world.lock:
+        return list(emu.world.requests)
+
+
+def per_command(calls: list[tuple[str, str]], n: int) -> str:
+    """'POST /channels/…/messages 1.00 · PATCH …/messages/… 1.50' — what each command cost."""
+    kinds: dict[str, int] = {}
+    for method, path in calls:
+        parts = path.split("?")[0].strip("/").split("/")
+        shape = "/".join(p if not p.isdigit() else "…" for p in parts[:4])
+        kinds[f"{method} {shape}"] = kinds.get(f"{method} {shape}", 0) + 1
+    return " · ".join(f"{k} {v / n:.2f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
 async def through_bot(emu: Any, bot: Any, concurrency: int, rounds: int) -> tuple[list[float], float, float]:
     """`rounds` bursts of `concurrency` commands; returns latencies, wall seconds, bot CPU seconds."""
     latencies: list[float] = []
@@ -178,7 +194,11 @@ async def run(levels: tuple[int, ...] = (1, 50, 200)) -> list[Row]:
                 await through_bot(emu, bot, 5, 1)  # warm-up: imports, sqlite, connections
                 for c in levels:
                     rounds = 20 if c == 1 else max(2, 400 // c)
+                    calls_before = len(rest_calls(emu))
                     lat, wall, cpu = await through_bot(emu, bot, c, rounds)
+                    # Every REST request the bot made for these commands (the 0.3 s pause after each
+                    # burst lets the final edits land): Discord allows 50 a second in all.
+                    calls = rest_calls(emu)[calls_before:]
                     base, base_wall = await client_alone(url, registry, c, len(lat))
                     added = [x - service for x in lat]
                     base_added = [x - service for x in base]
@@ -214,6 +234,13 @@ async def run(levels: tuple[int, ...] = (1, 50, 200)) -> list[Row]:
                         ),
                         Row(
                             "pipeline",
+                            f"C={c} Discord REST calls per command",
+                            len(calls) / len(lat),
+                            "calls",
+                            note=per_command(calls, len(lat)),
+                        ),
+                        Row(
+                            "pipeline",
                             f"C={c} bot CPU per command",
                             cpu / n * 1000,
                             "ms",
@@ -228,4 +255,5 @@ if __name__ == "__main__":
     from bench._util import metadata_server, render_table
 
     metadata_server()
-    print(render_table(asyncio.run(run((1, 20)))))
+    levels = tuple(int(x) for x in sys.argv[1:]) or (1, 20)
+    print(render_table(asyncio.run(run(levels))))

@@ -8,8 +8,9 @@ import json
 import discord
 from discord.ext import commands
 
+from bot.commands.catalog import Catalog
 from bot.core import Core
-from bot.frontends.discord import CancelButton
+from bot.frontends.discord import CancelButton, RunAgainButton
 from bot.lifecycle import Lifecycle
 from bot.settings import BotSettings
 from spotrun.logs import get_logger
@@ -19,10 +20,7 @@ log = get_logger("bot.client")
 EXTENSIONS: tuple[str, ...] = (
     "bot.exts.errors",
     "bot.exts.jobs",
-    "bot.exts.image",
-    "bot.exts.scraper",
-    "bot.exts.analysis",
-    "bot.exts.media",
+    "bot.exts.agents",
     "bot.exts.monitor",
     "bot.exts.cost",
     "bot.exts.status",
@@ -54,13 +52,20 @@ class SpotrunBot(commands.AutoShardedBot):
         self._extensions = extensions
         self.gateway_ready = False
         self.lifecycle: Lifecycle | None = None  # set by bot.main.start_bot; /status shows it
+        # The agents' commands, from their manifests (read in setup_hook, before the extensions).
+        self.catalog = Catalog(core.registry, core.client, core.store, timeout_s=settings.manifest_timeout_s)
 
     async def setup_hook(self) -> None:
+        await self.catalog.load()
         for ext in self._extensions:
             await self.load_extension(ext)
-        self.add_dynamic_items(CancelButton)
+        self.add_dynamic_items(CancelButton, RunAgainButton)
         await self.core.engine.start()
         await self.sync_commands_if_changed()
+
+    async def close(self) -> None:
+        await self.catalog.close()
+        await super().close()
 
     async def on_ready(self) -> None:
         self.gateway_ready = True

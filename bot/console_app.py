@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from agent_client import AgentRegistry
+from bot.commands.catalog import Catalog
 from bot.core import open_core
 from bot.frontends.base import Frontend
 from bot.frontends.console import ConsoleFrontend, run_console
@@ -24,7 +25,12 @@ async def run_console_app(
     frontends: dict[str, Frontend] = {"console": ConsoleFrontend(out, output_dir)}
     core = await open_core(settings, registry, frontends)
     try:
+        catalog = Catalog(registry, core.client, core.store, timeout_s=settings.manifest_timeout_s)
+        await catalog.load()
         await core.engine.start()
-        return await run_console(core.engine, settings, stdin, out)
+        try:
+            return await run_console(core.engine, settings, stdin, out, catalog)
+        finally:
+            await catalog.close()
     finally:
         await core.close(settings.drain_budget_s)

@@ -61,7 +61,7 @@ def describe_agent_error(exc: AgentError) -> str:
     # A specific code wins over the HTTP class: e.g. provider_not_configured arrives as a 501.
     template = _REJECTED.get(exc.code) if exc.code else None
     if template is not None:
-        what = _WHAT.get(Command(exc.command), exc.command) if exc.command in set(Command) else "this"
+        what = _WHAT.get(exc.command or "", exc.command or "this")
         return template.format(what=what, agent=agent, detail=_said(exc))
     if isinstance(exc, AgentRejected):
         return f"the {agent} agent refused this: {_said(exc)}"

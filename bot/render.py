@@ -171,7 +171,7 @@ def render_result(
 ) -> list[Message]:
     """One or more messages: embeds packed under every limit, files on the last message."""
     # Everything the agent wrote is untrusted text (see neutralize); the footer is the bot's own.
-    title = safe(result.title or result.command.value, TITLE)
+    title = safe(result.title or result.command, TITLE)
     footer = clip(f"{footer} · job {job_id}" if job_id else footer, FOOTER)
     fields = [
         (safe(f.name or ZWSP, FIELD_NAME), safe(f.value or ZWSP, FIELD_VALUE), f.inline)

@@ -50,6 +50,12 @@ class BotSettings(BaseSettings):
     status_edit_interval_s: float = Field(default=3.0, ge=0.2, le=60)
     waking_after_s: float = Field(default=4.0, ge=0, le=120)
     interaction_ttl_s: float = Field(default=15 * 60 - 30, gt=0, le=15 * 60)
+    manifest_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="how long start-up waits for each agent's manifest (then: stored copy)",
+    )
 
     monitor_interval_min_s: float = Field(default=300.0, gt=0)
     monitor_interval_default_s: float = Field(default=3600.0, gt=0)

@@ -6,6 +6,7 @@ anything is spent.
 
 HTTP shape (see docs/protocol.md):
     GET  /health          -> HealthReport
+    GET  /v1/manifest     -> AgentManifest (what the agent serves: commands, schemas, limits)
     POST /v1/<command>    AgentRequest -> 200 AgentResult | 4xx/5xx ErrorBody
 """
 
@@ -24,23 +25,46 @@ from pydantic import (
     model_validator,
 )
 
-PROTOCOL_VERSION = "1"
+# major.minor: a client speaks every minor of the majors it knows; a new major is a breaking change
+# (the bot refuses an agent whose major it does not speak). 1.1 added GET /v1/manifest.
+PROTOCOL_VERSION = "1.1"
+SUPPORTED_MAJORS = frozenset({1})
+
+
+def protocol_major(version: str) -> int | None:
+    """The major number of a protocol version ("1.1" -> 1, "1" -> 1); None when unreadable."""
+    head = version.strip().split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
 
 # Headers every call carries. The job id doubles as the idempotency key, so a retried
 # or re-dispatched (after preemption) call never does -- or bills -- the work twice.
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 TRACEPARENT_HEADER = "traceparent"
 CLOUD_TRACE_HEADER = "X-Cloud-Trace-Context"
+# Every agent answer names the agent's build ("0.4.0" or "0.4.0@rev-00012"): a client notices a new
+# deployment on any call and re-reads the manifest.
+AGENT_BUILD_HEADER = "Spotrun-Agent-Build"
+
+
+def agent_build(version: str, revision: str | None) -> str:
+    return f"{version}@{revision}" if revision else version
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_FILES = 4
 MAX_TEXT_CHARS = 16_000
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# A command name is also a Discord command name: lower case, 1-32 characters.
+COMMAND_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+CommandName = Annotated[str, Field(pattern=COMMAND_NAME_PATTERN)]
 
 _BYTES_AS_BASE64 = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
 
 class Command(StrEnum):
+    """The built-in agents' commands. The wire carries any command name: an agent the bot has
+    never heard of describes its own commands in its manifest."""
+
     GENERATE = "generate"
     ENHANCE = "enhance"
     STYLE_TRANSFER = "style-transfer"
@@ -77,7 +101,8 @@ class ErrorCode(StrEnum):
 
 # --------------------------------------------------------------------------- arguments
 
-Url = Annotated[str, Field(min_length=8, max_length=2048)]
+# `format: uri` in the JSON Schema tells a client (the bot's slash options) that this is a URL.
+Url = Annotated[str, Field(min_length=8, max_length=2048, json_schema_extra={"format": "uri"})]
 
 
 class CommandArgs(BaseModel):
@@ -93,100 +118,212 @@ def _check_url(value: str) -> str:
 
 
 class GenerateArgs(CommandArgs):
-    prompt: str = Field(min_length=1, max_length=1000)
-    size: Literal["256x256", "512x512", "1024x1024"] = "1024x1024"
-    count: int = Field(default=1, ge=1, le=4)
+    prompt: str = Field(min_length=1, max_length=1000, description="what to draw, in words")
+    size: Literal["256x256", "512x512", "1024x1024"] = Field(
+        default="1024x1024", description="image size in pixels"
+    )
+    count: int = Field(default=1, ge=1, le=4, description="how many images")
 
 
 class EnhanceArgs(CommandArgs):
-    scale: Literal[1, 2, 4] = 2
-    sharpen: bool = True
-    denoise: bool = False
+    scale: Literal[1, 2, 4] = Field(default=2, description="upscale factor")
+    sharpen: bool = Field(default=True, description="sharpen edges")
+    denoise: bool = Field(default=False, description="remove noise")
 
 
 class StyleTransferArgs(CommandArgs):
-    style: str = Field(min_length=1, max_length=500)
-    strength: float = Field(default=0.6, ge=0.0, le=1.0)
+    style: str = Field(min_length=1, max_length=500, description="the style to redraw in, in words")
+    strength: float = Field(default=0.6, ge=0.0, le=1.0, description="how strongly to apply it (0-1)")
 
 
 class ScrapeArgs(CommandArgs):
-    url: Url
-    render_js: bool = False
+    url: Url = Field(description="the page to read (http:// or https://)")
+    render_js: bool = Field(default=False, description="run the page's JavaScript first (slower)")
 
     _url = field_validator("url")(_check_url)
 
 
 class ExtractArgs(CommandArgs):
-    url: Url
-    selector: str = Field(min_length=1, max_length=200)
-    attribute: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z_:][-A-Za-z0-9_:.]*$")
-    limit: int = Field(default=20, ge=1, le=100)
+    url: Url = Field(description="the page to read (http:// or https://)")
+    selector: str = Field(min_length=1, max_length=200, description="CSS selector, e.g. h2 a")
+    attribute: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z_:][-A-Za-z0-9_:.]*$",
+        description="take this attribute (e.g. href) instead of the text",
+    )
+    limit: int = Field(default=20, ge=1, le=100, description="at most this many matches")
 
     _url = field_validator("url")(_check_url)
 
 
 class AnalyzeArgs(CommandArgs):
-    columns: list[Annotated[str, Field(max_length=128)]] | None = Field(default=None, max_length=50)
+    columns: list[Annotated[str, Field(max_length=128)]] | None = Field(
+        default=None, max_length=50, description="only these columns, comma-separated"
+    )
 
 
 class ChartArgs(CommandArgs):
-    kind: Literal["line", "bar", "histogram", "scatter"] = "line"
-    x: str | None = Field(default=None, max_length=128)
-    y: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
-    title: str | None = Field(default=None, max_length=200)
+    kind: Literal["line", "bar", "histogram", "scatter"] = Field(default="line", description="chart type")
+    x: str | None = Field(default=None, max_length=128, description="column for the x axis")
+    y: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list, max_length=8, description="columns to plot, comma-separated"
+    )
+    title: str | None = Field(default=None, max_length=200, description="chart title")
 
 
 class PredictArgs(CommandArgs):
-    column: str = Field(min_length=1, max_length=128)
-    steps: int = Field(default=10, ge=1, le=365)
+    column: str = Field(min_length=1, max_length=128, description="the numeric column to forecast")
+    steps: int = Field(default=10, ge=1, le=365, description="how many steps ahead")
     # auto picks by rolling holdouts; the others name one model (agents/data_analysis/forecast.py).
     method: Literal[
         "auto", "linear", "holt", "ets", "theta", "holt_winters", "seasonal_naive", "combined"
-    ] = "auto"
-    x: str | None = Field(default=None, max_length=128)
+    ] = Field(default="auto", description="forecasting model; auto picks by rolling holdouts")
+    x: str | None = Field(default=None, max_length=128, description="the time or order column")
 
 
 class TranscribeArgs(CommandArgs):
-    language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str = Field(
+        default="en-US",
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="spoken language, e.g. en-US, pt-BR",
+    )
 
 
 class TtsArgs(CommandArgs):
-    text: str = Field(min_length=1, max_length=1000)
-    voice: str = Field(default="en", max_length=64, pattern=r"^[A-Za-z0-9_+-]+$")
-    format: Literal["mp3", "ogg", "wav"] = "mp3"
+    text: str = Field(min_length=1, max_length=1000, description="what to say")
+    voice: str = Field(
+        default="en",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_+-]+$",
+        description="voice or language, e.g. en, pt",
+    )
+    format: Literal["mp3", "ogg", "wav"] = Field(default="mp3", description="audio format")
     speed: int = Field(default=160, ge=80, le=400, description="words per minute")
 
 
 class ConvertArgs(CommandArgs):
-    target: Literal["mp3", "ogg", "opus", "wav", "mp4", "webm", "gif"]
-    max_seconds: float | None = Field(default=None, gt=0, le=600)
+    target: Literal["mp3", "ogg", "opus", "wav", "mp4", "webm", "gif"] = Field(
+        description="the format to convert to"
+    )
+    max_seconds: float | None = Field(default=None, gt=0, le=600, description="keep only the first N seconds")
 
 
 # ------------------------------------------------------------------------ command table
 
 
+_PLACEHOLDER = re.compile(r"<[^>]+>")
+
+
 class CommandSpec(BaseModel):
-    """What the bot needs to know about a command before it dispatches anything."""
+    """What the bot needs to know about a command before it dispatches anything. An agent declares
+    its commands with these; the bot rebuilds them from the agent's manifest (CommandManifest)."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    command: Command
+    command: CommandName
     family: str  # the agent that serves it
     args: type[CommandArgs]
     needs_file: bool = False
     file_kinds: tuple[str, ...] = ()  # content-type prefixes accepted, e.g. "image/"
-    summary: str
+    # What a user would call those files ("CSV, TSV, JSON or Parquet files").
+    file_words: str = ""
+    # How many files a call reads (every built-in reads one); the slash form offers that many.
+    max_files: int = Field(default=1, ge=0, le=MAX_FILES)
+    # Whether a call may spend provider money (an image provider, a cloud speech API).
+    costs_money: bool = False
+    summary: str = Field(max_length=100)  # Discord's limit for a command description
     usage: str
     example: str
+    # More phrasings for help and for routing plain-language requests (issue 14).
+    examples: tuple[str, ...] = ()
+    # What the serving agent published (its manifest); None: the protocol's defaults.
+    limits: CommandLimits | None = None
+
+    @property
+    def positional(self) -> list[str]:
+        """The usage line's <placeholders> name the leading fields of the args model, in order."""
+        count = len(_PLACEHOLDER.findall(self.usage.split("+")[0]))
+        return list(self.args.model_fields)[:count]
+
+    @property
+    def takes_files(self) -> int:
+        """How many files the command reads (0: none)."""
+        return self.max_files if (self.needs_file or self.file_kinds) else 0
+
+    def manifest(self, *, max_upload_bytes: int, timeout_s: float) -> CommandManifest:
+        return CommandManifest(
+            name=self.command,
+            description=self.summary,
+            usage=self.usage,
+            examples=[self.example, *self.examples],
+            positional=self.positional,
+            args_schema=self.args.model_json_schema(),
+            files=FileSpec(
+                kinds=list(self.file_kinds),
+                words=self.file_words,
+                min=1 if self.needs_file else 0,
+                max=self.takes_files,
+            ),
+            limits=CommandLimits(max_upload_bytes=max_upload_bytes, timeout_s=timeout_s),
+            costs_money=self.costs_money,
+        )
 
 
-COMMANDS: dict[Command, CommandSpec] = {
+class FileSpec(BaseModel):
+    kinds: list[str] = Field(default_factory=list, description="content-type prefixes accepted")
+    words: str = Field(default="", description="the accepted files in a user's words")
+    min: int = Field(default=0, ge=0, le=MAX_FILES)
+    max: int = Field(default=0, ge=0, le=MAX_FILES)
+
+
+class CommandLimits(BaseModel):
+    max_upload_bytes: int = Field(gt=0)
+    timeout_s: float = Field(gt=0)
+
+
+class CommandManifest(BaseModel):
+    """One command as an agent describes it: enough for a client to build, check and explain it."""
+
+    name: CommandName
+    description: str = Field(min_length=1, max_length=100)
+    usage: str = Field(max_length=300)
+    examples: list[str] = Field(default_factory=list, max_length=20)
+    # The fields filled by bare words in the prefix form, in order (`!tts hello` -> text).
+    positional: list[str] = Field(default_factory=list)
+    args_schema: dict[str, Any]  # JSON Schema of the arguments (pydantic's model_json_schema)
+    files: FileSpec = Field(default_factory=FileSpec)
+    limits: CommandLimits
+    costs_money: bool = False
+
+
+class AgentManifest(BaseModel):
+    """GET /v1/manifest: who the agent is and everything it serves."""
+
+    agent: str
+    version: str  # the package version
+    revision: str | None = None  # the deployed image / Cloud Run revision, when known
+    protocol: str = PROTOCOL_VERSION
+    commands: list[CommandManifest]
+
+    @property
+    def protocol_major(self) -> int | None:
+        return protocol_major(self.protocol)
+
+    @property
+    def build(self) -> str:
+        return agent_build(self.version, self.revision)
+
+
+COMMANDS: dict[str, CommandSpec] = {
     spec.command: spec
     for spec in (
         CommandSpec(
             command=Command.GENERATE,
             family="image-gen",
             args=GenerateArgs,
+            costs_money=True,
+            examples=("!generate a red fox in the snow size=512x512",),
             summary="Generate images from a text prompt",
             usage="generate <prompt> [size=1024x1024] [count=1]",
             example='!generate "a lighthouse at dusk, watercolor" count=2',
@@ -197,6 +334,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             args=EnhanceArgs,
             needs_file=True,
             file_kinds=("image/",),
+            file_words="images (PNG, JPEG, WebP or GIF)",
+            examples=("!enhance denoise=true (with a photo attached)",),
             summary="Upscale, sharpen or denoise an attached image",
             usage="enhance [scale=2|4] [sharpen=true] [denoise=false] + image attachment",
             example="!enhance scale=4 (with an image attached)",
@@ -207,6 +346,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             args=StyleTransferArgs,
             needs_file=True,
             file_kinds=("image/",),
+            file_words="images (PNG, JPEG, WebP or GIF)",
+            costs_money=True,
             summary="Redraw an attached image in a style",
             usage="style-transfer <style> [strength=0.6] + image attachment",
             example='!style-transfer "van gogh starry night" (with an image attached)',
@@ -215,6 +356,7 @@ COMMANDS: dict[Command, CommandSpec] = {
             command=Command.SCRAPE,
             family="web-scraper",
             args=ScrapeArgs,
+            examples=("!scrape https://example.com/news render_js=true",),
             summary="Read a web page: title, metadata and main text",
             usage="scrape <url> [render_js=false]",
             example="!scrape https://example.com/article",
@@ -233,6 +375,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             args=AnalyzeArgs,
             needs_file=True,
             file_kinds=("text/", "application/"),
+            file_words="CSV, TSV, JSON or Parquet files",
+            examples=("!analyze columns=revenue,cost (with sales.csv attached)",),
             summary="Summarise a CSV/TSV/JSON/Parquet file",
             usage="analyze [columns=a,b] + data file attachment",
             example="!analyze (with sales.csv attached)",
@@ -243,6 +387,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             args=ChartArgs,
             needs_file=True,
             file_kinds=("text/", "application/"),
+            file_words="CSV, TSV, JSON or Parquet files",
+            examples=('!chart bar x=month y=revenue,cost title="Q1" (with sales.csv attached)',),
             summary="Chart columns of a data file as a PNG",
             usage="chart <line|bar|histogram|scatter> [x=col] [y=col,col] [title=...] + data file",
             example="!chart line x=date y=revenue (with sales.csv attached)",
@@ -253,6 +399,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             args=PredictArgs,
             needs_file=True,
             file_kinds=("text/", "application/"),
+            file_words="CSV, TSV, JSON or Parquet files",
+            examples=("!predict sales steps=30 method=holt (with daily.csv attached)",),
             summary="Forecast a numeric column N steps ahead",
             usage="predict <column> [steps=10] "
             "[method=auto|linear|holt|ets|theta|holt_winters|seasonal_naive|combined] + data file",
@@ -264,6 +412,9 @@ COMMANDS: dict[Command, CommandSpec] = {
             args=TranscribeArgs,
             needs_file=True,
             file_kinds=("audio/", "video/", "application/ogg"),
+            file_words="audio or video files (MP3, OGG, WAV, FLAC, MP4, WebM, GIF…)",
+            costs_money=True,
+            examples=("!transcribe language=pt-BR (with audio.mp3 attached)",),
             summary="Transcribe speech in an attached audio or video file",
             usage="transcribe [language=en-US] + audio/video attachment",
             example="!transcribe (with memo.ogg attached)",
@@ -272,6 +423,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             command=Command.TTS,
             family="audio-video",
             args=TtsArgs,
+            costs_money=True,
+            examples=("!tts bom dia a todos voice=pt format=ogg",),
             summary="Speak text as an audio file",
             usage="tts <text> [voice=en] [format=mp3|ogg|wav]",
             example="!tts hello everyone, the build is green",
@@ -282,6 +435,8 @@ COMMANDS: dict[Command, CommandSpec] = {
             args=ConvertArgs,
             needs_file=True,
             file_kinds=("audio/", "video/", "image/gif", "application/ogg"),
+            file_words="audio or video files (MP3, OGG, WAV, FLAC, MP4, WebM, GIF…)",
+            examples=("!convert gif max_seconds=5 (with clip.mp4 attached)",),
             summary="Convert an attached audio/video file",
             usage="convert <mp3|ogg|opus|wav|mp4|webm|gif> + media attachment",
             example="!convert mp3 (with clip.wav attached)",
@@ -292,7 +447,7 @@ COMMANDS: dict[Command, CommandSpec] = {
 
 def parse_args(command: Command | str, raw: dict[str, Any]) -> CommandArgs:
     """Validate raw arguments for a command; raises pydantic.ValidationError."""
-    return COMMANDS[Command(command)].args.model_validate(raw)
+    return COMMANDS[command].args.model_validate(raw)
 
 
 # ---------------------------------------------------------------------------- request
@@ -326,8 +481,10 @@ class AgentRequest(BaseModel):
 
     protocol: str = PROTOCOL_VERSION
     job_id: str = Field(pattern=JOB_ID_PATTERN)
-    command: Command
-    args: SerializeAsAny[CommandArgs]
+    command: CommandName
+    # A built-in command's args are typed here; another agent's stay a dict on the wire and are
+    # validated by that agent against its own model (agents.common.app.dispatch).
+    args: SerializeAsAny[CommandArgs] | dict[str, Any]
     files: list[InputFile] = Field(default_factory=list, max_length=MAX_FILES)
     context: CallerContext
     deadline_s: float | None = Field(default=None, gt=0, le=3600)
@@ -335,17 +492,17 @@ class AgentRequest(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _typed_args(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "command" in data:
-            command = Command(data["command"])
+        if isinstance(data, dict) and data.get("command") in COMMANDS:
             args = data.get("args") or {}
             if isinstance(args, dict):
-                data = {**data, "args": COMMANDS[command].args.model_validate(args)}
+                data = {**data, "args": COMMANDS[data["command"]].args.model_validate(args)}
         return data
 
     @model_validator(mode="after")
     def _files_present(self) -> AgentRequest:
-        if COMMANDS[self.command].needs_file and not self.files:
-            raise ValueError(f"{self.command.value} needs an input file")
+        spec = COMMANDS.get(self.command)
+        if spec is not None and spec.needs_file and not self.files:
+            raise ValueError(f"{self.command} needs an input file")
         return self
 
 
@@ -376,7 +533,7 @@ class AgentResult(BaseModel):
     model_config = _BYTES_AS_BASE64
 
     job_id: str
-    command: Command
+    command: CommandName
     title: str | None = Field(default=None, max_length=256)
     text: str = Field(default="", max_length=MAX_TEXT_CHARS)
     fields: list[EmbedField] = Field(default_factory=list, max_length=25)
@@ -449,5 +606,12 @@ class HealthReport(BaseModel):
     agent: str
     version: str
     status: Literal["ok", "degraded"] = "ok"
-    commands: list[Command]
+    commands: list[str]
+    # Since 1.1: lets a client notice a new deployment (and re-read the manifest) from /health.
+    protocol: str = "1"
+    revision: str | None = None
+
+    @property
+    def build(self) -> str:
+        return agent_build(self.version, self.revision)
     engines: dict[str, EngineStatus] = Field(default_factory=dict)

@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Serve an aiohttp app on 127.0.0.1:<free port>; yields its base URL."""
+async def serve(app: web.Application, port: int = 0) -> AsyncIterator[str]:
+    """Serve an aiohttp app on 127.0.0.1:<port, default a free one>; yields its base URL."""
     # Tests stop servers with handlers still hanging on purpose: do not wait 60 s for them.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:

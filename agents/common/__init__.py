@@ -2,6 +2,7 @@
 
 from agents.common.app import (
     HEAVY,
+    MANIFEST,
     SESSION,
     SETTINGS,
     AgentSpec,
@@ -16,6 +17,7 @@ from agents.common.settings import AgentSettings
 
 __all__ = [
     "HEAVY",
+    "MANIFEST",
     "SESSION",
     "SETTINGS",
     "AgentFailure",

@@ -29,15 +29,21 @@ from agents.common.idempotency import (
     StoredResponse,
     request_fingerprint,
 )
+from agents.common.manifest import build_manifest, manifest_response
 from agents.common.settings import AgentSettings
 from spotrun import __version__
 from spotrun.config import exit_on_settings_error, load_settings
 from spotrun.logs import configure_logging, get_logger
 from spotrun.protocol import (
+    AGENT_BUILD_HEADER,
+    COMMANDS,
     IDEMPOTENCY_HEADER,
+    MAX_FILE_BYTES,
+    PROTOCOL_VERSION,
+    AgentManifest,
     AgentRequest,
     AgentResult,
-    Command,
+    CommandSpec,
     EmbedField,
     EngineStatus,
     ErrorCode,
@@ -56,6 +62,7 @@ VERIFIER: web.AppKey[IdTokenVerifier | None] = web.AppKey("verifier")
 IDEMPOTENCY: web.AppKey[IdempotencyCache] = web.AppKey("idempotency", IdempotencyCache)
 SPEC: web.AppKey[AgentSpec] = web.AppKey("spec")
 HEAVY: web.AppKey[HeavyWork] = web.AppKey("heavy", HeavyWork)
+MANIFEST: web.AppKey[AgentManifest] = web.AppKey("manifest", AgentManifest)
 # Who called: the verified token's email, or "anonymous" when auth is off (local runs).
 CALLER: web.RequestKey[str] = web.RequestKey("caller", str)
 ANONYMOUS = "anonymous"
@@ -117,7 +124,10 @@ class AgentSpec:
     """Everything specific to one agent: its handlers, engine probes and resources."""
 
     name: str
-    handlers: dict[Command, CommandHandler]
+    # Command name -> handler. A built-in command (spotrun.protocol.COMMANDS) is described by the
+    # protocol's table; any other is described by an entry in `commands`.
+    handlers: dict[str, CommandHandler]
+    commands: Sequence[CommandSpec] = ()
     engines: Callable[[web.Application], dict[str, EngineStatus]] = lambda app: {}
     contexts: Sequence[CleanupCtx] = ()
     # Engines may be "available" yet the agent is degraded if a required one is missing.
@@ -126,6 +136,14 @@ class AgentSpec:
     # needs: together with the instance's memory they size the heavy-work slots (agents.common.admission).
     heavy_job_mb: float = 512.0
     base_mb: float = 256.0
+
+    def specs(self) -> dict[str, CommandSpec]:
+        """Every served command's spec: its own declaration first, else the protocol's table."""
+        own = {s.command: s for s in self.commands}
+        missing = [c for c in self.handlers if c not in own and c not in COMMANDS]
+        if missing:
+            raise ValueError(f"agent {self.name}: no CommandSpec for {missing}; add it to `commands`")
+        return {c: own.get(c) or COMMANDS[c] for c in self.handlers}
 
 
 # ------------------------------------------------------------------------- middlewares
@@ -141,6 +159,7 @@ async def trace_middleware(request: web.Request, handler: MiddlewareHandler) -> 
         job_id=request.headers.get(IDEMPOTENCY_HEADER),
     ):
         response = await handler(request)
+        response.headers[AGENT_BUILD_HEADER] = request.app[MANIFEST].build
         if request.path != "/health":
             log.info(
                 "request",
@@ -180,25 +199,33 @@ async def health(request: web.Request) -> web.Response:
         status="degraded" if degraded else "ok",
         commands=list(spec.handlers),
         engines=engines,
+        protocol=PROTOCOL_VERSION,
+        revision=request.app[MANIFEST].revision,
     )
     return web.Response(body=report.model_dump_json().encode(), content_type="application/json")
 
 
+async def manifest(request: web.Request) -> web.Response:
+    return manifest_response(request.app[MANIFEST])
+
+
 async def dispatch(request: web.Request) -> web.Response:
     spec = request.app[SPEC]
-    try:
-        command = Command(request.match_info["command"])
-    except ValueError:
-        raise AgentFailure(
-            ErrorCode.NOT_FOUND, f"unknown command {request.match_info['command']!r}"
-        ) from None
+    command = request.match_info["command"]
     if command not in spec.handlers:
-        raise AgentFailure(ErrorCode.NOT_FOUND, f"the {spec.name} agent does not serve {command}")
+        raise AgentFailure(ErrorCode.NOT_FOUND, f"the {spec.name} agent does not serve {command!r}")
     # A ValidationError here becomes a 422 with `field: reason` in the error middleware.
     payload = AgentRequest.model_validate_json(await request.read())
-    if payload.command is not command:
+    if payload.command != command:
         raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "command in body does not match the URL")
-    structlog.contextvars.bind_contextvars(job_id=payload.job_id, command=command.value)
+    if isinstance(payload.args, dict):
+        # Not a built-in command: this agent's own model validates it (the same one its manifest
+        # publishes), exactly as the protocol does for the built-ins.
+        own = spec.specs()[command]
+        payload.args = own.args.model_validate(payload.args)
+        if own.needs_file and not payload.files:
+            raise AgentFailure(ErrorCode.INVALID_ARGUMENT, f"{command} needs an input file")
+    structlog.contextvars.bind_contextvars(job_id=payload.job_id, command=command)
     key = request.headers.get(IDEMPOTENCY_HEADER, payload.job_id)
     if key != payload.job_id:
         raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "Idempotency-Key must equal job_id")
@@ -237,7 +264,7 @@ async def dispatch(request: web.Request) -> web.Response:
 
 
 async def _run(
-    app: web.Application, spec: AgentSpec, command: Command, payload: AgentRequest
+    app: web.Application, spec: AgentSpec, command: str, payload: AgentRequest
 ) -> StoredResponse:
     settings = app[SETTINGS]
     budget = min(settings.request_deadline_s, payload.deadline_s or settings.request_deadline_s)
@@ -278,6 +305,12 @@ def create_agent_app(spec: AgentSpec, settings: AgentSettings) -> web.Applicatio
     )
     app[SETTINGS] = settings
     app[SPEC] = spec
+    app[MANIFEST] = build_manifest(
+        spec.name,
+        list(spec.specs().values()),
+        max_upload_bytes=min(int(settings.max_request_mb * 2**20), MAX_FILE_BYTES),
+        timeout_s=settings.request_deadline_s,
+    )
     memory = instance_memory_bytes(settings.memory_mb)
     app[HEAVY] = HeavyWork(
         slots_for(memory, int(spec.heavy_job_mb * 2**20), int(spec.base_mb * 2**20)), settings.heavy_wait_s
@@ -306,6 +339,7 @@ def create_agent_app(spec: AgentSpec, settings: AgentSettings) -> web.Applicatio
     app.cleanup_ctx.append(resources)
     app.cleanup_ctx.extend(spec.contexts)
     app.router.add_get("/health", health)
+    app.router.add_get("/v1/manifest", manifest)
     app.router.add_post("/v1/{command}", dispatch)
     return app
 

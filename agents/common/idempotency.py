@@ -106,8 +106,8 @@ async def request_fingerprint(caller: str, request: AgentRequest) -> str:
         digests = [hashlib.sha256(f.data).hexdigest() for f in files]
     canonical = {
         "caller": caller,
-        "command": request.command.value,
-        "args": request.args.model_dump(mode="json"),
+        "command": request.command,
+        "args": request.args if isinstance(request.args, dict) else request.args.model_dump(mode="json"),
         "context": request.context.model_dump(mode="json"),
         "files": [[f.name, f.content_type, d] for f, d in zip(files, digests, strict=True)],
     }

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from bot.commands.parse import slash_example, slash_usage
-from spotrun.protocol import COMMANDS
+from spotrun.protocol import COMMANDS, CommandSpec
 
 JOB_COMMANDS = (
     ("jobs", "jobs", "Your recent jobs and their state"),
@@ -20,15 +21,22 @@ JOB_COMMANDS = (
 )
 
 
-def help_lines(prefix: str = "!", *, local_files: bool = False, slash: bool = False) -> list[tuple[str, str]]:
+def help_lines(
+    prefix: str = "!",
+    *,
+    local_files: bool = False,
+    slash: bool = False,
+    specs: Mapping[str, CommandSpec] = COMMANDS,
+) -> list[tuple[str, str]]:
     """(heading, body) pairs; the Discord help packs them into embed fields, the console prints them.
     `local_files`: the console, where a file is a path on the command line, not an attachment;
-    `slash`: the forms a `/help` user types (`/tts args:<text>`)."""
+    `slash`: the forms a `/help` user types (`/tts text:<text>`); `specs`: the commands, from the
+    agents' manifests (the bot's catalog)."""
     lead = "/" if slash else prefix
     lines = []
-    for spec in COMMANDS.values():
+    for spec in specs.values():
         if slash:
-            usage, example = slash_usage(spec.usage), slash_example(spec.example)
+            usage, example = slash_usage(spec), slash_example(spec)
         else:
             usage, example = f"{prefix}{spec.usage}", prefix + spec.example.removeprefix("!")
         if local_files:
@@ -55,10 +63,10 @@ CONSOLE_FILES = (
 )
 
 
-def help_text(prefix: str = "!") -> str:
+def help_text(prefix: str = "!", specs: Mapping[str, CommandSpec] = COMMANDS) -> str:
     """The console's help: paths instead of attachments, and how to pass one."""
     body = "\n".join(
         f"{head}\n    {body.replace(chr(10), chr(10) + '    ')}"
-        for head, body in help_lines(prefix, local_files=True)
+        for head, body in help_lines(prefix, local_files=True, specs=specs)
     )
     return f"{body}\n\n{CONSOLE_FILES.format(p=prefix)}".replace("`", "")

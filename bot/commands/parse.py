@@ -6,16 +6,19 @@ import re
 import shlex
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from spotrun.protocol import COMMANDS, Command, CommandArgs, CommandSpec, InputFile
+from spotrun.protocol import COMMANDS, CommandArgs, CommandSpec, InputFile
+
+if TYPE_CHECKING:
+    from bot.commands.schema import OptionDef
 
 _KEY_VALUE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)=(.*)$", re.S)
-_PLACEHOLDER = re.compile(r"<[^>]+>")
 
 # File extensions -> content types, for local paths (console) and attachments without a type.
 _TYPES = {
@@ -46,7 +49,11 @@ class UsageError(Exception):
     def __init__(self, spec: CommandSpec | None, problem: str, prefix: str = "!") -> None:
         self.spec = spec
         self.problem = problem
+        self.slash = False  # raised for typed slash options: str() is the slash form too
         super().__init__(problem + (usage_hint(spec, prefix) if spec is not None else ""))
+
+    def __str__(self) -> str:
+        return self.for_slash() if self.slash else super().__str__()
 
     def for_slash(self) -> str:
         return self.problem + (usage_hint(self.spec, None) if self.spec is not None else "")
@@ -57,28 +64,62 @@ def usage_hint(spec: CommandSpec, prefix: str | None) -> str:
     if prefix is not None:
         example = prefix + spec.example.removeprefix("!")
         return f"\nusage: `{prefix}{spec.usage}`\nexample: `{example}`"
-    return f"\nusage: `{slash_usage(spec.usage)}`\nexample: `{slash_example(spec.example)}`"
+    return f"\nusage: `{slash_usage(spec)}`\nexample: `{slash_example(spec)}`"
 
 
-def slash_usage(usage: str) -> str:
-    """`chart <kind> [x=col] + data file` -> `/chart args:<kind> [x=col] file:<data file>`."""
-    head, _, attachment = usage.partition(" + ")
-    name, _, rest = head.partition(" ")
-    text = f"/{name}" + (f" args:{rest}" if rest else "")
-    if attachment:
-        text += f" file:<{attachment.removesuffix(' attachment')}>"
-    return text
+def slash_usage(spec: CommandSpec) -> str:
+    """The typed slash form: `/chart [kind:line|bar|…] [x:…] file:<data file>` (required bare)."""
+    from bot.commands.schema import options_for  # the schema module imports this one's models
+
+    parts = [f"/{spec.command}"]
+    for opt in options_for(
+        spec.args.model_json_schema(), 1 if spec.needs_file else 0, spec.takes_files, spec.file_words
+    ):
+        if opt.kind == "attachment":
+            if opt.name != "file":
+                continue  # one is enough in a usage line
+            shown = "file:<file>"
+        else:
+            shown = f"{opt.name}:" + ("|".join(map(str, opt.choices)) if opt.choices else _placeholder(opt))
+        parts.append(shown if opt.required else f"[{shown}]")
+    return " ".join(parts)
+
+
+def _placeholder(opt: OptionDef) -> str:
+    if opt.is_url:
+        return "<url>"
+    if opt.kind == "boolean":
+        return "<true|false>"
+    if opt.kind in ("integer", "number") and opt.min_value is not None and opt.max_value is not None:
+        return f"<{opt.min_value:g}–{opt.max_value:g}>"
+    return {"string": "<text>", "integer": "<whole number>", "number": "<number>"}.get(opt.kind, "<…>")
 
 
 _EXAMPLE = re.compile(r"^!(?P<name>\S+)\s*(?P<rest>.*?)\s*(?:\(with (?P<file>.+?) attached\))?$")
 
 
-def slash_example(example: str) -> str:
-    """`!chart line x=date (with sales.csv attached)` -> `/chart args:line x=date file:sales.csv`."""
+def slash_example(spec: CommandSpec, example: str | None = None) -> str:
+    """`!chart line x=date (with sales.csv attached)` -> `/chart kind:line x:date file:sales.csv`:
+    the example is parsed as the prefix form would, then shown as the options it fills."""
+    example = example or spec.example
     m = _EXAMPLE.match(example)
     if m is None:
         return "/" + example.removeprefix("!")
-    text = f"/{m['name']}" + (f" args:{m['rest']}" if m["rest"] else "")
+    try:
+        parsed = parse(m["name"], m["rest"], [], specs={spec.command: spec}, check_files=False)
+    except UsageError:
+        return "/" + example.removeprefix("!")
+    given = parsed.args.model_dump(mode="json", include=parsed.args.model_fields_set)
+    text = f"/{m['name']}"
+    for key, value in given.items():
+        shown = (
+            ",".join(map(str, value))
+            if isinstance(value, list)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
+        text += f" {key}:{shown}"
     if m["file"]:
         what = m["file"].removeprefix("an ").removeprefix("a ")
         text += f" file:{what}" if "." in what else f" file:<{what}>"
@@ -87,19 +128,15 @@ def slash_example(example: str) -> str:
 
 @dataclass
 class ParsedCommand:
-    command: Command
+    command: str
     args: CommandArgs
     files: list[InputFile] = field(default_factory=list)
-
-    @property
-    def spec(self) -> CommandSpec:
-        return COMMANDS[self.command]
+    spec: CommandSpec | None = None
 
 
 def positional_fields(spec: CommandSpec) -> list[str]:
     """The usage line's <placeholders> name the leading fields of the args model, in order."""
-    count = len(_PLACEHOLDER.findall(spec.usage.split("+")[0]))
-    return list(spec.args.model_fields)[:count]
+    return spec.positional
 
 
 def guess_content_type(name: str, declared: str | None = None) -> str:
@@ -108,16 +145,9 @@ def guess_content_type(name: str, declared: str | None = None) -> str:
     return _TYPES.get(Path(name).suffix.lower(), declared or "application/octet-stream")
 
 
-# What each agent family reads, in the names of files people have (not content-type prefixes).
-_FILE_KINDS = {
-    "image-gen": "images (PNG, JPEG, WebP or GIF)",
-    "data-analysis": "CSV, TSV, JSON or Parquet files",
-    "audio-video": "audio or video files (MP3, OGG, WAV, FLAC, MP4, WebM, GIF…)",
-}
-
-
 def file_kinds(spec: CommandSpec) -> str:
-    return _FILE_KINDS.get(spec.family, "the files listed in its help")
+    """What the command reads, in the names of files people have (from its manifest)."""
+    return spec.file_words or "the files listed in its help"
 
 
 def check_file(spec: CommandSpec, f: InputFile, max_bytes: int, prefix: str = "!") -> InputFile:
@@ -128,9 +158,7 @@ def check_file(spec: CommandSpec, f: InputFile, max_bytes: int, prefix: str = "!
             prefix,
         )
     if spec.file_kinds and not f.content_type.startswith(spec.file_kinds):
-        raise UsageError(
-            spec, f"`{spec.command.value}` can't read {f.name}: it takes {file_kinds(spec)}", prefix
-        )
+        raise UsageError(spec, f"`{spec.command}` can't read {f.name}: it takes {file_kinds(spec)}", prefix)
     return f
 
 
@@ -150,13 +178,15 @@ def parse(
     max_file_bytes: int = 25 * 1024 * 1024,
     local_files: bool = False,
     prefix: str = "!",
+    specs: Mapping[str, CommandSpec] = COMMANDS,
+    check_files: bool = True,
 ) -> ParsedCommand:
-    """Parse the text after the command name. `local_files`: a token naming a file attaches it."""
-    try:
-        command = Command(name.lower())
-    except ValueError:
-        raise UsageError(None, f"unknown command `{name}`; try `{prefix}help`") from None
-    spec = COMMANDS[command]
+    """Parse the text after the command name. `local_files`: a token naming a file attaches it.
+    `specs`: the commands known (the bot's come from the agents' manifests)."""
+    command = name.lower()
+    spec = specs.get(command)
+    if spec is None:
+        raise UsageError(None, f"unknown command `{name}`; try `{prefix}help`")
     files = list(files or [])
     model_fields = spec.args.model_fields
     positional = positional_fields(spec)
@@ -188,14 +218,53 @@ def parse(
         if i == len(unfilled) - 1:
             free = []
     raw = {k: _coerce(model_fields[k].annotation, v) for k, v in raw.items()}
+    return _validated(spec, raw, files, max_file_bytes, prefix, check_files)
+
+
+def parse_options(
+    spec: CommandSpec,
+    options: Mapping[str, Any],
+    files: list[InputFile],
+    *,
+    max_file_bytes: int = 25 * 1024 * 1024,
+) -> ParsedCommand:
+    """Typed slash options (already int/float/bool/str as Discord sent them) -> validated args.
+    Lists arrive as comma-separated text; an option left empty is left out."""
+    model_fields = spec.args.model_fields
+    raw = {
+        k: _coerce(model_fields[k].annotation, v) if isinstance(v, str) else v
+        for k, v in options.items()
+        if k in model_fields and v is not None
+    }
+    return _validated(spec, raw, files, max_file_bytes, None, True)
+
+
+def _validated(
+    spec: CommandSpec,
+    raw: dict[str, Any],
+    files: list[InputFile],
+    max_file_bytes: int,
+    prefix: str | None,
+    check_files: bool,
+) -> ParsedCommand:
+    def problem(text: str) -> UsageError:
+        error = UsageError(spec, text, prefix or "!")
+        error.slash = prefix is None
+        return error
+
     try:
         args = spec.args.model_validate(raw)
     except ValidationError as exc:
-        raise UsageError(spec, describe_validation(exc, spec), prefix) from None
+        raise problem(describe_validation(exc, spec)) from None
+    if not check_files:
+        return ParsedCommand(spec.command, args, [], spec)
     if spec.needs_file and not files:
-        raise UsageError(spec, f"`{command.value}` needs an attached file", prefix)
-    checked = [check_file(spec, f, max_file_bytes, prefix) for f in files[:4]]
-    return ParsedCommand(command, args, checked if spec.needs_file or spec.file_kinds else [])
+        raise problem(f"`{spec.command}` needs an attached file")
+    if spec.takes_files and len(files) > spec.takes_files:
+        many = "one file" if spec.takes_files == 1 else f"{spec.takes_files} files"
+        raise problem(f"`{spec.command}` reads {many}; you attached {len(files)}")
+    checked = [check_file(spec, f, max_file_bytes, prefix or "!") for f in files]
+    return ParsedCommand(spec.command, args, checked if spec.takes_files else [], spec)
 
 
 def describe_validation(exc: ValidationError, spec: CommandSpec | None = None) -> str:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord.ext import commands
 
-from bot.commands.parse import UsageError, guess_content_type, parse
+from bot.commands.parse import ParsedCommand, UsageError, guess_content_type, parse, parse_options
 from bot.frontends.discord import NO_MENTIONS, token_expiry
 from bot.jobs.engine import Submission
 from bot.ledger import Ledger
 from bot.messages import budget_exhausted, budget_warning
-from spotrun.protocol import COMMANDS, Command, InputFile
+from spotrun.protocol import CommandSpec, InputFile
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
@@ -22,25 +23,20 @@ Ctx = commands.Context["SpotrunBot"]
 # Marks an interaction whose deferred reply is public (see bot.exts.errors._withdraw_public_reply).
 PUBLIC_DEFER = "spotrun.public_defer"
 
-ARGS_HELP = "arguments as in the prefix command, e.g. key=value options"
-FILE_HELP = "an input file (image, CSV, audio/video) when the command needs one"
-
-
 async def read_attachments(
-    ctx: Ctx, command: Command, file: discord.Attachment | None, max_bytes: int
+    ctx: Ctx, spec: CommandSpec, attachments: list[discord.Attachment], max_bytes: int
 ) -> list[InputFile]:
-    spec = COMMANDS[command]
-    attachments = [file] if ctx.interaction is not None else list(ctx.message.attachments)
     files = []
+    if spec.takes_files and len(attachments) > spec.takes_files:
+        many = "one file" if spec.takes_files == 1 else f"{spec.takes_files} files"
+        raise _usage(ctx, spec, f"`{spec.command}` reads {many}; you attached {len(attachments)}")
     for att in attachments:
-        if att is None:
-            continue
         if att.size > max_bytes:
             # Refuse before downloading: the size is in the attachment's metadata.
-            raise UsageError(
+            raise _usage(
+                ctx,
                 spec,
                 f"{att.filename} is {att.size / 1048576:.1f} MiB; the limit is {max_bytes / 1048576:.0f} MiB",
-                ctx.bot.settings.command_prefix,
             )
         data = await att.read()
         files.append(
@@ -49,6 +45,18 @@ async def read_attachments(
             )
         )
     return files
+
+
+def _usage(ctx: Ctx, spec: CommandSpec, problem: str) -> UsageError:
+    error = UsageError(spec, problem, ctx.bot.settings.command_prefix)
+    error.slash = ctx.interaction is not None
+    return error
+
+
+def max_upload(ctx: Ctx, spec: CommandSpec) -> int:
+    """The smaller of the bot's limit and what the agent's manifest says it takes."""
+    limit = ctx.bot.settings.max_input_bytes
+    return min(limit, spec.limits.max_upload_bytes) if spec.limits else limit
 
 
 class BudgetExhausted(commands.CheckFailure):
@@ -74,7 +82,16 @@ async def check_budget(ctx: Ctx) -> None:
         await ctx.channel.send(text, allowed_mentions=NO_MENTIONS)
 
 
-async def submit(ctx: Ctx, command: Command, args: str, file: discord.Attachment | None = None) -> None:
+async def submit(
+    ctx: Ctx,
+    spec: CommandSpec,
+    *,
+    text: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    attachments: list[discord.Attachment] | None = None,
+) -> None:
+    """A job command, from the prefix form (`text`, the message's attachments) or the slash form
+    (typed `options` and attachment options): check, parse against the manifest's model, submit."""
     bot: SpotrunBot = ctx.bot
     if ctx.interaction is not None:
         # Acknowledge within Discord's 3 s before anything slow (downloads, the store).
@@ -82,14 +99,25 @@ async def submit(ctx: Ctx, command: Command, args: str, file: discord.Attachment
         ctx.interaction.extras[PUBLIC_DEFER] = True
     await check_budget(ctx)
     settings = bot.settings
-    files = await read_attachments(ctx, command, file, settings.max_input_bytes)
-    parsed = parse(
-        command.value, args, files, max_file_bytes=settings.max_input_bytes, prefix=settings.command_prefix
-    )
+    limit = max_upload(ctx, spec)
+    given = list(ctx.message.attachments) if attachments is None else attachments
+    files = await read_attachments(ctx, spec, given, limit)
+    parsed: ParsedCommand
+    if options is not None:
+        parsed = parse_options(spec, options, files, max_file_bytes=limit)
+    else:
+        parsed = parse(
+            spec.command,
+            text or "",
+            files,
+            max_file_bytes=limit,
+            prefix=settings.command_prefix,
+            specs={spec.command: spec},
+        )
     interaction = ctx.interaction
     await bot.core.engine.submit(
         Submission(
-            command=parsed.command.value,
+            command=parsed.command,
             args=parsed.args.model_dump(mode="json"),
             files=parsed.files,
             user_id=str(ctx.author.id),

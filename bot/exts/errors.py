@@ -17,7 +17,7 @@ from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.queue import UserLimitReached
 from bot.messages import describe_agent_error
 from spotrun.logs import get_logger
-from spotrun.protocol import COMMANDS, Command, CommandSpec
+from spotrun.protocol import CommandSpec
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
@@ -92,7 +92,7 @@ def describe(ctx: Ctx, error: BaseException) -> str | None:
 
 def _job_spec(ctx: Ctx) -> CommandSpec | None:
     name = ctx.command.qualified_name if ctx.command else ""
-    return COMMANDS[Command(name)] if name in set(Command) else None
+    return ctx.bot.catalog.spec(name)
 
 
 class ErrorHandler(commands.Cog):
@@ -101,29 +101,35 @@ class ErrorHandler(commands.Cog):
 
     @commands.Cog.listener()
     async def on_command_error(self, ctx: Ctx, error: commands.CommandError) -> None:
-        original = _unwrap(error)
-        text = describe(ctx, original)
-        if text is None:
-            if isinstance(original, commands.CommandNotFound):
-                log.debug("unknown command", content=ctx.message.content[:100])
-                return
-            # A bug: the user gets an id to quote, the log gets the traceback. Never silence.
-            ref = secrets.token_hex(4)
-            log.error(
-                "command failed",
-                ref=ref,
-                command=ctx.command and ctx.command.qualified_name,
-                exc_info=original,
-            )
-            text = f"something went wrong on our side (ref `{ref}`); an admin can find it in the logs"
-        try:
-            if ctx.interaction is not None:
-                await _withdraw_public_reply(ctx.interaction)
-                await ctx.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-            else:
-                await ctx.reply(text, mention_author=False, allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as exc:
-            log.warning("could not tell the user about an error", error=str(exc), text=text)
+        await report_error(ctx, error)
+
+
+async def report_error(ctx: Ctx, error: BaseException) -> None:
+    """Tell the user what went wrong with their command: prefix and hybrid commands come here
+    through on_command_error, the slash commands built from manifests call it directly."""
+    original = _unwrap(error)
+    text = describe(ctx, original)
+    if text is None:
+        if isinstance(original, commands.CommandNotFound):
+            log.debug("unknown command", content=ctx.message.content[:100])
+            return
+        # A bug: the user gets an id to quote, the log gets the traceback. Never silence.
+        ref = secrets.token_hex(4)
+        log.error(
+            "command failed",
+            ref=ref,
+            command=ctx.command and ctx.command.qualified_name,
+            exc_info=original,
+        )
+        text = f"something went wrong on our side (ref `{ref}`); an admin can find it in the logs"
+    try:
+        if ctx.interaction is not None:
+            await _withdraw_public_reply(ctx.interaction)
+            await ctx.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await ctx.reply(text, mention_author=False, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException as exc:
+        log.warning("could not tell the user about an error", error=str(exc), text=text)
 
 
 async def _withdraw_public_reply(interaction: discord.Interaction[SpotrunBot]) -> None:

@@ -53,6 +53,20 @@ class Jobs(commands.Cog):
         outcome = await self.bot.core.engine.cancel(record.id, by=ctx.author.display_name)
         await reply_private(ctx, outcome)
 
+    @cancel.autocomplete("job")
+    async def cancel_choices(
+        self, interaction: discord.Interaction[SpotrunBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The caller's own queued and running jobs (never anyone else's), newest first."""
+        rows = await self.bot.core.store.user_jobs(str(interaction.user.id), limit=50)
+        typed = current.strip("` ").lower()
+        return [
+            app_commands.Choice(name=f"{j.id} · {j.command} · {j.state.value}"[:100], value=j.id)
+            for j in rows
+            if j.state.value in ("queued", "running")
+            and (not typed or typed in f"{j.id} {j.command}".lower())
+        ][:25]  # Discord shows at most 25 choices
+
     @commands.hybrid_command(name="help", description="What this bot can do, with examples")
     async def help(self, ctx: Ctx) -> None:
         prefix = self.bot.settings.command_prefix
@@ -62,7 +76,8 @@ class Jobs(commands.Cog):
             "slash command's `file` option). Each command becomes a job with a status message you "
             "can cancel.",
         )
-        for head, body in help_lines(prefix, slash=ctx.interaction is not None)[:FIELDS]:
+        lines = help_lines(prefix, slash=ctx.interaction is not None, specs=self.bot.catalog.specs())
+        for head, body in lines[:FIELDS]:
             embed.add_field(name=head[:256], value=body[:1024], inline=False)
         await reply_private(ctx, embed=embed)
 

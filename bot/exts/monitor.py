@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+import discord
 from discord import app_commands
 from discord.ext import commands
 
@@ -187,6 +188,23 @@ class Monitors(commands.Cog):
             raise commands.CheckFailure("only whoever added this monitor, or a server manager, may remove it")
         await self.bot.core.store.remove_monitor(mon.id)
         await ctx.send(f"stopped watching <{mon.url}>", allowed_mentions=NO_MENTIONS)
+
+    @remove.autocomplete("monitor_id")
+    async def remove_choices(
+        self, interaction: discord.Interaction[SpotrunBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """This server's monitors (in a DM: this channel's), matching what was typed so far."""
+        store = self.bot.core.store
+        if interaction.guild_id is not None:
+            here = await store.monitors(str(interaction.guild_id))
+        else:
+            here = await store.monitors(channel_id=str(interaction.channel_id))
+        typed = current.strip("` ").lower()
+        return [
+            app_commands.Choice(name=f"{m.id} · {m.url}"[:100], value=m.id)
+            for m in here
+            if not typed or typed in f"{m.id} {m.url}".lower()
+        ][:25]
 
 
 async def setup(bot: SpotrunBot) -> None:

@@ -130,9 +130,11 @@ class Status(commands.Cog):
             for name, engine in engines.items()
             if not engine.available
         ]
+        state = self.bot.catalog.agents.get(agent.name)
         return "\n".join(
             [
                 probe,
+                *([state.status_line()] if state is not None else []),
                 f"breaker {client.breaker_state(agent.name).value} · in flight "
                 f"{client.in_flight(agent.name)}/{agent.max_concurrency}",
                 hour,

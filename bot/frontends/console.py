@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.commands.help import help_text
 from bot.commands.parse import UsageError, parse
@@ -13,6 +13,10 @@ from bot.jobs.queue import UserLimitReached
 from bot.jobs.store import Job, JobState
 from bot.render import Message, render_error
 from bot.settings import BotSettings
+from spotrun.protocol import COMMANDS
+
+if TYPE_CHECKING:
+    from bot.commands.catalog import Catalog
 
 CONSOLE_USER = "console"
 PROMPT = "spotrun> "
@@ -51,9 +55,13 @@ class ConsoleFrontend:
         return None
 
 
-async def run_console(engine: JobEngine, settings: BotSettings, stdin: TextIO, out: TextIO) -> int:
-    """Read commands line by line; at EOF wait for every submitted job, then return 0."""
+async def run_console(
+    engine: JobEngine, settings: BotSettings, stdin: TextIO, out: TextIO, catalog: Catalog | None = None
+) -> int:
+    """Read commands line by line; at EOF wait for every submitted job, then return 0.
+    `catalog`: the commands from the agents' manifests (default: the protocol's built-ins)."""
     prefix = settings.command_prefix
+    specs = catalog.specs() if catalog is not None else COMMANDS
     pending: list[str] = []
 
     def say(text: str) -> None:
@@ -79,7 +87,7 @@ async def run_console(engine: JobEngine, settings: BotSettings, stdin: TextIO, o
         name, _, rest = line[len(prefix) :].partition(" ")
         name = name.lower()
         if name == "help":
-            say(help_text(prefix))
+            say(help_text(prefix, specs))
         elif name == "jobs":
             for job in await engine.store.user_jobs(CONSOLE_USER):
                 say(f"{job.id}  {job.command:<15} {job.state.value}")
@@ -94,11 +102,16 @@ async def run_console(engine: JobEngine, settings: BotSettings, stdin: TextIO, o
         else:
             try:
                 parsed = parse(
-                    name, rest, local_files=True, max_file_bytes=settings.max_input_bytes, prefix=prefix
+                    name,
+                    rest,
+                    local_files=True,
+                    max_file_bytes=settings.max_input_bytes,
+                    prefix=prefix,
+                    specs=specs,
                 )
                 job, _ = await engine.submit(
                     Submission(
-                        command=parsed.command.value,
+                        command=parsed.command,
                         args=parsed.args.model_dump(mode="json"),
                         files=parsed.files,
                         user_id=CONSOLE_USER,

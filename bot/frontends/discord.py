@@ -72,6 +72,85 @@ def cancel_view(job_id: str) -> discord.ui.View:
     return view
 
 
+class RunAgainButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"spotrun:again:(?P<job>[A-Za-z0-9_-]{1,64})"
+):
+    """On a result: the same command with the same arguments and files, as a new job. Only for
+    the job's author (it spends their budget). Dynamic like Cancel: it works after a restart."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Run again", style=discord.ButtonStyle.secondary, custom_id=f"spotrun:again:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: Any
+    ) -> RunAgainButton:
+        return cls(match["job"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        from bot.jobs.engine import Submission  # the engine imports this module
+        from bot.jobs.limits import UserLimitReached
+        from bot.ledger import Ledger
+        from bot.messages import budget_exhausted
+
+        bot: SpotrunBot = interaction.client
+        old = await bot.core.store.get(self.job_id, with_files=True)
+        refusal: str | None = None
+        if old is None:
+            refusal = f"there is no job `{self.job_id}` any more; run the command again"
+        elif str(interaction.user.id) != old.user_id:
+            refusal = "only the person who ran this command can run it again"
+        elif (spec := bot.catalog.spec(old.command)) is None:
+            refusal = f"`{old.command}` is not available right now; see `/help`"
+        elif spec.needs_file and not old.files:
+            refusal = "this job's input files are no longer kept; run the command again with the file"
+        elif interaction.guild_id is not None:
+            ledger = Ledger(bot.core.store, bot.core.engine.runner.prices)
+            admission = await ledger.admit(
+                str(interaction.guild_id), str(interaction.user.id), bot.settings.budget_warn_ratio
+            )
+            if admission.exhausted is not None:
+                budget = admission.exhausted.budget
+                refusal = budget_exhausted(budget.user_id is not None, budget.amount_usd, admission.resets_at)
+        if refusal is not None or old is None:
+            await interaction.response.send_message(
+                refusal or "", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        # A public deferred answer becomes the new job's status message, as for a slash command.
+        await interaction.response.defer(thinking=True)
+        settings = bot.settings
+        try:
+            await bot.core.engine.submit(
+                Submission(
+                    command=old.command,
+                    args=old.args,
+                    files=old.files,
+                    user_id=old.user_id,
+                    frontend="discord",
+                    guild_id=old.guild_id,
+                    channel_id=str(interaction.channel_id),
+                    interaction_id=str(interaction.id),
+                    interaction_token=interaction.token,
+                    token_expires_at=token_expiry(settings.interaction_ttl_s),
+                )
+            )
+        except UserLimitReached as exc:
+            await interaction.delete_original_response()
+            await interaction.followup.send(str(exc), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def result_view(job_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RunAgainButton(job_id))
+    return view
+
+
 def to_embed(e: Embed) -> discord.Embed:
     embed = discord.Embed(title=e.title or None, description=e.description or None, color=e.color)
     for name, value, inline in e.fields:
@@ -134,16 +213,21 @@ class DiscordFrontend:
     async def post_result(self, job: Job, messages: list[Message]) -> str | None:
         first: str | None = None
         for i, message in enumerate(messages):
-            msg_id = await self._post(job, message, nonce=f"r{i}{job.id}"[:25])
+            last = i == len(messages) - 1
+            view = result_view(job.id) if last else None  # "Run again" under the whole result
+            msg_id = await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
             first = first or msg_id
         return first
 
     async def post_error(self, job: Job, text: str) -> str | None:
         return await self._post(job, render_error(text, job_id=job.id), nonce=f"e{job.id}"[:25])
 
-    async def _post(self, job: Job, message: Message, *, nonce: str) -> str:
+    async def _post(
+        self, job: Job, message: Message, *, nonce: str, view: discord.ui.View | None = None
+    ) -> str:
         embeds = [to_embed(e) for e in message.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in message.files]
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         try:
             # A follow-up has no nonce: only the process that accepted the interaction sends one.
             # After a restart the previous process may have sent it unrecorded, so the result goes
@@ -157,6 +241,7 @@ class DiscordFrontend:
                     files=files,
                     allowed_mentions=NO_MENTIONS,
                     wait=True,
+                    **extra,
                 )
                 return str(sent.id)
             content, allowed = message.content, NO_MENTIONS
@@ -175,6 +260,7 @@ class DiscordFrontend:
                 reference=self._reference(job),  # type: ignore[arg-type]
                 mention_author=False,
                 allowed_mentions=allowed,
+                **extra,
             )
             return str(sent_msg.id)
         except discord.HTTPException as exc:

@@ -18,7 +18,7 @@ from bot.messages import agent_words, describe_agent_error
 from bot.render import render_result
 from bot.settings import BotSettings
 from spotrun.logs import get_logger
-from spotrun.protocol import AgentRequest, CallerContext, Command
+from spotrun.protocol import AgentRequest, CallerContext
 from spotrun.trace import TraceContext
 
 log = get_logger("bot.runner")
@@ -61,7 +61,7 @@ class JobRunner:
         ticker = asyncio.create_task(self._tick(job, agent.name, started))
         request = AgentRequest(
             job_id=job.id,
-            command=Command(job.command),
+            command=job.command,
             args=job.args,
             files=files,
             context=CallerContext(user_id=job.user_id, guild_id=job.guild_id, channel_id=job.channel_id),

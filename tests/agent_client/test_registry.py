@@ -40,7 +40,8 @@ def test_toml_registry_with_custom_audience(tmp_path):
     [
         ("agents: []\n", "agents"),
         ("agents:\n  - {name: a, base_url: 'ftp://x', commands: [tts]}\n", "base_url"),
-        ("agents:\n  - {name: a, base_url: 'http://x', commands: [dance]}\n", "commands"),
+        # Any command name is fine (a new agent describes it in its manifest); not a malformed one.
+        ("agents:\n  - {name: a, base_url: 'http://x', commands: [Dance!]}\n", "commands"),
         ("agents:\n  - {name: a, base_url: 'http://x', commands: [tts], colour: red}\n", "colour"),
         ("agents:\n  - {name: a, base_url: 'http://x', commands: [tts], retries: -1}\n", "retries"),
         (

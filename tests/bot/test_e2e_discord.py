@@ -111,7 +111,10 @@ async def test_tts_posts_an_audio_file(emu: DiscordEmulator, bot: Running) -> No
 async def test_slash_chart_defers_then_posts_a_png(emu: DiscordEmulator, bot: Running) -> None:
     assert any(c["name"] == "chart" for c in emu.synced_commands)
     inter = emu.slash(
-        ALICE, "chart", {"args": "line x=date y=revenue"}, attachments={"file": ("s.csv", CSV, "text/csv")}
+        ALICE,
+        "chart",
+        {"kind": "bar", "x": "date", "y": "revenue", "title": "Revenue"},
+        attachments={"file": ("s.csv", CSV, "text/csv")},
     )
     msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
     png = next(a for a in msg.attachments if a[0].endswith(".png"))
@@ -191,14 +194,17 @@ async def test_provider_not_configured_is_explained(
 async def test_slash_with_bad_arguments_gets_an_ephemeral_usage_line(
     emu: DiscordEmulator, bot: Running
 ) -> None:
-    inter = emu.slash(ALICE, "tts", {"args": "hi speed=5"})
+    # Discord's client refuses speed:5 itself (min_value 80); a bad voice only the model catches.
+    with pytest.raises(ValueError, match="min_value"):
+        emu.slash(ALICE, "tts", {"text": "hi", "speed": 5})
+    inter = emu.slash(ALICE, "tts", {"text": "hi", "voice": "bad voice!"})
     for _ in range(100):
         texts = [m.content for m in emu.messages() if m.interaction_id == inter]
         if any("usage:" in t for t in texts):
             break
         await asyncio.sleep(0.05)
     usage = next(m for m in emu.messages() if m.interaction_id == inter and "usage:" in m.content)
-    assert "`speed`" in usage.content and usage.ephemeral
+    assert "`voice`" in usage.content and usage.ephemeral
     assert emu.interaction_responses(inter)[0]["type"] == 5  # deferred before parsing
 
 

@@ -72,7 +72,7 @@ async def test_slash_result_after_the_interaction_window_goes_to_the_channel(
     emu.interaction_ttl_s = 1.5
     running = await start(emu, monkeypatch, SPOTRUN_INTERACTION_TTL_S="1")
     try:
-        inter = emu.slash(ALICE, "scrape", {"args": f"{site}/p?s=2.5"})
+        inter = emu.slash(ALICE, "scrape", {"url": f"{site}/p?s=2.5"})
         msg = await emu.wait_for(lambda m: "Harbour News" in m.text() and "vCPU-s" in m.text(), timeout=20)
         assert msg.interaction_id is None  # a channel message, not a follow-up on the dead token
         assert msg.content.startswith(f"<@{ALICE}>")
@@ -91,7 +91,7 @@ async def test_cancel_a_running_slash_job_with_its_button_after_a_waking_line(
 ) -> None:
     running = await start(emu, monkeypatch, SPOTRUN_WAKING_AFTER_S="0.2")
     try:
-        emu.slash(ALICE, "scrape", {"args": f"{site}/p?s=20"})
+        emu.slash(ALICE, "scrape", {"url": f"{site}/p?s=20"})
         status = await emu.wait_for(lambda m: "waking the web scraper agent" in m.content, timeout=10)
         custom_id = status.components[0]["components"][0]["custom_id"]
         emu.click(ALICE, status.id, custom_id)

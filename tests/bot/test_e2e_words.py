@@ -84,24 +84,28 @@ async def test_admin_commands_are_hidden_from_non_admins(emu: DiscordEmulator, b
         assert cmd.get("contexts") == [0] or cmd.get("dm_permission") is False, name
     for name in ("tts", "jobs", "help"):
         assert synced[name].get("default_member_permissions") is None
-    # The run-time check stays: a non-admin who calls it anyway is refused, privately.
-    inter = emu.slash(ALICE, "status")
+    # Discord itself refuses a non-admin (the client does not offer the command)...
+    with pytest.raises(PermissionError):
+        emu.slash(ALICE, "status")
+    # ...and the run-time check stays: where a server widened it in Integrations, a non-admin
+    # who calls it anyway is refused, privately.
+    inter = emu.slash(ALICE, "status", enforce_permissions=False)
     refusal = await emu.wait_for(lambda m: m.interaction_id == inter, timeout=10)
     assert "administrators" in refusal.content and refusal.ephemeral
 
 
 async def test_slash_usage_error_is_private_and_in_slash_form(emu: DiscordEmulator, bot: Running) -> None:
-    inter = emu.slash(ALICE, "tts", {"args": "hi speed=5"})
+    inter = emu.slash(ALICE, "tts", {"text": "hi", "voice": "bad voice!"})
     usage = await emu.wait_for(lambda m: m.interaction_id == inter and "usage:" in m.content, timeout=10)
     assert usage.ephemeral, "a slash command's error is for its user only"
-    assert "`/tts args:" in usage.content and "!tts" not in usage.content
-    assert "`speed` must be at least 80" in usage.content
+    assert "`/tts text:<text>" in usage.content and "!tts" not in usage.content
+    assert "`voice` isn't in a form the command accepts (you gave `bad voice!`)" in usage.content
     public = [m for m in emu.messages() if m.interaction_id == inter and not m.ephemeral and not m.deleted]
     assert public == [], [m.content for m in public]
     # /help speaks the same form.
     inter = emu.slash(ALICE, "help")
     helped = await emu.wait_for(lambda m: m.interaction_id == inter and bool(m.embeds), timeout=10)
-    assert helped.ephemeral and "`/tts args:<text>" in helped.text() and "`!tts" not in helped.text()
+    assert helped.ephemeral and "`/tts text:<text>" in helped.text() and "`!tts" not in helped.text()
 
 
 async def test_prefix_errors_are_plain_sentences_in_prefix_form(emu: DiscordEmulator, bot: Running) -> None:

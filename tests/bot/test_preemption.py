@@ -140,7 +140,7 @@ async def test_drain_finishes_short_calls_and_keeps_commands_that_arrive_during_
     bot = BotProcess(tmp_path, emu, registry(tmp_path, scraper, 2), SPOTRUN_DRAIN_BUDGET_S="3")
     bot_process.append(bot)
     await bot.start()
-    inter = emu.slash(ALICE, "scrape", {"args": f"{site}/p?n=1&s=6"})  # outlasts the drain
+    inter = emu.slash(ALICE, "scrape", {"url": f"{site}/p?n=1&s=6"})  # outlasts the drain
     say(emu, BOB, site, 2, 1)  # finishes within the drain budget
     await asyncio.sleep(0.5)
     assert bot.proc is not None

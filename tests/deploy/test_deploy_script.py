@@ -137,7 +137,7 @@ def test_agent_table_matches_service_specs_and_local_registry(script: ModuleType
     local = load_registry(ROOT / "spotrun" / "agents.local.yaml")
     assert set(script.AGENTS) == {a.name for a in local}
     for name, agent in script.AGENTS.items():
-        assert tuple(c.value for c in local.get(name).commands) == agent.commands
+        assert tuple(local.get(name).commands) == agent.commands
         spec = yaml.safe_load(agent.service_yaml.read_text())["spec"]["template"]
         limits = spec["spec"]["containers"][0]["resources"]["limits"]
         assert float(limits["cpu"]) == agent.cpu

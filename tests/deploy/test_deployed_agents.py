@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import yaml
 
-from spotrun.protocol import COMMANDS, Command
+from spotrun.protocol import COMMANDS
 from tests.deploy.test_deploy_script import BASE_ARGS, BOT_SA, SCRIPT
 from tests.fakes.metadata import FakeMetadataServer
 from tests.helpers import ROOT, free_port, wait_http
@@ -128,11 +128,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
                 p.wait()
 
 
-async def call(url: str, command: Command, token: str) -> tuple[int, dict]:
+async def call(url: str, command: str, token: str) -> tuple[int, dict]:
     async with (
         aiohttp.ClientSession() as s,
         s.post(
-            f"{url}/v1/{command.value}",
+            f"{url}/v1/{command}",
             data=b"{}",
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         ) as resp,

@@ -53,9 +53,11 @@ async def test_metadata_outage_gives_a_clear_error_then_recovers_without_restart
             "retries": 2,
         }
         registry.write_text(yaml.safe_dump({"agents": [agent]}))
+        # Down before the bot starts: its start-up manifest read would otherwise mint (and cache)
+        # the token the first call then uses. The bot starts anyway, on the built-in commands.
+        metadata.down = True
         running = await start_bot_with(registry)
         try:
-            metadata.down = True
             t0 = time.monotonic()
             first = emu.user_says(USER, "!tts hello while the metadata server is down")
             failed = await emu.wait_for(is_answer(first), timeout=30)

@@ -240,9 +240,17 @@ class DiscordEmulator(ThreadedServer):
         *,
         channel_id: int | None = None,
         attachments: dict[str, tuple[str, bytes, str]] | None = None,
+        enforce_permissions: bool = True,
     ) -> int:
-        """A user runs /name (INTERACTION_CREATE type 2), typed by the command the bot synced."""
+        """A user runs /name (INTERACTION_CREATE type 2), typed by the command the bot synced.
+        Like Discord's client, it refuses a command whose default_member_permissions the member
+        lacks (`enforce_permissions=False`: a server that widened it in Integrations)."""
         cmd, guild_id = self.world.find_command(name)
+        needed = int(cmd.get("default_member_permissions") or 0)
+        if enforce_permissions and needed:
+            held = int(payloads.permissions_of(self._member(user_id)))
+            if held & needed != needed:
+                raise PermissionError(f"/{name} needs permissions {needed}; user {user_id} lacks them")
         cid = channel_id or self.channel_id
         given: dict[str, object] = {**(options or {}), **(attachments or {})}
         defs = {o["name"]: o for o in cmd.get("options", [])}
@@ -252,6 +260,8 @@ class DiscordEmulator(ThreadedServer):
         missing = [n for n, o in defs.items() if o.get("required") and n not in given]
         if missing:
             raise ValueError(f"/{name} requires option(s) {missing}")
+        for opt_name, value in given.items():
+            _check_option(name, defs[opt_name], value)
         resolved: dict[str, dict[str, Any]] = {}
         opts = []
         with self.world.lock:
@@ -270,6 +280,46 @@ class DiscordEmulator(ThreadedServer):
         if guild_id is not None:
             data["guild_id"] = str(guild_id)
         return self._new_interaction(2, user_id, channel_id, data)
+
+    def autocomplete(
+        self,
+        user_id: int,
+        name: str,
+        focused: str,
+        typed: str = "",
+        *,
+        subcommand: str | None = None,
+        channel_id: int | None = None,
+    ) -> int:
+        """A user types into an option declared with autocomplete (INTERACTION_CREATE type 4);
+        the bot answers with choices (callback type 8): read them with `autocomplete_choices`."""
+        cmd, guild_id = self.world.find_command(name)
+        defs = {o["name"]: o for o in cmd.get("options", [])}
+        if subcommand is not None:
+            group = defs.get(subcommand)
+            if group is None or group["type"] != 1:
+                raise ValueError(f"/{name} has no subcommand {subcommand!r}")
+            defs = {o["name"]: o for o in group.get("options", [])}
+        opt = defs.get(focused)
+        if opt is None or not opt.get("autocomplete"):
+            raise ValueError(f"/{name} {focused}: Discord autocompletes only options declared with it")
+        opts: list[dict[str, Any]] = [{"name": focused, "type": opt["type"], "value": typed, "focused": True}]
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
+        data: dict[str, Any] = {"id": cmd["id"], "name": name, "type": cmd.get("type", 1), "options": opts}
+        if guild_id is not None:
+            data["guild_id"] = str(guild_id)
+        return self._new_interaction(4, user_id, channel_id, data)
+
+    async def autocomplete_choices(self, interaction_id: int, timeout: float = 5) -> list[dict[str, Any]]:  # noqa: ASYNC109 - public API
+        """The choices the bot offered for an autocomplete interaction (waits for its answer)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for response in self.interaction_responses(interaction_id):
+                if response.get("type") == 8:
+                    return list(response["payload"]["data"]["choices"])
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"no autocomplete answer for interaction {interaction_id}")
 
     def _option_value(
         self, otype: int, value: object, channel_id: int, resolved: dict[str, dict[str, Any]]
@@ -428,6 +478,39 @@ class DiscordEmulator(ThreadedServer):
                     f"{self.identify_count}, requests: {self.requests[-10:]})"
                 )
             await asyncio.sleep(0.02)
+
+
+_PY_TYPES: dict[int, tuple[type, ...]] = {
+    STRING: (str,),
+    INTEGER: (int,),
+    NUMBER: (int, float),
+    BOOLEAN: (bool,),
+}
+
+
+def _check_option(command: str, opt: dict[str, Any], value: object) -> None:
+    """What Discord's client enforces before a slash command is sent: the option's type, its
+    choices, its range and its length. A value it would not let through raises here."""
+    otype, where = opt["type"], f"/{command} {opt['name']}:"
+    wanted = _PY_TYPES.get(otype)
+    # bool is an int in Python; Discord keeps them apart.
+    is_bool = isinstance(value, bool)
+    mistyped = wanted is not None and (is_bool != (otype == BOOLEAN) or not isinstance(value, wanted))
+    if mistyped:
+        raise ValueError(f"{where} expects option type {otype}, got {value!r}")
+    choices = opt.get("choices")
+    if choices and value not in [c["value"] for c in choices]:
+        raise ValueError(f"{where} {value!r} is not one of its choices {[c['value'] for c in choices]}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "min_value" in opt and value < opt["min_value"]:
+            raise ValueError(f"{where} {value} is below min_value {opt['min_value']}")
+        if "max_value" in opt and value > opt["max_value"]:
+            raise ValueError(f"{where} {value} is above max_value {opt['max_value']}")
+    if isinstance(value, str):
+        if "min_length" in opt and len(value) < opt["min_length"]:
+            raise ValueError(f"{where} shorter than min_length {opt['min_length']}")
+        if "max_length" in opt and len(value) > opt["max_length"]:
+            raise ValueError(f"{where} longer than max_length {opt['max_length']}")
 
 
 def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[str, Any] | None:

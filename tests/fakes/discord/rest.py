@@ -414,7 +414,14 @@ class Rest:
             self._record(inter, "callback_rejected", payload, type=rtype, reason="already acknowledged")
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         message: Message | None = None
-        if rtype == 4:
+        if (inter.type == 4) != (rtype == 8):
+            # Discord: an autocomplete interaction takes only type 8, and type 8 fits nothing else.
+            raise ApiError(400, 40043, "Interaction response type not valid for this interaction")
+        if rtype == 8:
+            choices = data.get("choices")
+            if not isinstance(choices, list) or len(choices) > 25:
+                raise ApiError(400, 50035, "Invalid Form Body: choices (at most 25)")
+        elif rtype == 4:
             message = messages.create(
                 self.world, inter.channel_id, self.world.bot_user_id, data, uploads, interaction_id=inter.id
             )
@@ -441,7 +448,7 @@ class Rest:
                 message = self.world.messages[inter.component_message_id]
                 messages.edit(self.world, message, data, uploads)
                 self._dispatch_message("MESSAGE_UPDATE", message)
-        elif rtype not in (1, 9):
+        elif rtype not in (1, 8, 9):
             raise ApiError(400, 50035, f"Invalid interaction response type {rtype}")
         inter.acked = True
         self._record(inter, "callback", payload, type=rtype, message_id=message.id if message else None)
