@@ -14,7 +14,7 @@ from agent_client import AgentClient, AgentRegistry, GoogleIdTokens, NoAuth, Tok
 from agent_client.settings import ClientSettings
 from bot.cost import CostSettings
 from bot.frontends.base import Frontend
-from bot.jobs.engine import JobEngine
+from bot.jobs.engine import JobEngine, LeaseTimes
 from bot.jobs.progress import StatusBoard
 from bot.jobs.queue import FairQueue
 from bot.jobs.runner import JobRunner
@@ -53,7 +53,9 @@ async def open_core(settings: BotSettings, registry: AgentRegistry, frontends: d
     prices = load_settings(CostSettings)
     session = create_session()
     try:
-        store = await JobStore.open(settings.database_path)
+        store = await JobStore.open(
+            settings.database_url, pool_max=settings.database_pool_max, timeout_s=settings.database_timeout_s
+        )
     except BaseException:
         await session.close()
         raise
@@ -72,5 +74,6 @@ async def open_core(settings: BotSettings, registry: AgentRegistry, frontends: d
         settings.max_running_per_user,
         settings.max_queued_per_user,
     )
-    engine = JobEngine(store, runner, queue, board)
+    times = LeaseTimes(settings.job_lease_s, settings.job_lease_renew_s, settings.job_poll_s)
+    engine = JobEngine(store, runner, queue, board, times)
     return Core(settings, registry, session, store, client, engine, frontends)

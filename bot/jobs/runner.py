@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 
 from agent_client import AgentClient, AgentError, AgentRegistry
 from bot import metrics
@@ -29,6 +29,11 @@ FAILED_LINE = "❌ failed — the reason is below"
 # Cloud Run scales an idle service to zero after roughly this long: the next call is a cold start.
 _COLD_AFTER_S = 15 * 60
 
+# How long a claim on posting a result holds: longer than any post takes (retries included), so
+# a live poster is never doubled; if the poster dies, another process posts after this (the
+# job-derived nonce makes Discord return the first message if that one did land).
+_POST_HOLD_S = 120.0
+
 
 class JobRunner:
     def __init__(
@@ -50,11 +55,11 @@ class JobRunner:
         self.prices = prices
         self._last_answer: dict[str, float] = {}
 
-    async def run(self, job_id: str) -> Job:
-        job = await self.store.get(job_id, with_files=True)
-        assert job is not None, job_id
+    async def run(self, claimed: Job) -> Job:
+        """Run a job this process claimed (it is `running` with our lease)."""
+        job = await self.store.get(claimed.id, with_files=True)
+        assert job is not None, claimed.id
         files = job.files
-        job = await self.store.transition(job_id, JobState.RUNNING)
         metrics.JOBS.labels(job.command, JobState.RUNNING.value).inc()
         agent = self.registry.for_command(job.command)
         started = time.monotonic()
@@ -86,6 +91,7 @@ class JobRunner:
         job = await self.store.transition(
             job.id,
             JobState.SUCCEEDED,
+            owner=self.store.owner,
             result_json=result.model_dump_json(),
             vcpu_s=bill.vcpu_s,
             gib_s=bill.gib_s,
@@ -110,7 +116,11 @@ class JobRunner:
         text = describe_agent_error(exc)
         log.info("job failed", job_id=job.id, error=str(exc), trace_id=trace.trace_id)
         job = await self.store.transition(
-            job.id, JobState.FAILED, error_code=str(exc.code or type(exc).__name__), error_message=text
+            job.id,
+            JobState.FAILED,
+            owner=self.store.owner,
+            error_code=str(exc.code or type(exc).__name__),
+            error_message=text,
         )
         await self._finish(job, started)
         await self.board.show(job, FAILED_LINE, active=False, final=True)
@@ -135,7 +145,9 @@ class JobRunner:
 
     async def cancelled(self, job_id: str, by: str) -> None:
         """The engine cancelled the running task on a user's request: record and show it."""
-        job = await self.store.transition(job_id, JobState.CANCELLED, error_message=f"cancelled by {by}")
+        job = await self.store.transition(
+            job_id, JobState.CANCELLED, owner=self.store.owner, error_message=f"cancelled by {by}"
+        )
         metrics.JOBS.labels(job.command, JobState.CANCELLED.value).inc()
         await self.board.show(job, f"🛑 cancelled by {by}", active=False, final=True)
 
@@ -145,13 +157,20 @@ class JobRunner:
         await record_cost(self.store, job, self.registry.for_command(job.command), self.prices)
 
     async def deliver(self, job: Job, posting: Awaitable[str | None]) -> None:
+        """Post under the outbox claim: one process posts a job's result, whichever finished it."""
+        if not await self.store.claim_post(job.id, hold_s=_POST_HOLD_S):
+            if isinstance(posting, Coroutine):
+                posting.close()  # never started: another process is posting (or posted) it
+            log.info("result posted by another process", job_id=job.id)
+            return
         try:
             message_id = await posting
         except DeliveryError as exc:
-            # posted_at stays NULL: the next start finds the job in store.unposted().
+            # posted_at stays NULL and the claim is let go: housekeeping posts it again later.
             log.warning("result delivery failed", job_id=job.id, error=str(exc))
+            await self.store.release_post(job.id)
             return
-        await self.store.update(job.id, posted_at=time.time(), result_message_id=message_id)
+        await self.store.posted(job.id, message_id)
 
     async def _tick(self, job: Job, agent: str, started: float) -> None:
         """Progress lines while the agent works; a long first wait on an idle agent is a cold start."""
