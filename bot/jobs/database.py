@@ -29,6 +29,8 @@ try:
         sqlite3.Error,
         asyncpg.PostgresError,
         asyncpg.InterfaceError,
+        # A pooled connection cut mid-operation by a server restart surfaces as this.
+        asyncpg.exceptions.InternalClientError,
         ConnectionError,
         OSError,
         TimeoutError,

@@ -166,7 +166,7 @@ class JobEngine:
             if not self._tasks:
                 continue
             try:
-                held = await self.store.renew(self.times.lease_s)
+                held = await self.store.renew(self.times.lease_s, list(self._tasks))
             except DatabaseErrors as exc:
                 self._store_failed("leases", exc)
                 continue
@@ -303,6 +303,7 @@ class JobEngine:
                 while not self.draining and (job := await self._claim()) is not None:
                     self._positions.pop(job.id, None)
                     self._tasks[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+                    log.info("job claimed", job_id=job.id, command=job.command, attempt=job.attempt)
                     if job.attempt > 1 or job.created_at < self._started_at:
                         log.info("job resumed", job_id=job.id, command=job.command, attempt=job.attempt)
                 if self._positions:
@@ -377,7 +378,12 @@ class JobEngine:
             # The runner handles every agent error; anything else is a bug, but one job's bug
             # must not stop the engine. Record it so the user hears about it.
             log.exception("job crashed", job_id=job.id)
-            await self._crashed(job.id)
+            try:
+                await self._crashed(job.id)
+            except DatabaseErrors as exc:
+                # The store is gone too: the lease lapses (nobody renews it) and a process takes
+                # the job over when the store is back; a finished job is posted by housekeeping.
+                self._store_failed("job", exc)
         finally:
             self._tasks.pop(job.id, None)
             self._finished(job.id)

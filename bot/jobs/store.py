@@ -504,13 +504,17 @@ class JobStore:
         assert row is not None
         return _job(row)
 
-    async def renew(self, lease_s: float) -> dict[str, str | None]:
-        """Extend this process's leases; returns {job id: who asked to cancel it, or None} for the
-        jobs still held — a running job missing from it was taken over (its lease had lapsed)."""
+    async def renew(self, lease_s: float, job_ids: Collection[str]) -> dict[str, str | None]:
+        """Extend this process's leases on `job_ids` (the jobs it is running: a lease whose task
+        died with an error lapses and the job is taken over); returns {job id: who asked to cancel
+        it, or None} for the jobs still held — one missing was finished, or taken over."""
+        if not job_ids:
+            return {}
+        marks = ", ".join("?" for _ in job_ids)
         rows = await self._db.fetch(
-            "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'"
-            " RETURNING id, cancel_requested_by",
-            (time.time() + lease_s, self.owner),
+            "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'"  # noqa: S608
+            f" AND id IN ({marks}) RETURNING id, cancel_requested_by",
+            (time.time() + lease_s, self.owner, *job_ids),
         )
         return {str(r[0]): r[1] for r in rows}
 

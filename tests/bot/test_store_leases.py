@@ -106,12 +106,12 @@ async def test_a_lapsed_lease_is_taken_over_with_the_same_id(open_store: Opener)
     first = await claim(a, lease_s=0.3)
     assert first is not None and first.id == job_id and first.attempt == 1
     assert await claim(b, lease_s=0.3) is None  # held: nobody else may run it (agent limit 1 too)
-    assert job_id in await a.renew(0.3)  # the holder renews while it runs...
+    assert job_id in await a.renew(0.3, [job_id])  # the holder renews while it runs...
     await asyncio.sleep(0.5)  # ...then dies: its lease lapses
     taken = await claim(b)
     assert taken is not None and taken.id == job_id  # the id is the agent's idempotency key
     assert taken.attempt == 2 and taken.lease_owner == b.owner
-    assert await a.renew(30) == {}  # the old holder learns it lost the job
+    assert await a.renew(30, [job_id]) == {}  # the old holder learns it lost the job
     assert await a.taken_over([job_id]) == [job_id]
     with pytest.raises(InvalidTransition):  # and cannot finish it any more
         await a.transition(job_id, JobState.SUCCEEDED, owner=a.owner)
@@ -132,9 +132,9 @@ async def test_a_cancel_asked_anywhere_reaches_the_holder(open_store: Opener) ->
     a, b = await open_store(), await open_store()
     job_id = await add(a, "alice")
     assert await claim(a) is not None
-    assert await a.renew(30) == {job_id: None}
+    assert await a.renew(30, [job_id]) == {job_id: None}
     assert await b.request_cancel(job_id, "bob")
-    assert await a.renew(30) == {job_id: "bob"}
+    assert await a.renew(30, [job_id]) == {job_id: "bob"}
 
 
 async def test_a_result_is_posted_by_one_process_and_its_inputs_dropped(open_store: Opener) -> None:
