@@ -221,6 +221,12 @@ class _PgConn:
         await self._conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(key))
 
 
+async def _keep_session(conn: Any) -> None:
+    """Release a connection to the pool without asyncpg's reset query (advisory unlock, RESET ALL,
+    UNLISTEN…): one more round trip on every statement otherwise. Nothing here changes session
+    state: advisory locks are transaction-scoped, there are no SETs, cursors or listeners."""
+
+
 class PostgresDatabase:
     """A bounded asyncpg pool; every statement borrows a connection for just that statement."""
 
@@ -245,6 +251,7 @@ class PostgresDatabase:
             # A connection idle this long is closed: after a database restart the pool refills
             # with fresh ones instead of handing out dead sockets for long.
             max_inactive_connection_lifetime=60.0,
+            reset=_keep_session,
         )
         return cls(pool)
 

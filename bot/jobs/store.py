@@ -399,19 +399,18 @@ class JobStore:
         if owner is not None and job.state is JobState.RUNNING:
             where, params = where + " AND lease_owner = ?", [*params, owner]
         # The WHERE on the old state makes a concurrent transition lose instead of overwrite.
-        async with self._db.transaction() as tx:
-            changed = await tx.execute(
-                f"UPDATE jobs SET {sets} WHERE {where}",  # noqa: S608 - column names are ours
-                (*cols.values(), *params),
-            )
-            if changed == 1 and state is JobState.CANCELLED:
-                # Nobody will post a cancelled job: its inputs are not needed any more.
-                await tx.execute("DELETE FROM job_files WHERE job_id = ?", (job_id,))
-        if changed != 1:
+        update = f"UPDATE jobs SET {sets} WHERE {where} RETURNING *"  # noqa: S608 - column names are ours
+        if state is JobState.CANCELLED:
+            async with self._db.transaction() as tx:
+                row = await tx.fetchone(update, (*cols.values(), *params))
+                if row is not None:
+                    # Nobody will post a cancelled job: its inputs are not needed any more.
+                    await tx.execute("DELETE FROM job_files WHERE job_id = ?", (job_id,))
+        else:
+            row = await self._db.fetchone(update, (*cols.values(), *params))
+        if row is None:
             raise InvalidTransition(f"job {job_id} changed state (or holder) concurrently")
-        updated = await self.get(job_id)
-        assert updated is not None
-        return updated
+        return _job(row)
 
     async def update(self, job_id: str, **fields: Any) -> None:
         """Set bookkeeping columns (status message id, cost) without a state change."""
@@ -495,13 +494,12 @@ class JobStore:
             return await self._take(tx, ticket.job_id, "queued", now, lease_s)
 
     async def _take(self, tx: Conn, job_id: str, state: str, now: float, lease_s: float) -> Job:
-        await tx.execute(
+        row = await tx.fetchone(
             "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?,"
-            " attempt = attempt + 1 WHERE id = ? AND state = ?",
+            " attempt = attempt + 1 WHERE id = ? AND state = ? RETURNING *",
             (self.owner, now + lease_s, now, job_id, state),
         )
-        row = await tx.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        assert row is not None
+        assert row is not None  # under the claim lock nobody else moved it
         return _job(row)
 
     async def renew(self, lease_s: float, job_ids: Collection[str]) -> dict[str, str | None]:
