@@ -7,6 +7,7 @@ only in the frontend that shows jobs to the user.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -21,6 +22,9 @@ from bot.jobs.runner import JobRunner
 from bot.jobs.store import JobStore
 from bot.settings import BotSettings
 from spotrun.config import load_settings
+from spotrun.logs import get_logger
+
+log = get_logger("bot.core")
 
 
 @dataclass
@@ -59,6 +63,15 @@ async def open_core(settings: BotSettings, registry: AgentRegistry, frontends: d
     except BaseException:
         await session.close()
         raise
+    # Which store this process uses, without credentials (a URL may carry a password in dev).
+    target = urlsplit(settings.database_url)
+    log.info(
+        "job store opened",
+        backend=store.dialect,
+        host=target.hostname or "",
+        database=target.path.lstrip("/") if store.dialect != "sqlite" else settings.database_path,
+        owner=store.owner,
+    )
     client = AgentClient(
         registry,
         session,

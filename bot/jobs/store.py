@@ -137,6 +137,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_queue ON jobs(state, user_id, created_at);
     CREATE INDEX jobs_user_started ON jobs(user_id, started_at);
     CREATE INDEX jobs_lease_owner ON jobs(lease_owner);
+    CREATE INDEX jobs_unposted ON jobs(state, finished_at) WHERE posted_at IS NULL;
     CREATE TABLE duties (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
     """,
 )
@@ -438,7 +439,8 @@ class JobStore:
         """Finished jobs whose result never reached the user and whose delivery nobody holds now."""
         now = time.time()
         rows = await self._db.fetch(
-            "SELECT * FROM jobs WHERE state IN ('succeeded', 'failed') AND posted_at IS NULL"
+            # posted_at IS NULL matches the partial index jobs_unposted: never a scan of history.
+            "SELECT * FROM jobs WHERE posted_at IS NULL AND state IN ('succeeded', 'failed')"
             " AND finished_at <= ? AND (post_expires_at IS NULL OR post_expires_at < ?)"
             " ORDER BY finished_at",
             (now if finished_before is None else finished_before, now),
@@ -608,9 +610,10 @@ class JobStore:
 
     async def purge_inputs(self, finished_before: float) -> int:
         """Retention: inputs of jobs finished long ago (posted or not) are dropped."""
+        # Driven by job_files (only jobs in flight, small), not by the whole job history.
         return await self._db.execute(
-            "DELETE FROM job_files WHERE job_id IN (SELECT id FROM jobs WHERE state IN"
-            " ('succeeded', 'failed', 'cancelled') AND finished_at < ?)",
+            "DELETE FROM job_files WHERE (SELECT j.finished_at FROM jobs j WHERE j.id = job_files.job_id"
+            " AND j.state IN ('succeeded', 'failed', 'cancelled')) < ?",
             (finished_before,),
         )
 

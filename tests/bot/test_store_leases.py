@@ -184,3 +184,14 @@ async def test_cancelled_jobs_drop_their_inputs(open_store: Opener) -> None:
     job_id = await add(store, "alice", files=[InputFile(name="a", content_type="text/plain", data=b"abc")])
     await store.transition(job_id, JobState.CANCELLED)
     assert await store.input_bytes() == 0
+
+
+async def test_retention_drops_old_inputs_only(open_store: Opener) -> None:
+    store = await open_store()
+    data = [InputFile(name="a", content_type="text/plain", data=b"abcd")]
+    old, fresh, queued = [await add(store, "alice", files=data) for _ in range(3)]
+    for job_id, finished_at in ((old, 100.0), (fresh, 10_000.0)):
+        assert await claim(store, audio=5) is not None
+        await store.transition(job_id, JobState.FAILED, owner=store.owner, finished_at=finished_at)
+    assert await store.purge_inputs(finished_before=5_000.0) == 1
+    assert [len((await store.get(j, with_files=True)).files) for j in (old, fresh, queued)] == [0, 1, 1]  # type: ignore[union-attr]
