@@ -173,7 +173,10 @@ async def test_90_jobs_on_n_processes(
     assert not duplicated
     assert counting.peak <= MAX_CONCURRENCY
     assert sum(counting.keys.values()) == 90 and set(counting.keys.values()) == {1}
-    assert all(ran > 0 for ran in per_process), f"every process runs jobs: {per_process}"
+    # Work is shared (which process wins a claim is timing: a process freeing a slot claims at
+    # once, the others look every second).
+    assert sum(ran > 0 for ran in per_process) >= 2, f"jobs run by more than one process: {per_process}"
+    assert sum(per_process) == 90, per_process  # each job claimed once: no take-overs needed
 
 
 async def test_sigkill_a_process_holding_jobs_and_the_others_finish_them(
