@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench._util import Row, metadata_server, render_table
 
-SECTIONS = ["client", "engines", "coldstart", "pipeline", "memory", "cost"]
+SECTIONS = ["client", "engines", "coldstart", "pipeline", "store", "memory", "cost"]
 
 
 async def run_section(name: str, quick: bool) -> list[Row]:
@@ -38,6 +38,12 @@ async def run_section(name: str, quick: bool) -> list[Row]:
         from bench import pipeline
 
         return await pipeline.run(levels=(1, 20) if quick else (1, 50, 200))
+    if name == "store":
+        from bench import store
+
+        return await store.run(
+            levels=(1, 20) if quick else (1, 50, 200), processes=(1, 2) if quick else (1, 2, 3)
+        )
     if name == "memory":
         from bench import memory
 

@@ -61,7 +61,8 @@ class SpotrunBot(commands.AutoShardedBot):
             await self.load_extension(ext)
         self.add_dynamic_items(CancelButton, RunAgainButton)
         await self.core.engine.start()
-        await self.sync_commands_if_changed()
+        if self.settings.gateway:  # a worker leaves the command set to the gateway processes
+            await self.sync_commands_if_changed()
 
     async def close(self) -> None:
         await self.catalog.close()

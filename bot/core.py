@@ -7,6 +7,7 @@ only in the frontend that shows jobs to the user.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -14,13 +15,16 @@ from agent_client import AgentClient, AgentRegistry, GoogleIdTokens, NoAuth, Tok
 from agent_client.settings import ClientSettings
 from bot.cost import CostSettings
 from bot.frontends.base import Frontend
-from bot.jobs.engine import JobEngine
+from bot.jobs.engine import JobEngine, LeaseTimes
 from bot.jobs.progress import StatusBoard
 from bot.jobs.queue import FairQueue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import JobStore
 from bot.settings import BotSettings
 from spotrun.config import load_settings
+from spotrun.logs import get_logger
+
+log = get_logger("bot.core")
 
 
 @dataclass
@@ -53,10 +57,21 @@ async def open_core(settings: BotSettings, registry: AgentRegistry, frontends: d
     prices = load_settings(CostSettings)
     session = create_session()
     try:
-        store = await JobStore.open(settings.database_path)
+        store = await JobStore.open(
+            settings.database_url, pool_max=settings.database_pool_max, timeout_s=settings.database_timeout_s
+        )
     except BaseException:
         await session.close()
         raise
+    # Which store this process uses, without credentials (a URL may carry a password in dev).
+    target = urlsplit(settings.database_url)
+    log.info(
+        "job store opened",
+        backend=store.dialect,
+        host=target.hostname or "",
+        database=target.path.lstrip("/") if store.dialect != "sqlite" else settings.database_path,
+        owner=store.owner,
+    )
     client = AgentClient(
         registry,
         session,
@@ -72,5 +87,6 @@ async def open_core(settings: BotSettings, registry: AgentRegistry, frontends: d
         settings.max_running_per_user,
         settings.max_queued_per_user,
     )
-    engine = JobEngine(store, runner, queue, board)
+    times = LeaseTimes(settings.job_lease_s, settings.job_lease_renew_s, settings.job_poll_s)
+    engine = JobEngine(store, runner, queue, board, times)
     return Core(settings, registry, session, store, client, engine, frontends)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from prometheus_client import Counter, Gauge
 
 from agent_client import AgentConfig, AgentRegistry
 from bot.cost import CostSettings, price, receipt
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import Job, JobState, JobStore
 from spotrun.logs import get_logger
 from spotrun.protocol import ErrorCode, Usage
@@ -70,16 +70,11 @@ async def record_cost(store: JobStore, job: Job, agent: AgentConfig, prices: Cos
             total = bill.total_usd
         else:
             total = job.total_usd
-        # agent and billed_s belong to the ledger; billed_s is exact: vcpu_s = billed_s × cpu.
-        await store.db.execute(
-            "UPDATE jobs SET agent = ?, billed_s = ROUND(vcpu_s / ?, 3) WHERE id = ?",
-            (agent.name, agent.cpu, job.id),
-        )
-        await store.db.commit()
+        await store.record_billing(job.id, agent.name, agent.cpu)
         COST_USD.labels(agent.name).inc(total)
         if job.guild_id is not None:
             await Ledger(store, prices).refresh_gauge(job.guild_id, job.finished_at or time.time())
-    except sqlite3.Error as exc:
+    except DatabaseErrors as exc:
         # The job's result matters more than its bookkeeping: never fail a job over the ledger.
         log.warning("could not record a job's cost", job_id=job.id, error=str(exc))
 
@@ -168,8 +163,14 @@ class Admission:
 
 # Each finished job of the month with its free-tier share; named parameters :start :end :fv :fg :fr
 # :pv :pg :pr. The running sums are account-wide: the free tier belongs to the billing account.
+# The prices are cast once in `k`: PostgreSQL would otherwise type a parameter next to an integer
+# column as an integer; {least}/{greatest} are spelled per dialect by the store.
 _PRICED = """
-WITH m AS (
+WITH k AS (
+    SELECT CAST(:pv AS DOUBLE PRECISION) AS pv, CAST(:pg AS DOUBLE PRECISION) AS pg,
+           CAST(:pr AS DOUBLE PRECISION) AS pr, CAST(:fv AS DOUBLE PRECISION) AS fv,
+           CAST(:fg AS DOUBLE PRECISION) AS fg, CAST(:fr AS DOUBLE PRECISION) AS fr
+), m AS (
     SELECT id, created_at, finished_at, guild_id, user_id, command, state, {agent} AS agent,
            COALESCE(billed_s, 0) AS b, COALESCE(vcpu_s, 0) AS v, COALESCE(gib_s, 0) AS g,
            COALESCE(requests, 0) AS r, COALESCE(provider_usd, 0) AS p
@@ -178,11 +179,11 @@ WITH m AS (
     SELECT *, SUM(v) OVER w AS cv, SUM(g) OVER w AS cg, SUM(r) OVER w AS cr
     FROM m WINDOW w AS (ORDER BY finished_at, id ROWS UNBOUNDED PRECEDING)
 ), priced AS (
-    SELECT *,
-           v * :pv + g * :pg + r * :pr + p AS gross,
-           MIN(v, MAX(0, cv - :fv)) * :pv + MIN(g, MAX(0, cg - :fg)) * :pg
-             + MIN(r, MAX(0, cr - :fr)) * :pr + p AS net
-    FROM c
+    SELECT c.*,
+           v * pv + g * pg + r * pr + p AS gross,
+           {least}(v, {greatest}(0, cv - fv)) * pv + {least}(g, {greatest}(0, cg - fg)) * pg
+             + {least}(r, {greatest}(0, cr - fr)) * pr + p AS net
+    FROM c, k
 )
 """
 
@@ -191,7 +192,7 @@ class Ledger:
     """Stateless over the store: cheap to build wherever it is needed."""
 
     def __init__(self, store: JobStore, prices: CostSettings, registry: AgentRegistry | None = None) -> None:
-        self.db = store.db
+        self.store = store
         self.prices = prices
         self.registry = registry
 
@@ -223,15 +224,14 @@ class Ledger:
 
     async def _rows(self, tail: str, now: float, **extra: Any) -> list[Any]:
         agent, agent_params = self._agent_sql()
-        sql = _PRICED.format(agent=agent) + tail
+        sql = _PRICED.replace("{agent}", agent) + tail
         params = {**self._params(*month_bounds(now)), **agent_params, **extra}
-        async with self.db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return await self.store.read(sql, params)
 
     async def _groups(self, key: str, now: float, guild: str | None, limit: int) -> list[Group]:
         rows = await self._rows(
             f"SELECT {key}, COUNT(*), SUM(gross), SUM(net) FROM priced"  # noqa: S608 - key is ours
-            " WHERE (:guild IS NULL OR guild_id = :guild)"
+            " WHERE (CAST(:guild AS TEXT) IS NULL OR guild_id = :guild)"
             f" GROUP BY {key} ORDER BY SUM(gross) DESC, {key} LIMIT :limit",
             now,
             guild=guild,
@@ -247,10 +247,10 @@ class Ledger:
         start, end = month_bounds(now)
         (row,) = await self._rows(
             "SELECT COUNT(*), SUM(gross), SUM(net), SUM(p), MAX(cv), MAX(cg), MAX(cr),"
-            " SUM(CASE WHEN :guild IS NULL OR guild_id = :guild THEN 1 ELSE 0 END),"
-            " SUM(CASE WHEN :guild IS NULL OR guild_id = :guild THEN gross ELSE 0 END),"
-            " SUM(CASE WHEN :guild IS NULL OR guild_id = :guild THEN net ELSE 0 END),"
-            " SUM(CASE WHEN :guild IS NULL OR guild_id = :guild THEN p ELSE 0 END) FROM priced",
+            " SUM(CASE WHEN CAST(:guild AS TEXT) IS NULL OR guild_id = :guild THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN CAST(:guild AS TEXT) IS NULL OR guild_id = :guild THEN gross ELSE 0 END),"
+            " SUM(CASE WHEN CAST(:guild AS TEXT) IS NULL OR guild_id = :guild THEN net ELSE 0 END),"
+            " SUM(CASE WHEN CAST(:guild AS TEXT) IS NULL OR guild_id = :guild THEN p ELSE 0 END) FROM priced",
             now,
             guild=guild,
         )
@@ -278,7 +278,7 @@ class Ledger:
         return await self._rows(
             "SELECT id, finished_at, guild_id, user_id, command, agent, state, b, v, g, p, gross, net"
             " FROM priced"
-            " WHERE (:guild IS NULL OR guild_id = :guild) ORDER BY finished_at, id",
+            " WHERE (CAST(:guild AS TEXT) IS NULL OR guild_id = :guild) ORDER BY finished_at, id",
             now,
             guild=guild,
         )
@@ -287,40 +287,22 @@ class Ledger:
 
     async def spent(self, guild_id: str, user_id: str | None, now: float) -> float:
         """Month-to-date list price (before the free tier: that is the account's, not a server's)."""
-        start, end = month_bounds(now)
-        sql = "SELECT SUM(total_usd) FROM jobs WHERE guild_id = ? AND finished_at >= ? AND finished_at < ?"
-        params: tuple[Any, ...] = (guild_id, start, end)
-        if user_id is not None:
-            sql, params = sql + " AND user_id = ?", (*params, user_id)
-        async with self.db.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return float(row[0] or 0.0) if row else 0.0
+        return await self.store.spent(guild_id, user_id, *month_bounds(now))
 
     async def set_budget(self, guild_id: str, user_id: str | None, amount_usd: float, by: str) -> None:
-        await self.db.execute(
-            """INSERT INTO budgets (guild_id, user_id, amount_usd, set_by, set_at, warned_month)
-               VALUES (?, ?, ?, ?, ?, NULL)
-               ON CONFLICT (guild_id, user_id) DO UPDATE SET amount_usd = excluded.amount_usd,
-                   set_by = excluded.set_by, set_at = excluded.set_at, warned_month = NULL""",
-            (guild_id, user_id or "", amount_usd, by, time.time()),
-        )
-        await self.db.commit()
+        await self.store.set_budget(guild_id, user_id, amount_usd, by)
 
     async def lift_budget(self, guild_id: str, user_id: str | None) -> bool:
-        cur = await self.db.execute(
-            "DELETE FROM budgets WHERE guild_id = ? AND user_id = ?", (guild_id, user_id or "")
-        )
-        await self.db.commit()
+        lifted = await self.store.lift_budget(guild_id, user_id)
         if user_id is None:
             BUDGET_USED.labels(guild_id).set(0)
-        return cur.rowcount == 1
+        return lifted
 
     async def budgets(self, guild_id: str) -> list[Budget]:
-        async with self.db.execute(
-            "SELECT user_id, amount_usd, warned_month FROM budgets WHERE guild_id = ? ORDER BY user_id",
-            (guild_id,),
-        ) as cur:
-            return [Budget(guild_id, r[0] or None, r[1], r[2]) async for r in cur]
+        return [
+            Budget(guild_id, u or None, amount, warned)
+            for u, amount, warned in await self.store.budgets(guild_id)
+        ]
 
     async def status(self, budget: Budget, now: float) -> BudgetStatus:
         return BudgetStatus(budget, await self.spent(budget.guild_id, budget.user_id, now))
@@ -342,13 +324,8 @@ class Ledger:
                 return Admission(exhausted=status, resets_at=resets_at)
             if status.ratio >= warn_ratio and budget.warned_month != month_key(now):
                 # Claim the warning before posting it: two concurrent commands must not both warn.
-                cur = await self.db.execute(
-                    "UPDATE budgets SET warned_month = ? WHERE guild_id = ? AND user_id = ?"
-                    " AND warned_month IS NOT ?",
-                    (month_key(now), guild_id, budget.user_id or "", month_key(now)),
-                )
-                await self.db.commit()
-                if cur.rowcount == 1 and warn is None:
+                claimed = await self.store.claim_budget_warning(guild_id, budget.user_id, month_key(now))
+                if claimed and warn is None:
                     warn = status
         return Admission(warn=warn, resets_at=resets_at)
 

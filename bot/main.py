@@ -74,6 +74,8 @@ class Running:
         # stored queued for the next process), then leave the gateway, then close what jobs used.
         await self.core.engine.stop(settings.drain_budget_s)
         await self.bot.close()
+        if not settings.gateway:
+            self.task.cancel()  # the worker's stand-in for the gateway task
         with contextlib.suppress(asyncio.CancelledError, discord.DiscordException, OSError):
             await self.task
         if self.ops is not None:
@@ -165,8 +167,18 @@ async def start_bot(
         pod=settings.pod_name,
         node=settings.node_name,
     )
-    task = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
+    if settings.gateway:
+        task = asyncio.create_task(bot.connect(reconnect=True), name="discord-gateway")
+    else:
+        # A worker: REST only (posting and editing need no gateway), events stay with the others.
+        task = asyncio.create_task(_worker(bot), name="job-worker")
     return Running(bot, core, ops, task, lifecycle, heartbeat)
+
+
+async def _worker(bot: SpotrunBot) -> None:
+    """Stands for the gateway task in a worker: it runs until the shutdown cancels it."""
+    log.info("worker mode: no gateway connection; running jobs from the shared store")
+    await asyncio.Event().wait()
 
 
 def _track_readiness(bot: SpotrunBot) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import metrics
+from bot.jobs.database import DatabaseErrors
 from bot.lifecycle import Heartbeat
 
 if TYPE_CHECKING:
@@ -35,17 +36,21 @@ async def healthz(request: web.Request) -> web.Response:
 async def store_write_probe(core: Core) -> str | None:
     """None when a real write to the store commits, else why not."""
     try:
-        if await core.store.writable():
+        # Bounded: a database that does not answer must not hold /readyz past the probe's timeout.
+        if await asyncio.wait_for(core.store.writable(), timeout=3):
             return None
         return "store: write failed"
-    except (sqlite3.Error, ValueError, OSError) as exc:  # ValueError: aiosqlite's closed connection
+    except TimeoutError:
+        return "store: no answer within 3 s"
+    except (*DatabaseErrors, ValueError) as exc:  # ValueError: aiosqlite's closed connection
         return f"store: {type(exc).__name__}: {exc}"
 
 
 async def readyz(request: web.Request) -> web.Response:
     bot, core = request.app[BOT], request.app[CORE]
     reasons = []
-    gateway = bot.gateway_ready and not bot.is_closed()
+    # A worker (SPOTRUN_GATEWAY=false) has no gateway to wait for; it is ready when it can work.
+    gateway = (bot.gateway_ready or not core.settings.gateway) and not bot.is_closed()
     if not gateway:
         reasons.append("gateway: not connected")
     registry = len(core.registry.agents) > 0

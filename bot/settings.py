@@ -29,7 +29,34 @@ class BotSettings(BaseSettings):
         description="REST base (discord.http.Route.BASE): a REST proxy, or an emulator in tests",
     )
     command_prefix: str = Field(default="!", min_length=1, max_length=5)
-    database_url: str = Field(default="sqlite:///spotrun.db", pattern=r"^sqlite:///.+")
+    database_url: str = Field(
+        default="sqlite:///spotrun.db",
+        pattern=r"^(sqlite:///.+|postgres(ql)?://\S+)$",
+        description="sqlite:///path (one process, the default) or postgresql://… (any number of processes)",
+    )
+    database_pool_max: int = Field(
+        default=10, ge=1, le=200, description="PostgreSQL: most connections this process opens"
+    )
+    database_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="PostgreSQL: connect and statement timeout"
+    )
+    job_lease_s: float = Field(
+        default=10.0,
+        ge=2,
+        le=600,
+        description="a running job's lease: how soon another process takes over",
+    )
+    job_lease_renew_s: float = Field(
+        default=1.0, gt=0, le=60, description="lease renewal; also how soon a cancel from elsewhere lands"
+    )
+    gateway: bool = Field(
+        default=True,
+        description="connect to the Discord gateway; off: a worker that only runs and posts jobs "
+        "(PostgreSQL), so no Discord event is handled by two processes",
+    )
+    job_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often to look for jobs queued by other processes"
+    )
     sync_guild_ids: IdList = Field(
         default=(), description="guilds to sync slash commands to (instant); empty: global (up to 1 h)"
     )
@@ -84,7 +111,11 @@ class BotSettings(BaseSettings):
 
     @property
     def database_path(self) -> str:
-        return self.database_url.removeprefix("sqlite:///")
+        """The SQLite file (also where the crash-loop record lives); ':memory:' for PostgreSQL,
+        whose processes keep no local state (the record then lives in memory only)."""
+        if self.database_url.startswith("sqlite:///"):
+            return self.database_url.removeprefix("sqlite:///")
+        return ":memory:"
 
     @property
     def registry_path(self) -> Path:

@@ -28,3 +28,29 @@ def metadata() -> _Meta:
     _METADATA.identity_delay_s = 0.0
     _METADATA.identity_calls = 0
     return _METADATA
+
+
+# ------------------------------------------------------------------------ job store backends
+
+from tests.postgres import PostgresServer, postgres_session, require  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> object:
+    """One real PostgreSQL for the whole run, started on first use (tests.postgres)."""
+    with postgres_session() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres(postgres_server: PostgresServer | str) -> PostgresServer:
+    return require(postgres_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """A job store location for each backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path) + "/jobs.db"  # type: ignore[operator]
+    server = require(request.getfixturevalue("postgres_server"))
+    return server.new_database()

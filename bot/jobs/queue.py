@@ -1,4 +1,7 @@
-"""Fair scheduling: per-agent concurrency, per-user running slots, round-robin between users, FIFO each."""
+"""Fair scheduling: per-agent concurrency, per-user running slots, round-robin between users, FIFO each.
+
+The store rebuilds one from its rows for every claim (bot.jobs.store.fair_queue), so every
+process follows the same order; the class itself stays pure bookkeeping."""
 
 from __future__ import annotations
 
@@ -78,13 +81,21 @@ class FairQueue:
 
     def admit(self, ticket: Ticket) -> int:
         """Queue a ticket the store has admitted; returns its position."""
+        self.add(ticket)
+        position = self.position(ticket.job_id)
+        assert position is not None
+        return position
+
+    def add(self, ticket: Ticket) -> None:
+        """Queue a ticket at the back of its user's FIFO (a new user joins the rotation last)."""
         if ticket.user_id not in self._queued:
             self._queued[ticket.user_id] = deque()
             self._rotation.append(ticket.user_id)
         self._queued[ticket.user_id].append(ticket)
-        position = self.position(ticket.job_id)
-        assert position is not None
-        return position
+
+    def mark_running(self, ticket: Ticket) -> None:
+        """A job running anywhere (any process): it takes its agent's and its user's slots."""
+        self._running[ticket.job_id] = ticket
 
     def remove(self, job_id: str) -> bool:
         for user, q in self._queued.items():

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from agent_client import AgentClient, AgentError, AgentRegistry
 from bot import metrics
 from bot.cost import CostSettings, receipt
 from bot.frontends.base import DeliveryError, Frontend
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.progress import StatusBoard
-from bot.jobs.store import Job, JobState, JobStore
+from bot.jobs.store import InvalidTransition, Job, JobState, JobStore
 from bot.ledger import record_cost
 from bot.messages import agent_words, describe_agent_error
 from bot.render import render_result
@@ -28,6 +31,21 @@ FAILED_LINE = "❌ failed — the reason is below"
 
 # Cloud Run scales an idle service to zero after roughly this long: the next call is a cold start.
 _COLD_AFTER_S = 15 * 60
+
+# How long a claim on posting a result holds: longer than any post takes (retries included), so
+# a live poster is never doubled; if the poster dies, another process posts after this (the
+# job-derived nonce makes Discord return the first message if that one did land).
+_POST_HOLD_S = 60.0
+
+# A finished job's last writes wait out a database restart instead of losing the answer: retried
+# on connection errors for up to a minute (the lease may lapse meanwhile; then another process
+# runs the job again under the same idempotency key and this process's write is refused).
+_STORE_RETRY = {
+    "retry": retry_if_exception_type(DatabaseErrors),
+    "wait": wait_exponential(multiplier=0.2, max=3),
+    "stop": stop_after_delay(60),
+    "reraise": True,
+}
 
 
 class JobRunner:
@@ -50,11 +68,11 @@ class JobRunner:
         self.prices = prices
         self._last_answer: dict[str, float] = {}
 
-    async def run(self, job_id: str) -> Job:
-        job = await self.store.get(job_id, with_files=True)
-        assert job is not None, job_id
+    async def run(self, claimed: Job) -> Job:
+        """Run a job this process claimed (it is `running` with our lease)."""
+        job = await self.store.get(claimed.id, with_files=True)
+        assert job is not None, claimed.id
         files = job.files
-        job = await self.store.transition(job_id, JobState.RUNNING)
         metrics.JOBS.labels(job.command, JobState.RUNNING.value).inc()
         agent = self.registry.for_command(job.command)
         started = time.monotonic()
@@ -83,7 +101,7 @@ class JobRunner:
             return await self._failed(job, agent.name, error, started, trace)
         self._last_answer[agent.name] = time.monotonic()
         bill = receipt(result.usage, agent, self.prices)
-        job = await self.store.transition(
+        job = await self._settle(
             job.id,
             JobState.SUCCEEDED,
             result_json=result.model_dump_json(),
@@ -109,8 +127,11 @@ class JobRunner:
         self._last_answer[agent] = time.monotonic()
         text = describe_agent_error(exc)
         log.info("job failed", job_id=job.id, error=str(exc), trace_id=trace.trace_id)
-        job = await self.store.transition(
-            job.id, JobState.FAILED, error_code=str(exc.code or type(exc).__name__), error_message=text
+        job = await self._settle(
+            job.id,
+            JobState.FAILED,
+            error_code=str(exc.code or type(exc).__name__),
+            error_message=text,
         )
         await self._finish(job, started)
         await self.board.show(job, FAILED_LINE, active=False, final=True)
@@ -135,7 +156,7 @@ class JobRunner:
 
     async def cancelled(self, job_id: str, by: str) -> None:
         """The engine cancelled the running task on a user's request: record and show it."""
-        job = await self.store.transition(job_id, JobState.CANCELLED, error_message=f"cancelled by {by}")
+        job = await self._settle(job_id, JobState.CANCELLED, error_message=f"cancelled by {by}")
         metrics.JOBS.labels(job.command, JobState.CANCELLED.value).inc()
         await self.board.show(job, f"🛑 cancelled by {by}", active=False, final=True)
 
@@ -145,13 +166,40 @@ class JobRunner:
         await record_cost(self.store, job, self.registry.for_command(job.command), self.prices)
 
     async def deliver(self, job: Job, posting: Awaitable[str | None]) -> None:
+        """Post under the outbox claim: one process posts a job's result, whichever finished it."""
+        async for attempt in AsyncRetrying(**_STORE_RETRY):
+            with attempt:
+                mine = await self.store.claim_post(job.id, hold_s=_POST_HOLD_S)
+        if not mine:
+            if isinstance(posting, Coroutine):
+                posting.close()  # never started: another process is posting (or posted) it
+            log.info("result posted by another process", job_id=job.id)
+            return
         try:
             message_id = await posting
         except DeliveryError as exc:
-            # posted_at stays NULL: the next start finds the job in store.unposted().
+            # posted_at stays NULL and the claim is let go: housekeeping posts it again later.
             log.warning("result delivery failed", job_id=job.id, error=str(exc))
+            with contextlib.suppress(*DatabaseErrors):  # else the claim lapses by itself
+                await self.store.release_post(job.id)
             return
-        await self.store.update(job.id, posted_at=time.time(), result_message_id=message_id)
+        async for attempt in AsyncRetrying(**_STORE_RETRY):
+            with attempt:
+                await self.store.posted(job.id, message_id)  # idempotent: only while unposted
+
+    async def _settle(self, job_id: str, state: JobState, **fields: object) -> Job:
+        """Record a job's end while this process still holds it, through a database restart."""
+        async for attempt in AsyncRetrying(**_STORE_RETRY):
+            with attempt:
+                try:
+                    return await self.store.transition(job_id, state, owner=self.store.owner, **fields)
+                except InvalidTransition:
+                    # A retry after a commit whose answer was lost: the first attempt did it.
+                    job = await self.store.get(job_id)
+                    if attempt.retry_state.attempt_number > 1 and job is not None and job.state is state:
+                        return job
+                    raise
+        raise AssertionError("unreachable: tenacity either returns or raises")
 
     async def _tick(self, job: Job, agent: str, started: float) -> None:
         """Progress lines while the agent works; a long first wait on an idle agent is a cold start."""

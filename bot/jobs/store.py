@@ -1,21 +1,22 @@
-"""The job store: every command becomes a row here before anything is dispatched (SQLite, WAL)."""
+"""The job store: every command becomes a row here before anything is dispatched (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import secrets
-import sqlite3
+import socket
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
+from bot.jobs.database import Conn, Database, PostgresDatabase, SqliteDatabase
 from bot.jobs.limits import UserLimitReached, UserLimits
+from bot.jobs.queue import FairQueue, Ticket
 from spotrun.protocol import AgentResult, InputFile
 
 
@@ -125,6 +126,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX monitors_due ON monitors(next_check_at);
     CREATE INDEX monitors_job ON monitors(job_id);
     """,
+    # Any process runs any job (PostgreSQL): the lease on a running job, a cancel asked for by
+    # another process, the claim on delivering the result (the outbox), and run-once duties.
+    """
+    ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_expires_at REAL;
+    ALTER TABLE jobs ADD COLUMN cancel_requested_by TEXT;
+    ALTER TABLE jobs ADD COLUMN post_owner TEXT;
+    ALTER TABLE jobs ADD COLUMN post_expires_at REAL;
+    CREATE INDEX jobs_queue ON jobs(state, user_id, created_at);
+    CREATE INDEX jobs_user_started ON jobs(user_id, started_at);
+    CREATE INDEX jobs_lease_owner ON jobs(lease_owner);
+    CREATE INDEX jobs_unposted ON jobs(state, finished_at) WHERE posted_at IS NULL;
+    CREATE TABLE duties (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
+    """,
 )
 
 
@@ -158,6 +173,10 @@ class Job:
     result_message_id: str | None = None
     attempt: int = 0
     total_usd: float | None = None
+    agent: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    cancel_requested_by: str | None = None
     files: list[InputFile] = field(default_factory=list, repr=False)
 
     @property
@@ -220,72 +239,67 @@ class InvalidTransition(Exception):
 class JobStore:
     """One per process; opened by the startup function and passed in.
 
-    The connection is in autocommit mode: a statement is its own transaction unless a method
-    opens one explicitly, and a failed write never leaves one open."""
+    Every statement runs through a `Database` (bot.jobs.database): SQLite for one process, or
+    PostgreSQL shared by any number of processes. What must be atomic across processes (admission,
+    claiming a job, claiming a post, holding a duty) is one transaction under an advisory lock on
+    PostgreSQL, and BEGIN IMMEDIATE (SQLite's one write lock) on SQLite."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: Database, owner: str | None = None) -> None:
         self._db = db
-        self._admit_lock = asyncio.Lock()  # one admission at a time in this process
+        # Who holds leases taken by this process: unique per process start, so a restarted pod
+        # never mistakes the leases of its previous life for its own.
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
     @classmethod
-    async def open(cls, path: str | Path) -> JobStore:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit (isolation_level=None): no implicit transactions, so an explicit BEGIN never
-        # collides with another coroutine's half-finished one on this shared connection.
-        db = await aiosqlite.connect(str(path), isolation_level=None)
-        db.row_factory = aiosqlite.Row
-        # WAL: readers never block the writer; NORMAL sync is durable enough with WAL.
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA foreign_keys=ON")
+    async def open(cls, url_or_path: str | Path, *, pool_max: int = 10, timeout_s: float = 10.0) -> JobStore:
+        """`postgresql://…` opens a pool on PostgreSQL; `sqlite:///path`, a path or ':memory:' SQLite."""
+        target = str(url_or_path)
+        db: Database
+        if target.startswith(("postgresql://", "postgres://")):
+            db = await PostgresDatabase.open(target, max_size=pool_max, timeout_s=timeout_s)
+        else:
+            db = await SqliteDatabase.open(target.removeprefix("sqlite:///"))
         store = cls(db)
-        await store._migrate()
+        try:
+            await db.migrate(MIGRATIONS)
+        except BaseException:
+            await db.close()
+            raise
         return store
 
     async def close(self) -> None:
         await self._db.close()
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        """For read models over these tables and their own tables (bot.ledger)."""
-        return self._db
+    def dialect(self) -> str:
+        return self._db.dialect
 
-    async def _migrate(self) -> None:
-        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
-            row = await cur.fetchone()
-        current = row[0] or 0 if row else 0
-        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            await self._db.executescript(
-                f"BEGIN; {script}; INSERT INTO schema_version VALUES ({version}); COMMIT;"  # noqa: S608
-            )
+    @property
+    def shared(self) -> bool:
+        """True when other processes may hold leases on these jobs (PostgreSQL)."""
+        return self._db.shared
 
     async def schema_version(self) -> int:
-        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT MAX(version) FROM schema_version")
         return int(row[0] or 0) if row else 0
 
     async def writable(self) -> bool:
-        try:
-            await self._db.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('probe', ?)", (str(time.time()),)
-            )
-            await self._db.commit()
-        except sqlite3.Error:
-            return False
+        """A real write that commits (/readyz); raises the backend's error when the database is gone."""
+        await self.set_meta("probe", str(time.time()))
         return True
 
     # ------------------------------------------------------------------------- meta
 
     async def get_meta(self, key: str) -> str | None:
-        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
         return str(row[0]) if row else None
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-        await self._db.commit()
+        await self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     # ------------------------------------------------------------------------- jobs
 
@@ -304,11 +318,21 @@ class JobStore:
         interaction_token: str | None = None,
         token_expires_at: float | None = None,
         limits: UserLimits | None = None,
+        agent: str | None = None,
     ) -> Job:
         """Admit and create a job in one transaction: with `limits`, raise UserLimitReached (and
         store nothing) when the user's queued and running jobs already fill them."""
-        async with self._admit_lock:
-            # Built under the lock: created_at order is admission order (the order jobs resume in).
+        files = list(files)
+        async with self._db.transaction() as tx:
+            # PostgreSQL: a per-user advisory lock makes count-then-insert atomic against every
+            # process (READ COMMITTED alone would let two both count 6 and both insert).
+            # SQLite: the transaction already holds the one write lock.
+            await tx.lock(f"spotrun:admit:{user_id}")
+            if limits is not None:
+                running, queued = await _active_of(tx, user_id)
+                if running + queued >= limits.active:
+                    raise UserLimitReached(running, queued, limits.max_running, limits.max_queued)
+            # Built under the lock: created_at order is admission order (the queue's FIFO order).
             job = Job(
                 id=new_id(),
                 command=command,
@@ -323,82 +347,40 @@ class JobStore:
                 interaction_id=interaction_id,
                 interaction_token=interaction_token,
                 token_expires_at=token_expires_at,
-                files=list(files),
+                files=files,
             )
-            db = self._db
-            row = (
-                job.id,
-                command,
-                json.dumps(args),
-                user_id,
-                guild_id,
-                channel_id,
-                frontend,
-                origin_message_id,
-                job.state.value,
-                job.created_at,
-                interaction_id,
-                interaction_token,
-                token_expires_at,
+            await tx.execute(
+                _INSERT_JOB,
+                (
+                    job.id, command, json.dumps(args), user_id, guild_id, channel_id, frontend,
+                    origin_message_id, job.state.value, job.created_at, interaction_id,
+                    interaction_token, token_expires_at, agent,
+                ),
+            )  # fmt: skip
+            await tx.executemany(
+                _INSERT_FILE, [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(files)]
             )
-            # The transaction keeps the job and its files together; the admission itself is the
-            # one INSERT … SELECT … WHERE: counting and inserting in a single statement is atomic
-            # against every writer, other processes sharing the file included (SQLite takes the
-            # write lock before that statement reads).
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                if limits is None:
-                    cur = await db.execute(_INSERT_JOB, row)
-                else:
-                    cur = await db.execute(_INSERT_JOB_UNDER_LIMIT, (*row, user_id, limits.active))
-                admitted = cur.rowcount == 1
-                if admitted:
-                    await db.executemany(
-                        _INSERT_FILE,
-                        [(job.id, i, f.name, f.content_type, f.data) for i, f in enumerate(job.files)],
-                    )
-            except BaseException:
-                # Not a ROLLBACK: other coroutines' statements on this connection may have run
-                # inside this transaction, and their writes must stay. Undo only our own.
-                await asyncio.shield(self._undo_create(job.id))
-                raise
-            await db.commit()
-            if not admitted:
-                assert limits is not None
-                running, queued = await self._active_of(db, user_id)
-                raise UserLimitReached(running, queued, limits.max_running, limits.max_queued)
         return job
 
-    async def _undo_create(self, job_id: str) -> None:
-        await self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))  # files cascade
-        await self._db.commit()
-
-    @staticmethod
-    async def _active_of(db: aiosqlite.Connection, user_id: str) -> tuple[int, int]:
-        """(running, queued) jobs of a user, across every process that shares this store."""
-        async with db.execute(
-            "SELECT state, COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('running', 'queued') "
-            "GROUP BY state",
-            (user_id,),
-        ) as cur:
-            counts = {str(r[0]): int(r[1]) async for r in cur}
-        return counts.get("running", 0), counts.get("queued", 0)
-
     async def get(self, job_id: str, *, with_files: bool = False) -> Job | None:
-        async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if row is None:
             return None
         job = _job(row)
         if with_files:
-            async with self._db.execute(
+            rows = await self._db.fetch(
                 "SELECT name, content_type, data FROM job_files WHERE job_id = ? ORDER BY idx", (job_id,)
-            ) as cur:
-                job.files = [InputFile(name=r[0], content_type=r[1], data=r[2]) async for r in cur]
+            )
+            job.files = [InputFile(name=r[0], content_type=r[1], data=bytes(r[2])) for r in rows]
         return job
 
-    async def transition(self, job_id: str, state: JobState, **fields: Any) -> Job:
-        """Move a job to `state`, checking the transition, and set extra columns atomically."""
+    async def transition(
+        self, job_id: str, state: JobState, *, owner: str | None = None, **fields: Any
+    ) -> Job:
+        """Move a job to `state`, checking the transition, and set extra columns atomically.
+
+        With `owner`, a running job moves only while that process still holds its lease: a holder
+        whose lease lapsed (and whose job another process took over) cannot finish it twice."""
         job = await self.get(job_id)
         if job is None:
             raise KeyError(job_id)
@@ -408,51 +390,314 @@ class JobStore:
         if state is JobState.RUNNING:
             fields.setdefault("started_at", now)
             fields["attempt"] = job.attempt + 1
+        if state.finished or state is JobState.QUEUED:
+            fields.update(lease_owner=None, lease_expires_at=None)
         if state.finished:
             fields.setdefault("finished_at", now)
         cols = {"state": state.value, **fields}
         sets = ", ".join(f"{c} = ?" for c in cols)
+        where, params = "id = ? AND state = ?", [job_id, job.state.value]
+        if owner is not None and job.state is JobState.RUNNING:
+            where, params = where + " AND lease_owner = ?", [*params, owner]
         # The WHERE on the old state makes a concurrent transition lose instead of overwrite.
-        cur = await self._db.execute(
-            f"UPDATE jobs SET {sets} WHERE id = ? AND state = ?",  # noqa: S608 - column names are ours
-            (*cols.values(), job_id, job.state.value),
-        )
-        await self._db.commit()
-        if cur.rowcount != 1:
-            raise InvalidTransition(f"job {job_id} changed state concurrently")
-        updated = await self.get(job_id)
-        assert updated is not None
-        return updated
+        update = f"UPDATE jobs SET {sets} WHERE {where} RETURNING *"  # noqa: S608 - column names are ours
+        if state is JobState.CANCELLED:
+            async with self._db.transaction() as tx:
+                row = await tx.fetchone(update, (*cols.values(), *params))
+                if row is not None:
+                    # Nobody will post a cancelled job: its inputs are not needed any more.
+                    await tx.execute("DELETE FROM job_files WHERE job_id = ?", (job_id,))
+        else:
+            row = await self._db.fetchone(update, (*cols.values(), *params))
+        if row is None:
+            raise InvalidTransition(f"job {job_id} changed state (or holder) concurrently")
+        return _job(row)
 
     async def update(self, job_id: str, **fields: Any) -> None:
-        """Set bookkeeping columns (status message id, posted_at, cost) without a state change."""
+        """Set bookkeeping columns (status message id, cost) without a state change."""
         sets = ", ".join(f"{c} = ?" for c in fields)
         await self._db.execute(
             f"UPDATE jobs SET {sets} WHERE id = ?",  # noqa: S608 - column names are ours
             (*fields.values(), job_id),
         )
-        await self._db.commit()
 
     async def user_jobs(self, user_id: str, limit: int = 10) -> list[Job]:
-        async with self._db.execute(
+        rows = await self._db.fetch(
             "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC LIMIT ?", (user_id, limit)
-        ) as cur:
-            return [_job(r) async for r in cur]
+        )
+        return [_job(r) for r in rows]
 
     async def jobs_in(self, *states: JobState) -> list[Job]:
         marks = ", ".join("?" for _ in states)
-        async with self._db.execute(
+        rows = await self._db.fetch(
             f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY created_at",  # noqa: S608
             [s.value for s in states],
-        ) as cur:
-            return [_job(r) async for r in cur]
+        )
+        return [_job(r) for r in rows]
 
-    async def unposted(self) -> list[Job]:
-        """Finished jobs whose result never reached the user (the next issue posts them on start)."""
-        async with self._db.execute(
-            "SELECT * FROM jobs WHERE state IN ('succeeded', 'failed') AND posted_at IS NULL"
-        ) as cur:
-            return [_job(r) async for r in cur]
+    async def unposted(self, finished_before: float | None = None) -> list[Job]:
+        """Finished jobs whose result never reached the user and whose delivery nobody holds now."""
+        now = time.time()
+        rows = await self._db.fetch(
+            # posted_at IS NULL matches the partial index jobs_unposted: never a scan of history.
+            "SELECT * FROM jobs WHERE posted_at IS NULL AND state IN ('succeeded', 'failed')"
+            " AND finished_at <= ? AND (post_expires_at IS NULL OR post_expires_at < ?)"
+            " ORDER BY finished_at",
+            (now if finished_before is None else finished_before, now),
+        )
+        return [_job(r) for r in rows]
+
+    # ------------------------------------------------------------- leases (any process runs any job)
+
+    async def claim(
+        self,
+        *,
+        lease_s: float,
+        frontends: Collection[str],
+        agent_of: Callable[[str], str],
+        agent_limits: dict[str, int],
+        max_running_per_user: int,
+    ) -> Job | None:
+        """Take the next job this process may run, or None: a running job whose holder's lease
+        lapsed first (taken over, same id: the agent call's idempotency key), else the next queued
+        job in fair order that its agent's `max_concurrency` and its user's running slots allow,
+        counted over every process's live leases. One claim at a time per database (an advisory
+        lock on PostgreSQL, the write lock on SQLite): the counts and the claim cannot interleave."""
+        marks = ", ".join("?" for _ in frontends)
+        async with self._db.transaction() as tx:
+            await tx.lock("spotrun:claim")
+            now = time.time()
+            live = await tx.fetch(
+                "SELECT id, user_id, command, agent FROM jobs WHERE state = 'running'"
+                " AND lease_expires_at >= ?",
+                (now,),
+            )
+            running = [Ticket(r[0], r[1], r[3] or agent_of(r[2])) for r in live]
+            per_agent = Counter(t.agent for t in running)
+            lapsed = await tx.fetch(
+                "SELECT id, command, agent FROM jobs WHERE state = 'running'"  # noqa: S608 - placeholders
+                f" AND (lease_expires_at IS NULL OR lease_expires_at < ?) AND frontend IN ({marks})"
+                " ORDER BY started_at",
+                (now, *frontends),
+            )
+            for r in lapsed:
+                agent = r[2] or agent_of(r[1])
+                if per_agent[agent] < agent_limits.get(agent, 1):
+                    return await self._take(tx, r[0], "running", now, lease_s)
+            # Only the head of each user's FIFO can start (a user never overtakes their own older
+            # job): one row per waiting user, not the whole queue.
+            heads = await tx.fetch(_QUEUED.format(frontends=marks) + _HEADS_ONLY + _OLDEST_FIRST, frontends)
+            queue = fair_queue(
+                heads, await _served(tx, heads), running, agent_of, agent_limits, max_running_per_user
+            )
+            ticket = queue.next_ready()
+            if ticket is None:
+                return None
+            return await self._take(tx, ticket.job_id, "queued", now, lease_s)
+
+    async def _take(self, tx: Conn, job_id: str, state: str, now: float, lease_s: float) -> Job:
+        row = await tx.fetchone(
+            "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?,"
+            " attempt = attempt + 1 WHERE id = ? AND state = ? RETURNING *",
+            (self.owner, now + lease_s, now, job_id, state),
+        )
+        assert row is not None  # under the claim lock nobody else moved it
+        return _job(row)
+
+    async def renew(self, lease_s: float, job_ids: Collection[str]) -> dict[str, str | None]:
+        """Extend this process's leases on `job_ids` (the jobs it is running: a lease whose task
+        died with an error lapses and the job is taken over); returns {job id: who asked to cancel
+        it, or None} for the jobs still held — one missing was finished, or taken over."""
+        if not job_ids:
+            return {}
+        marks = ", ".join("?" for _ in job_ids)
+        rows = await self._db.fetch(
+            "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'"  # noqa: S608
+            f" AND id IN ({marks}) RETURNING id, cancel_requested_by",
+            (time.time() + lease_s, self.owner, *job_ids),
+        )
+        return {str(r[0]): r[1] for r in rows}
+
+    async def taken_over(self, job_ids: Collection[str]) -> list[str]:
+        """Of these jobs, those unfinished and not held by this process (another one took them)."""
+        if not job_ids:
+            return []
+        marks = ", ".join("?" for _ in job_ids)
+        rows = await self._db.fetch(
+            f"SELECT id FROM jobs WHERE id IN ({marks}) AND state IN ('queued', 'running')"  # noqa: S608
+            " AND lease_owner IS DISTINCT FROM ?",
+            (*job_ids, self.owner),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def release(self, job_ids: Collection[str] = ()) -> int:
+        """Hand running jobs and unfinished posts back (shutdown): another process resumes them at once."""
+        marks = ", ".join("?" for _ in job_ids)
+        only = f" AND id IN ({marks})" if job_ids else ""
+        await self._db.execute(
+            "UPDATE jobs SET post_expires_at = NULL WHERE post_owner = ? AND posted_at IS NULL", (self.owner,)
+        )
+        return await self._db.execute(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL"  # noqa: S608
+            f" WHERE lease_owner = ? AND state = 'running'{only}",
+            (self.owner, *job_ids),
+        )
+
+    async def expire_leases(self) -> int:
+        """Single-process store (SQLite), at start: every lease left is a dead process's; end them now."""
+        await self._db.execute("UPDATE jobs SET post_expires_at = NULL WHERE posted_at IS NULL")
+        return await self._db.execute("UPDATE jobs SET lease_expires_at = 0 WHERE state = 'running'")
+
+    async def request_cancel(self, job_id: str, by: str) -> bool:
+        """Ask the holder of a running job to cancel it (it sees the request on its next renewal)."""
+        return (
+            await self._db.execute(
+                "UPDATE jobs SET cancel_requested_by = ? WHERE id = ? AND state = 'running'", (by, job_id)
+            )
+            == 1
+        )
+
+    async def queue_order(
+        self,
+        *,
+        frontends: Collection[str],
+        agent_of: Callable[[str], str],
+        agent_limits: dict[str, int],
+        max_running_per_user: int,
+    ) -> FairQueue:
+        """The queue as every process sees it (for positions): the same fair order claims follow."""
+        marks = ", ".join("?" for _ in frontends)
+        now = time.time()
+        live = await self._db.fetch(
+            "SELECT id, user_id, command, agent FROM jobs WHERE state = 'running' AND lease_expires_at >= ?",
+            (now,),
+        )
+        running = [Ticket(r[0], r[1], r[3] or agent_of(r[2])) for r in live]
+        rows = await self._db.fetch(_QUEUED.format(frontends=marks) + _OLDEST_FIRST, tuple(frontends))
+        served = await _served(self._db, rows)
+        return fair_queue(rows, served, running, agent_of, agent_limits, max_running_per_user)
+
+    # ------------------------------------------------------------------- outbox (post once)
+
+    async def claim_post(self, job_id: str, hold_s: float) -> bool:
+        """Claim the delivery of a job's result: True for exactly one process until it posts or
+        its claim lapses (then another may post again: the job-derived nonce dedups at Discord)."""
+        now = time.time()
+        return (
+            await self._db.execute(
+                "UPDATE jobs SET post_owner = ?, post_expires_at = ? WHERE id = ? AND posted_at IS NULL"
+                " AND (post_expires_at IS NULL OR post_expires_at < ? OR post_owner = ?)",
+                (self.owner, now + hold_s, job_id, now, self.owner),
+            )
+            == 1
+        )
+
+    async def posted(self, job_id: str, message_id: str | None) -> None:
+        """Record the post and its message id in one transaction, and drop the job's inputs."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET posted_at = ?, result_message_id = ?, post_expires_at = NULL"
+                " WHERE id = ? AND posted_at IS NULL",
+                (time.time(), message_id, job_id),
+            )
+            await tx.execute("DELETE FROM job_files WHERE job_id = ?", (job_id,))
+
+    async def release_post(self, job_id: str) -> None:
+        await self._db.execute(
+            "UPDATE jobs SET post_expires_at = NULL WHERE id = ? AND post_owner = ? AND posted_at IS NULL",
+            (job_id, self.owner),
+        )
+
+    async def purge_inputs(self, finished_before: float) -> int:
+        """Retention: inputs of jobs finished long ago (posted or not) are dropped."""
+        # Driven by job_files (only jobs in flight, small), not by the whole job history.
+        return await self._db.execute(
+            "DELETE FROM job_files WHERE (SELECT j.finished_at FROM jobs j WHERE j.id = job_files.job_id"
+            " AND j.state IN ('succeeded', 'failed', 'cancelled')) < ?",
+            (finished_before,),
+        )
+
+    async def input_bytes(self) -> int:
+        row = await self._db.fetchone("SELECT COALESCE(SUM(LENGTH(data)), 0) FROM job_files")
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ run-once duties
+
+    async def hold_duty(self, name: str, ttl_s: float) -> bool:
+        """Take or keep the duty `name` (monitor scheduler, retention…): True for exactly one live
+        process; it moves to another once the holder stops renewing for `ttl_s`."""
+        now = time.time()
+        return (
+            await self._db.execute(
+                "INSERT INTO duties (name, owner, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at"
+                " WHERE duties.owner = excluded.owner OR duties.expires_at < ?",
+                (name, self.owner, now + ttl_s, now),
+            )
+            == 1
+        )
+
+    async def drop_duties(self) -> None:
+        await self._db.execute("DELETE FROM duties WHERE owner = ?", (self.owner,))
+
+    # ---------------------------------------------------------------- ledger (bot.ledger)
+
+    async def record_billing(self, job_id: str, agent: str, cpu: float) -> None:
+        """agent and billed_s belong to the ledger; billed_s is exact: vcpu_s = billed_s × cpu."""
+        await self._db.execute(
+            "UPDATE jobs SET agent = ?, billed_s = ROUND(CAST(vcpu_s / ? AS NUMERIC), 3) WHERE id = ?",
+            (agent, cpu, job_id),
+        )
+
+    async def read(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """A read-only query in SQLite spelling with :named parameters (the ledger's month reports,
+        whose text is in bot.ledger; operators' and tests' checks)."""
+        params = params or {}
+        return await self._db.fetch(sql, params)
+
+    async def spent(self, guild_id: str, user_id: str | None, start: float, end: float) -> float:
+        sql = "SELECT SUM(total_usd) FROM jobs WHERE guild_id = ? AND finished_at >= ? AND finished_at < ?"
+        params: tuple[Any, ...] = (guild_id, start, end)
+        if user_id is not None:
+            sql, params = sql + " AND user_id = ?", (*params, user_id)
+        row = await self._db.fetchone(sql, params)
+        return float(row[0] or 0.0) if row else 0.0
+
+    async def set_budget(self, guild_id: str, user_id: str | None, amount_usd: float, by: str) -> None:
+        await self._db.execute(
+            """INSERT INTO budgets (guild_id, user_id, amount_usd, set_by, set_at, warned_month)
+               VALUES (?, ?, ?, ?, ?, NULL)
+               ON CONFLICT (guild_id, user_id) DO UPDATE SET amount_usd = excluded.amount_usd,
+                   set_by = excluded.set_by, set_at = excluded.set_at, warned_month = NULL""",
+            (guild_id, user_id or "", amount_usd, by, time.time()),
+        )
+
+    async def lift_budget(self, guild_id: str, user_id: str | None) -> bool:
+        return (
+            await self._db.execute(
+                "DELETE FROM budgets WHERE guild_id = ? AND user_id = ?", (guild_id, user_id or "")
+            )
+            == 1
+        )
+
+    async def budgets(self, guild_id: str) -> list[tuple[str, float, str | None]]:
+        """(user id or '' for the guild, amount, month last warned) of a guild's budgets."""
+        rows = await self._db.fetch(
+            "SELECT user_id, amount_usd, warned_month FROM budgets WHERE guild_id = ? ORDER BY user_id",
+            (guild_id,),
+        )
+        return [(str(r[0]), float(r[1]), r[2]) for r in rows]
+
+    async def claim_budget_warning(self, guild_id: str, user_id: str | None, month: str) -> bool:
+        """Claim this month's warning for a budget: True for exactly one caller, in any process."""
+        return (
+            await self._db.execute(
+                "UPDATE budgets SET warned_month = ? WHERE guild_id = ? AND user_id = ?"
+                " AND warned_month IS DISTINCT FROM ?",
+                (month, guild_id, user_id or "", month),
+            )
+            == 1
+        )
 
     # --------------------------------------------------------------------- monitors
 
@@ -469,62 +714,27 @@ class JobStore:
         selector: str | None = None,
         ignore_json: str | None = None,
     ) -> Monitor:
-        """Store a monitor unless a cap or a duplicate forbids it, in ONE statement: the counts and
-        the insert see the same snapshot under SQLite's write lock, so two concurrent commands
-        (or processes) cannot both pass a cap. Raises MonitorRefused naming the reason."""
+        """Store a monitor unless a cap or a duplicate forbids it: counts and insert in one
+        transaction under one lock, so two concurrent commands (or processes) cannot both pass a
+        cap. Raises MonitorRefused naming the reason."""
         now = time.time()
         mon = Monitor(
             new_id("m"), url, interval_s, user_id, guild_id, channel_id, now, now,
             interval_text=interval_text, selector=selector, ignore_json=ignore_json,
         )  # fmt: skip
-        cur = await self._db.execute(
-            """INSERT INTO monitors (id, url, interval_s, user_id, guild_id, channel_id, created_at,
-                   next_check_at, interval_text, selector, ignore_json)
-               SELECT :id, :url, :interval_s, :user, :guild, :channel, :now, :now, :interval_text,
-                      :selector, :ignore_json
-               WHERE (SELECT COUNT(*) FROM monitors WHERE user_id = :user) < :per_user
-                 AND CASE WHEN :guild IS NULL
-                     THEN (SELECT COUNT(*) FROM monitors WHERE guild_id IS NULL AND channel_id = :channel)
-                          < :per_dm
-                     ELSE (SELECT COUNT(*) FROM monitors WHERE guild_id = :guild) < :per_guild END
-                 AND NOT EXISTS (SELECT 1 FROM monitors WHERE channel_id = :channel AND url = :url
-                                 AND COALESCE(selector, '') = COALESCE(:selector, ''))""",
-            {
-                "id": mon.id, "url": url, "interval_s": interval_s, "user": user_id, "guild": guild_id,
-                "channel": channel_id, "now": now, "interval_text": interval_text, "selector": selector,
-                "ignore_json": ignore_json, "per_user": caps.per_user, "per_dm": caps.per_dm,
-                "per_guild": caps.per_guild,
-            },
-        )  # fmt: skip
-        await self._db.commit()
-        if cur.rowcount == 1:
-            return mon
-        raise await self._refusal(url, user_id, guild_id, channel_id, selector, caps)
-
-    async def _refusal(
-        self, url: str, user_id: str, guild_id: str | None, channel_id: str, selector: str | None,
-        caps: MonitorCaps,
-    ) -> MonitorRefused:  # fmt: skip
-        """Why add_monitor's insert stored nothing (read after the fact: only for the message)."""
-        async with self._db.execute(
-            "SELECT * FROM monitors WHERE channel_id = ? AND url = ? AND COALESCE(selector, '') = ?",
-            (channel_id, url, selector or ""),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is not None:
-            return MonitorRefused("duplicate", 0, _monitor(row))
-        if guild_id is None:
-            scope = await self._count("guild_id IS NULL AND channel_id = ?", channel_id)
-            if scope >= caps.per_dm:
-                return MonitorRefused("dm", caps.per_dm)
-        elif await self._count("guild_id = ?", guild_id) >= caps.per_guild:
-            return MonitorRefused("guild", caps.per_guild)
-        return MonitorRefused("user", caps.per_user)
-
-    async def _count(self, where: str, *params: Any) -> int:
-        async with self._db.execute(f"SELECT COUNT(*) FROM monitors WHERE {where}", params) as cur:  # noqa: S608
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        async with self._db.transaction() as tx:
+            await tx.lock("spotrun:monitors")
+            refusal = await _refusal(tx, url, user_id, guild_id, channel_id, selector, caps)
+            if refusal is not None:
+                raise refusal
+            await tx.execute(
+                """INSERT INTO monitors (id, url, interval_s, user_id, guild_id, channel_id, created_at,
+                       next_check_at, interval_text, selector, ignore_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (mon.id, url, interval_s, user_id, guild_id, channel_id, now, now, interval_text, selector,
+                 ignore_json),
+            )  # fmt: skip
+        return mon
 
     async def monitors(self, guild_id: str | None = None, *, channel_id: str | None = None) -> list[Monitor]:
         """A server's monitors; with `channel_id` and no guild, the monitors of that DM channel;
@@ -534,25 +744,22 @@ class JobStore:
             sql, params = sql + " WHERE guild_id = ?", (guild_id,)
         elif channel_id is not None:
             sql, params = sql + " WHERE guild_id IS NULL AND channel_id = ?", (channel_id,)
-        async with self._db.execute(sql + " ORDER BY created_at", params) as cur:
-            return [_monitor(r) async for r in cur]
+        return [_monitor(r) for r in await self._db.fetch(sql + " ORDER BY created_at", params)]
 
     async def get_monitor(self, monitor_id: str) -> Monitor | None:
-        async with self._db.execute("SELECT * FROM monitors WHERE id = ?", (monitor_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM monitors WHERE id = ?", (monitor_id,))
         return _monitor(row) if row else None
 
     async def monitor_for_job(self, job_id: str) -> Monitor | None:
         """The monitor whose check `job_id` is (None once the check was handled, or if stale)."""
-        async with self._db.execute("SELECT * FROM monitors WHERE job_id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT * FROM monitors WHERE job_id = ?", (job_id,))
         return _monitor(row) if row else None
 
     async def due_monitors(self, now: float) -> list[Monitor]:
-        async with self._db.execute(
+        rows = await self._db.fetch(
             "SELECT * FROM monitors WHERE next_check_at <= ? ORDER BY next_check_at", (now,)
-        ) as cur:
-            return [_monitor(r) async for r in cur]
+        )
+        return [_monitor(r) for r in rows]
 
     async def update_monitor(self, monitor_id: str, **fields: Any) -> None:
         sets = ", ".join(f"{c} = ?" for c in fields)
@@ -560,41 +767,112 @@ class JobStore:
             f"UPDATE monitors SET {sets} WHERE id = ?",  # noqa: S608 - column names are ours
             (*fields.values(), monitor_id),
         )
-        await self._db.commit()
 
     async def finish_monitor_check(self, monitor_id: str, job_id: str, **fields: Any) -> bool:
         """Record a check's outcome only if `job_id` is still the monitor's pending check: a late or
         replayed outcome (after a restart) of an older check changes nothing. True if recorded."""
         sets = ", ".join(f"{c} = ?" for c in {**fields, "job_id": None})
-        cur = await self._db.execute(
+        changed = await self._db.execute(
             f"UPDATE monitors SET {sets} WHERE id = ? AND job_id = ?",  # noqa: S608 - column names are ours
             (*fields.values(), None, monitor_id, job_id),
         )
-        await self._db.commit()
-        return cur.rowcount == 1
+        return changed == 1
 
     async def remove_monitor(self, monitor_id: str) -> bool:
-        cur = await self._db.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
-        await self._db.commit()
-        return cur.rowcount == 1
+        return await self._db.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,)) == 1
+
+
+async def _active_of(db: Conn, user_id: str) -> tuple[int, int]:
+    """(running, queued) jobs of a user, across every process that shares this store."""
+    rows = await db.fetch(
+        "SELECT state, COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('running', 'queued')"
+        " GROUP BY state",
+        (user_id,),
+    )
+    counts = {str(r[0]): int(r[1]) for r in rows}
+    return counts.get("running", 0), counts.get("queued", 0)
+
+
+async def _refusal(
+    db: Conn, url: str, user_id: str, guild_id: str | None, channel_id: str, selector: str | None,
+    caps: MonitorCaps,
+) -> MonitorRefused | None:  # fmt: skip
+    """Why a new monitor may not be stored, or None if it may."""
+    row = await db.fetchone(
+        "SELECT * FROM monitors WHERE channel_id = ? AND url = ? AND COALESCE(selector, '') = ?",
+        (channel_id, url, selector or ""),
+    )
+    if row is not None:
+        return MonitorRefused("duplicate", 0, _monitor(row))
+    if guild_id is None:
+        if await _count(db, "guild_id IS NULL AND channel_id = ?", channel_id) >= caps.per_dm:
+            return MonitorRefused("dm", caps.per_dm)
+    elif await _count(db, "guild_id = ?", guild_id) >= caps.per_guild:
+        return MonitorRefused("guild", caps.per_guild)
+    if await _count(db, "user_id = ?", user_id) >= caps.per_user:
+        return MonitorRefused("user", caps.per_user)
+    return None
+
+
+async def _count(db: Conn, where: str, *params: Any) -> int:
+    row = await db.fetchone(f"SELECT COUNT(*) FROM monitors WHERE {where}", params)  # noqa: S608
+    return int(row[0]) if row else 0
+
+
+async def _served(db: Conn, rows: list[Any]) -> dict[str, float]:
+    """When each of these rows' users last had a job started (their place in the rotation)."""
+    users = sorted({str(r[1]) for r in rows})
+    if not users:
+        return {}
+    marks = ", ".join("?" for _ in users)
+    found = await db.fetch(
+        f"SELECT user_id, MAX(started_at) FROM jobs WHERE user_id IN ({marks})"  # noqa: S608
+        " AND started_at IS NOT NULL GROUP BY user_id",
+        users,
+    )
+    return {str(r[0]): float(r[1]) for r in found}
+
+
+def fair_queue(
+    queued: Iterable[Any],
+    served: dict[str, float],
+    running: Iterable[Ticket],
+    agent_of: Callable[[str], str],
+    agent_limits: dict[str, int],
+    max_running_per_user: int,
+) -> FairQueue:
+    """A FairQueue rebuilt from the store (rows of _QUEUED, oldest first): users take turns in the
+    order of their last start (or, if later, when their oldest queued job arrived) — the rotation
+    the in-memory queue keeps, derived from columns every process sees."""
+    rows = list(queued)
+    turn: dict[str, float] = {}
+    for r in rows:  # rows are oldest first: the first row of a user is the head of their FIFO
+        turn.setdefault(r[1], max(served.get(r[1], 0.0), r[4]))
+    queue = FairQueue(agent_limits, max_running_per_user, max_queued_per_user=0)
+    for t in running:
+        queue.mark_running(t)
+    for r in sorted(rows, key=lambda r: (turn[r[1]], r[1], r[4], r[0])):
+        queue.add(Ticket(r[0], r[1], r[3] or agent_of(r[2])))
+    return queue
 
 
 _JOB_COLUMNS = """id, command, args_json, user_id, guild_id, channel_id, frontend, origin_message_id, state,
-    created_at, interaction_id, interaction_token, token_expires_at"""
-_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+    created_at, interaction_id, interaction_token, token_expires_at, agent"""
+_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _INSERT_FILE = "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)"
-# Admission: insert only while the user's queued + running jobs are under the limit. Atomic in
-# SQLite (one writer at a time); PostgreSQL needs a per-user advisory lock before it.
-_INSERT_JOB_UNDER_LIMIT = f"""INSERT INTO jobs ({_JOB_COLUMNS})
-    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-    WHERE (SELECT COUNT(*) FROM jobs WHERE user_id = ? AND state IN ('queued', 'running')) < ?"""  # noqa: S608
+# Queued jobs, oldest first; `{frontends}` is filled with placeholders.
+_QUEUED = """SELECT q.id, q.user_id, q.command, q.agent, q.created_at FROM jobs q
+    WHERE q.state = 'queued' AND q.frontend IN ({frontends})"""
+_HEADS_ONLY = """ AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.state = 'queued' AND o.user_id = q.user_id
+    AND (o.created_at < q.created_at OR (o.created_at = q.created_at AND o.id < q.id)))"""
+_OLDEST_FIRST = " ORDER BY q.created_at, q.id"
 
 
-def _monitor(row: aiosqlite.Row) -> Monitor:
+def _monitor(row: Any) -> Monitor:
     return Monitor(**dict(row))
 
 
-def _job(row: aiosqlite.Row) -> Job:
+def _job(row: Any) -> Job:
     d = dict(row)
     return Job(
         id=d["id"],
@@ -620,4 +898,8 @@ def _job(row: aiosqlite.Row) -> Job:
         result_message_id=d["result_message_id"],
         attempt=d["attempt"],
         total_usd=d["total_usd"],
+        agent=d["agent"],
+        lease_owner=d["lease_owner"],
+        lease_expires_at=d["lease_expires_at"],
+        cancel_requested_by=d["cancel_requested_by"],
     )

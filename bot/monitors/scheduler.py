@@ -70,7 +70,11 @@ class MonitorScheduler:
         await ready()
         while True:
             try:
-                await self.tick(time.time())
+                # Run once per deployment: the process holding the duty ticks; if it dies, its
+                # hold lapses after three ticks and another process's next tick takes it.
+                ttl_s = 3 * self.settings.monitor_tick_s + 5
+                if await self.store.hold_duty("monitor-scheduler", ttl_s=ttl_s):
+                    await self.tick(time.time())
             except Exception:
                 # Whatever went wrong (the store, a bug), the schedule is in the store: log it and
                 # try again next tick rather than let monitoring stop silently.

@@ -81,6 +81,13 @@ class BotProcess:
         before = self.emu.identify_count
         self.spawn()
         assert self.proc is not None
+        if self.env.get("SPOTRUN_GATEWAY") == "false":  # a worker: no gateway session to wait for
+            deadline = time.monotonic() + 30
+            while not any(e.get("message") == "bot started" for e in self.events(self.starts)):
+                assert self.proc.poll() is None, self.logs(self.starts)
+                assert time.monotonic() < deadline, "the worker did not start within 30 s"
+                await asyncio.sleep(0.05)
+            return
         if wait_ready:
             deadline = time.monotonic() + 30
             while self.emu.identify_count == before or self.emu.sessions == 0:
@@ -127,6 +134,14 @@ class BotProcess:
         return out
 
     def jobs(self) -> dict[str, tuple[str, float | None]]:
-        """id -> (state, posted_at), read the way an operator would, with sqlite3."""
+        """id -> (state, posted_at), read the way an operator would, with sqlite3 or psql."""
+        url = self.env["SPOTRUN_DATABASE_URL"]
+        if url.startswith("postgres"):
+            out = subprocess.run(
+                ["psql", url, "-AtF|", "-c", "SELECT id, state, posted_at FROM jobs"],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            rows = [line.split("|") for line in out.splitlines() if line]
+            return {r[0]: (r[1], float(r[2]) if r[2] else None) for r in rows}
         with sqlite3.connect(self.db) as db:
             return {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, state, posted_at FROM jobs")}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -62,12 +61,18 @@ def emu() -> Iterator[DiscordEmulator]:
         yield emulator
 
 
-@pytest.fixture
-def bot(tmp_path: Path, emu: DiscordEmulator, scraper: str) -> Iterator[BotProcess]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bot(
+    request: pytest.FixtureRequest, tmp_path: Path, emu: DiscordEmulator, scraper: str
+) -> Iterator[BotProcess]:
+    database = {}
+    if request.param == "postgresql":
+        database["SPOTRUN_DATABASE_URL"] = request.getfixturevalue("postgres").new_database()
     proc = BotProcess(
         tmp_path,
         emu,
         registry(tmp_path, scraper, 1),
+        **database,
         SPOTRUN_MAX_RUNNING_PER_USER=str(MAX_RUNNING),
         SPOTRUN_MAX_QUEUED_PER_USER=str(MAX_QUEUED),
         SPOTRUN_DRAIN_BUDGET_S="0.5",
@@ -164,8 +169,7 @@ async def test_a_refused_burst_is_never_stored_listed_counted_run_or_posted(
     assert listed == set(job_of.values())
     queued, running = await status_counts(emu)
     assert (queued, running) == (MAX_QUEUED, MAX_RUNNING)
-    with sqlite3.connect(bot.db) as db:
-        assert db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == len(accepted)
+    assert len(bot.jobs()) == len(accepted)
 
     # A restart (as on Spot) resumes what was accepted, and nothing else.
     await bot.sigterm()

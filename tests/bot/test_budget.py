@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -15,17 +14,15 @@ from tests.bot.test_ledger import add, ts
 
 
 @pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
-    store = await JobStore.open(tmp_path / "budget.db")
+async def ledger(store_url: str) -> AsyncIterator[Ledger]:
+    store = await JobStore.open(store_url)
     yield Ledger(store, CostSettings())
     await store.close()
 
 
 async def spend(ledger: Ledger, when: float, usd: float, user: str = "u1", guild: str = "g1") -> None:
-    store = JobStore(ledger.db)
-    job = await add(store, when, v=0, g=0, r=0, guild=guild, user=user)
-    await ledger.db.execute("UPDATE jobs SET total_usd = ? WHERE id = ?", (usd, job))
-    await ledger.db.commit()
+    job = await add(ledger.store, when, v=0, g=0, r=0, guild=guild, user=user)
+    await ledger.store.update(job, total_usd=usd)
 
 
 async def test_warns_once_at_80_percent_then_refuses_at_100_until_next_month(ledger: Ledger) -> None:

@@ -37,18 +37,16 @@ async def tts(emu: DiscordEmulator, text: str) -> None:
 
 
 async def spent(running: Running) -> float:
-    async with running.core.store.db.execute("SELECT SUM(total_usd) FROM jobs") as cur:
-        row = await cur.fetchone()
-    return float(row[0] or 0) if row else 0.0
+    (row,) = await running.core.store.read("SELECT SUM(total_usd) FROM jobs")
+    return float(row[0] or 0)
 
 
 async def wait_jobs_finished(running: Running, n: int) -> None:
     for _ in range(200):
-        async with running.core.store.db.execute(
+        (row,) = await running.core.store.read(
             "SELECT COUNT(*) FROM jobs WHERE total_usd IS NOT NULL AND agent IS NOT NULL"
-        ) as cur:
-            row = await cur.fetchone()
-        if row and row[0] >= n:
+        )
+        if row[0] >= n:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{n} jobs never recorded their cost")
@@ -67,7 +65,7 @@ async def test_non_admins_are_refused_cost_and_budget(emu: DiscordEmulator, bot:
     msg = await emu.wait_for(lambda m: m.interaction_id == inter and REFUSED in m.content, timeout=10)
     assert msg.ephemeral and not msg.attachments
     assert sum(REFUSED in m.content for m in emu.messages()) == 4
-    assert await bot.core.store.db.execute_fetchall("SELECT * FROM budgets") == []
+    assert await bot.core.store.read("SELECT * FROM budgets") == []
 
 
 async def test_cost_report_and_csv_after_real_jobs(emu: DiscordEmulator, bot: Running) -> None:

@@ -185,9 +185,8 @@ async def test_cost_counts_one_job_in_the_singular(emu: DiscordEmulator, bot: Ru
     emu.user_says(ADMIN, "!tts hello")
     await emu.wait_for(lambda m: bool(m.attachments), timeout=30)
     for _ in range(100):  # the ledger records the cost just after the post
-        async with bot.core.store.db.execute("SELECT COUNT(*) FROM jobs WHERE total_usd IS NOT NULL") as cur:
-            if (await cur.fetchone())[0]:
-                break
+        if (await bot.core.store.read("SELECT COUNT(*) FROM jobs WHERE total_usd IS NOT NULL"))[0][0]:
+            break
         await asyncio.sleep(0.05)
     inter = emu.slash(ADMIN, "cost")
     msg = await emu.wait_for(lambda m: m.interaction_id == inter and bool(m.embeds), timeout=10)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -27,8 +26,8 @@ def ts(*args: int) -> float:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[JobStore]:
-    s = await JobStore.open(tmp_path / "ledger.db")
+async def store(store_url: str) -> AsyncIterator[JobStore]:
+    s = await JobStore.open(store_url)
     yield s
     await s.close()
 
@@ -48,12 +47,10 @@ async def add(
 ) -> str:
     job = await store.create_job(command=command, args={}, user_id=user, guild_id=guild, channel_id="c")
     total = v * PV + g * PG + r * PR + p
-    await store.db.execute(
-        "UPDATE jobs SET state = ?, finished_at = ?, vcpu_s = ?, gib_s = ?, requests = ?, provider_usd = ?,"
-        " total_usd = ? WHERE id = ?",
-        (state.value, finished_at, v, g, r, p, total, job.id),
-    )
-    await store.db.commit()
+    await store.update(
+        job.id, state=state.value, finished_at=finished_at, vcpu_s=v, gib_s=g, requests=r, provider_usd=p,
+        total_usd=total,
+    )  # fmt: skip
     return job.id
 
 
@@ -106,8 +103,7 @@ async def test_groups_projection_and_cost_per_1000_commands(store: JobStore) -> 
     failed = await add(
         store, ts(2026, 2, 5), v=0, g=0, r=0, command="scrape", guild="g2", state=JobState.FAILED
     )
-    await store.db.execute("UPDATE jobs SET total_usd = NULL WHERE id = ?", (failed,))
-    await store.db.commit()
+    await store.update(failed, total_usd=None)
     ledger = Ledger(store, CostSettings(), REGISTRY_)
     now = ts(2026, 2, 8)  # 7 of February's 28 days: a quarter of the month
 
@@ -152,10 +148,12 @@ async def test_failed_job_that_reached_the_agent_is_billed_and_counted(store: Jo
         job.id, JobState.FAILED, finished_at=1001.23, error_code="provider_not_configured"
     )
     await record_cost(store, failed, TTS, CostSettings())
-    async with store.db.execute(
-        "SELECT agent, billed_s, vcpu_s, gib_s, requests, total_usd FROM jobs WHERE id = ?", (job.id,)
-    ) as cur:
-        row = tuple(await cur.fetchone())  # type: ignore[arg-type]
+    billed = await store.get(job.id)
+    assert billed is not None
+    row = await store.read(
+        "SELECT agent, billed_s, vcpu_s, gib_s, requests, total_usd FROM jobs WHERE id = :id", {"id": job.id}
+    )
+    row = tuple(row[0])
     assert row[:5] == ("audio-video", 1.3, 1.3, 2.6, 1)
     assert row[5] == pytest.approx(1.3 * PV + 2.6 * PG + PR)
     assert counter() - before == pytest.approx(row[5])

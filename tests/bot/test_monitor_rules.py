@@ -115,10 +115,9 @@ def test_backoff_doubles_up_to_the_cap_but_never_below_the_interval() -> None:
     assert backoff_s(3600, 3, 600) == 3600
 
 
-async def test_caps_hold_across_two_connections_to_one_store(tmp_path: Path) -> None:
+async def test_caps_hold_across_two_connections_to_one_store(store_url: str) -> None:
     """Two processes sharing a store file: concurrent inserts still stop at the cap."""
-    path = tmp_path / "bot.db"
-    first, second = await JobStore.open(path), await JobStore.open(path)
+    first, second = await JobStore.open(store_url), await JobStore.open(store_url)
     caps = MonitorCaps(per_guild=4, per_dm=2, per_user=100)
     try:
 

@@ -81,7 +81,7 @@ async def test_readyz_follows_gateway_and_store_and_metrics_have_the_families(
             await db.execute("PRAGMA query_only = 1")
             status, body = await get(http, f"{base}/readyz")
             assert status == 503 and body["store"] is False and body["gateway"] is True
-            assert body["reasons"] == ["store: write failed"]
+            assert body["reasons"] == ["store: OperationalError: attempt to write a readonly database"]
             async with http.get(f"{base}/metrics") as resp:
                 assert "spotrun_ready 0.0" in await resp.text()
             await db.execute("PRAGMA query_only = 0")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,8 @@ from bot.jobs.store import MIGRATIONS, InvalidTransition, JobState, JobStore, Mo
 from spotrun.protocol import JOB_ID_PATTERN, AgentResult, Command, InputFile, Usage
 
 
-async def test_job_lifecycle_persists_across_reopen(tmp_path: Path) -> None:
-    db = tmp_path / "jobs.db"
+async def test_job_lifecycle_persists_across_reopen(store_url: str) -> None:
+    db = store_url
     store = await JobStore.open(db)
     csv = InputFile(name="a.csv", content_type="text/csv", data=b"x\n1\n")
     job = await store.create_job(
@@ -32,6 +31,9 @@ async def test_job_lifecycle_persists_across_reopen(tmp_path: Path) -> None:
     await store.transition(job.id, JobState.SUCCEEDED, result_json=result.model_dump_json(), total_usd=0.5)
     await store.update(job.id, posted_at=123.0, result_message_id="999", status_message_id="888")
     await store.close()
+    store = await JobStore.open(db)  # a second open (a second process) migrates nothing again
+    assert await store.schema_version() == len(MIGRATIONS)
+    await store.close()
 
     store = await JobStore.open(db)
     again = await store.get(job.id, with_files=True)
@@ -46,8 +48,8 @@ async def test_job_lifecycle_persists_across_reopen(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_invalid_transitions_are_refused(tmp_path: Path) -> None:
-    store = await JobStore.open(tmp_path / "j.db")
+async def test_invalid_transitions_are_refused(store_url: str) -> None:
+    store = await JobStore.open(store_url)
     job = await store.create_job(command="tts", args={"text": "hi"}, user_id="1")
     with pytest.raises(InvalidTransition):
         await store.transition(job.id, JobState.SUCCEEDED)  # never ran
@@ -57,8 +59,8 @@ async def test_invalid_transitions_are_refused(tmp_path: Path) -> None:
     await store.close()
 
 
-async def test_unfinished_and_unposted_jobs_are_found_for_resume(tmp_path: Path) -> None:
-    store = await JobStore.open(tmp_path / "j.db")
+async def test_unfinished_and_unposted_jobs_are_found_for_resume(store_url: str) -> None:
+    store = await JobStore.open(store_url)
     queued = await store.create_job(command="tts", args={"text": "a"}, user_id="1")
     running = await store.create_job(command="tts", args={"text": "b"}, user_id="1")
     await store.transition(running.id, JobState.RUNNING)
@@ -70,8 +72,8 @@ async def test_unfinished_and_unposted_jobs_are_found_for_resume(tmp_path: Path)
     await store.close()
 
 
-async def test_monitors_and_meta(tmp_path: Path) -> None:
-    store = await JobStore.open(tmp_path / "j.db")
+async def test_monitors_and_meta(store_url: str) -> None:
+    store = await JobStore.open(store_url)
     mon = await store.add_monitor(
         url="https://e.com",
         interval_s=60,

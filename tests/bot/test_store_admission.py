@@ -4,7 +4,6 @@ several stores (processes) share the database file."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -37,8 +36,8 @@ async def create(store: JobStore, user: str, limits: UserLimits | None = LIMITS)
     return job.id
 
 
-async def test_over_the_limit_nothing_is_stored(tmp_path: Path, open_store: Opener) -> None:
-    store = await open_store(tmp_path / "j.db")
+async def test_over_the_limit_nothing_is_stored(store_url: str, open_store: Opener) -> None:
+    store = await open_store(store_url)
     first = await create(store, "alice")
     await store.transition(first, JobState.RUNNING)
     for _ in range(2):
@@ -54,22 +53,25 @@ async def test_over_the_limit_nothing_is_stored(tmp_path: Path, open_store: Open
     assert len(await store.user_jobs("alice")) == 5
 
 
-@pytest.mark.parametrize("where", ["file", ":memory:"])
+@pytest.mark.parametrize("where", ["store", ":memory:"])
 async def test_a_concurrent_burst_admits_exactly_the_limit(
-    tmp_path: Path, open_store: Opener, where: str
+    store_url: str, open_store: Opener, where: str
 ) -> None:
-    store = await open_store(tmp_path / "j.db" if where == "file" else ":memory:")
+    store = await open_store(store_url if where == "store" else ":memory:")
     results = await asyncio.gather(*(create(store, "alice") for _ in range(12)), return_exceptions=True)
     assert sum(isinstance(r, str) for r in results) == 3
     assert all(isinstance(r, str | UserLimitReached) for r in results), results
     assert len(await store.user_jobs("alice")) == 3
 
 
-async def test_processes_sharing_the_file_admit_exactly_the_limit(tmp_path: Path, open_store: Opener) -> None:
+async def test_processes_sharing_the_store_admit_exactly_the_limit(
+    store_url: str, open_store: Opener
+) -> None:
     # Four stores: four connections on their own threads, which SQLite locks against each other
     # exactly as it locks four processes. Six users burst at once, each through all four: more
     # processes than the limit has places, so a count that is not part of the insert over-admits.
-    stores = [await open_store(tmp_path / "j.db") for _ in range(4)]
+    # On PostgreSQL: four pools, as four processes have.
+    stores = [await open_store(store_url) for _ in range(4)]
     busy = await stores[0].create_job(command="tts", args={"text": "x"}, user_id="carol")
 
     async def churn() -> None:  # other writes meanwhile
@@ -80,7 +82,7 @@ async def test_processes_sharing_the_file_admit_exactly_the_limit(tmp_path: Path
     burst = [create(stores[i % 4], user) for i in range(12) for user in users]
     *results, _ = await asyncio.gather(*burst, churn(), return_exceptions=True)
     assert all(isinstance(r, str | UserLimitReached) for r in results), results
-    with sqlite3.connect(tmp_path / "j.db") as db:
-        counts = dict(db.execute("SELECT user_id, COUNT(*) FROM jobs GROUP BY user_id").fetchall())
+    rows = await stores[0].read("SELECT user_id, COUNT(*) FROM jobs GROUP BY user_id", {})
+    counts = {r[0]: r[1] for r in rows}
     assert counts == {"carol": 1, **{user: 3 for user in users}}
     assert sum(isinstance(r, str) for r in results) == 3 * len(users)
