@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from spotrun.protocol import EnhanceArgs
+from agent_client import AgentClient, AgentError, AgentRegistry, create_session
+from spotrun.protocol import AgentRequest, CallerContext, Command, EnhanceArgs, InputFile
 from tests.agents.test_image_gen_support import call, decode, fake, image_agent, png
 from tests.fakes.imagen import FakeImagen
 from tests.fakes.metadata import FakeMetadataServer
@@ -198,3 +199,47 @@ def test_provider_engine_needs_an_upscale() -> None:
     with pytest.raises(ValidationError, match="scale=2 or scale=4"):
         EnhanceArgs(scale=1, engine="provider")
     assert EnhanceArgs().engine == "local"
+
+
+async def _through_the_client(url: str, job_id: str) -> AgentError:
+    """Call the agent the way the bot does (AgentClient: retry policy, one idempotency key)."""
+    registry = AgentRegistry.from_data(
+        {
+            "agents": [
+                {
+                    "name": "image-gen",
+                    "base_url": url,
+                    "auth": "none",
+                    "commands": ["enhance"],
+                    "timeout_s": 10,
+                    "retries": 2,
+                }
+            ]
+        }
+    )
+    request = AgentRequest(
+        job_id=job_id,
+        command=Command.ENHANCE,
+        args=EnhanceArgs(engine="provider"),
+        files=[InputFile(name=PNG_FILE[0], content_type=PNG_FILE[1], data=PNG_FILE[2])],
+        context=CallerContext(user_id="42"),
+    )
+    session = create_session()
+    try:
+        client = AgentClient(registry, session, None, backoff_initial_s=0.01, backoff_max_s=0.05)
+        with pytest.raises(AgentError) as err:
+            await client.call(request)
+    finally:
+        await session.close()
+    return err.value
+
+
+@pytest.mark.parametrize(("mode", "attempts"), [("400", 1), ("500", 3)])
+async def test_the_client_tries_a_provider_4xx_once_and_a_5xx_again(
+    imagen: FakeImagen, metadata: FakeMetadataServer, mode: str, attempts: int
+) -> None:
+    imagen.mode = mode
+    async with fake(imagen) as base, image_agent(**_vertex(base)) as url:
+        error = await _through_the_client(url, f"job-upscale-{mode}")
+    assert len(imagen.requests) == attempts, error
+    assert error.retryable is (mode == "500")
