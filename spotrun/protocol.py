@@ -129,6 +129,17 @@ class EnhanceArgs(CommandArgs):
     scale: Literal[1, 2, 4] = Field(default=2, description="upscale factor")
     sharpen: bool = Field(default=True, description="sharpen edges")
     denoise: bool = Field(default=False, description="remove noise")
+    engine: Literal["local", "provider"] = Field(
+        default="local",
+        description="local: Pillow, free; provider: the agent's super-resolution model (billed)",
+    )
+
+    @model_validator(mode="after")
+    def _provider_upscales(self) -> EnhanceArgs:
+        # A super-resolution model is billed per image: refuse before anything is sent.
+        if self.engine == "provider" and self.scale == 1:
+            raise ValueError("engine=provider upscales: use scale=2 or scale=4")
+        return self
 
 
 class StyleTransferArgs(CommandArgs):

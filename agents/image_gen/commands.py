@@ -144,8 +144,73 @@ def _limits(settings: ImageGenSettings) -> enhancing.Limits:
     )
 
 
+def _stem(name: str) -> str:
+    return name.rsplit(".", 1)[0][:100] or "image"
+
+
+async def _provider_upscale(job: Job, args: EnhanceArgs) -> Output:
+    """`enhance engine=provider`: the caps are checked here, then one call to the provider's model."""
+    provider = job.app[PROVIDER]
+    if provider is None:
+        raise AgentFailure(
+            ErrorCode.PROVIDER_NOT_CONFIGURED,
+            "enhance engine=provider needs a super-resolution provider on the image-gen agent — set "
+            "SPOTRUN_IMAGEGEN_PROVIDER=vertex or SPOTRUN_IMAGEGEN_PROVIDER=replicate (with "
+            "SPOTRUN_IMAGEGEN_REPLICATE_API_TOKEN=…), or use engine=local",
+        )
+    upload = job.file()
+    settings = job.app[IMAGEGEN]
+    sent, (width, height) = await _isolated(
+        job,
+        enhancing.upscale_input,
+        upload.data,
+        upload.name,
+        args.scale,
+        _limits(settings),
+        what=f"reading {upload.name}",
+    )
+    result = await provider.upscale(sent, args.scale, timeout_s=_budget(job))
+    model = result.model or provider.name
+    label = model.split(":")[0]
+    encoded, (out_w, out_h) = await _isolated(
+        job,
+        enhancing.fit_upscaled,
+        result.images[0],
+        settings.max_output_bytes,
+        label,
+        settings.max_output_pixels,
+        (width * args.scale, height * args.scale),
+        what=f"checking {label}'s image",
+    )
+    warnings = list(result.warnings) + ([encoded.note] if encoded.note else [])
+    if args.denoise:
+        warnings.append("denoise is a local step: the super-resolution model restores the image itself")
+    log.info("upscaled", provider=model, scale=args.scale, cost_usd=result.cost_usd)
+    return Output(
+        title="Enhanced image",
+        text=f"super-resolution ×{args.scale}",
+        fields=[
+            EmbedField(name="Size", value=f"{width}×{height} → {out_w}×{out_h}"),
+            EmbedField(name="Provider", value=model),
+        ],
+        files=[
+            OutputFile(
+                name=f"{_stem(upload.name)}-enhanced.{encoded.extension}",
+                content_type=encoded.content_type,
+                data=encoded.data,
+            )
+        ],
+        data={"steps": [f"super-resolution ×{args.scale}"]},
+        warnings=warnings,
+        provider=model,
+        provider_cost_usd=result.cost_usd,
+    )
+
+
 async def enhance(job: Job) -> Output:
     args: EnhanceArgs = job.args
+    if args.engine == "provider":
+        return await _provider_upscale(job, args)
     upload = job.file()
     encoded, dims = await _isolated(
         job,
@@ -161,7 +226,7 @@ async def enhance(job: Job) -> Output:
         + ["denoise"] * args.denoise
         + ["sharpen"] * args.sharpen
     )
-    stem = upload.name.rsplit(".", 1)[0][:100] or "image"
+    stem = _stem(upload.name)
     return Output(
         title="Enhanced image",
         text=", ".join(steps) or "no changes requested",

@@ -1,7 +1,8 @@
-"""Local enhancement with Pillow: denoise, LANCZOS upscale, unsharp-mask sharpen (CPU-bound, sync).
+"""Enhancement: locally with Pillow (denoise, LANCZOS upscale, sharpen), or a provider's super-resolution.
 
-`enhance_upload` is the whole job from upload bytes to encoded result; it runs in an isolated
-child process (agents.common.isolate), so it takes and returns only picklable values.
+`enhance_upload` is the whole local job from upload bytes to encoded result; `upscale_input` and
+`fit_upscaled` are the Pillow halves of the provider path. They run in an isolated child process
+(agents.common.isolate), so they take and return only picklable values.
 """
 
 from __future__ import annotations
@@ -63,6 +64,47 @@ def enhance(img: Image.Image, args: EnhanceArgs) -> Image.Image:
     if args.sharpen:
         img = img.filter(sharpener(args.scale))
     return img
+
+
+# Vertex AI Imagen takes at most 10 MB per request image; Replicate's data URIs are best kept small.
+PROVIDER_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+
+
+def upscale_input(data: bytes, name: str, scale: int, limits: Limits) -> tuple[bytes, tuple[int, int]]:
+    """The upload as the bytes to send a super-resolution model, and its upright size.
+
+    The same header caps as the local path apply, so nothing too big is ever sent (or billed).
+    It is re-encoded: EXIF orientation applied, and BMP/TIFF/GIF become something every provider reads.
+    """
+    header = images.probe(data, name, limits.max_input_pixels, limits.max_decoded_bytes)
+    check_output_size(header.width, header.height, scale, limits.max_output_pixels)
+    img = images.decode(header, name)
+    png = images.to_png(img)
+    if len(png) <= PROVIDER_UPLOAD_MAX_BYTES:
+        return png, img.size
+    if img.mode == "RGB":
+        jpeg = images.to_jpeg(img)
+        if len(jpeg) <= PROVIDER_UPLOAD_MAX_BYTES:
+            return jpeg, img.size
+    raise AgentFailure(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"'{name}' encodes to {len(png) / 2**20:.1f} MB, over the provider's "
+        f"{PROVIDER_UPLOAD_MAX_BYTES / 2**20:.0f} MB request limit — attach a smaller image "
+        "or use engine=local",
+    )
+
+
+def fit_upscaled(
+    data: bytes, max_bytes: int, provider: str, max_pixels: int, wanted: tuple[int, int]
+) -> tuple[images.Encoded, tuple[int, int]]:
+    """The provider's image checked (header caps first) and fitted for Discord, with its size."""
+    encoded = images.fit_provider_image(data, max_bytes, provider, max_pixels)
+    with images.open_header(data) as header:  # passed the caps above: this reads the header only
+        size = header.size
+    if size != wanted:
+        mismatch = f"{provider} returned {size[0]}×{size[1]}, not the {wanted[0]}×{wanted[1]} asked for"
+        encoded.note = f"{encoded.note}; {mismatch}" if encoded.note else mismatch
+    return encoded, size
 
 
 def enhance_upload(data: bytes, name: str, args: EnhanceArgs, limits: Limits) -> tuple[images.Encoded, str]:

@@ -246,3 +246,7 @@ def fit_provider_image(data: bytes, max_bytes: int, provider: str, max_pixels: i
 
 def to_png(img: Image.Image) -> bytes:
     return _save(img, "PNG")
+
+
+def to_jpeg(img: Image.Image) -> bytes:
+    return _save(img, "JPEG", quality=95)

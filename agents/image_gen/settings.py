@@ -44,6 +44,9 @@ class ImageGenSettings(BaseSettings):
     vertex_edit_model: str = "imagegeneration@006"
     vertex_price_per_image: float = Field(default=0.04, ge=0)
     vertex_edit_price_per_image: float = Field(default=0.02, ge=0)
+    # `enhance engine=provider`: Imagen's upscaler (`mode: "upscale"` on this model's :predict).
+    vertex_upscale_model: str = "imagegeneration@002"
+    vertex_upscale_price_per_image: float = Field(default=0.003, ge=0, description="USD per upscaled image")
 
     # OpenAI-compatible images API.
     openai_api_key: SecretStr | None = None
@@ -58,6 +61,14 @@ class ImageGenSettings(BaseSettings):
     replicate_base_url: str = "https://api.replicate.com"
     replicate_model: str = "black-forest-labs/flux-schnell"
     replicate_edit_model: str = "black-forest-labs/flux-dev"
+    # `enhance engine=provider`. A community model runs by version (`owner/name:version`); its
+    # inputs are `image` and `scale` (Real-ESRGAN's names).
+    replicate_upscale_model: str = (
+        "nightmareai/real-esrgan:42fed1c4974146d4d2414e2be2c5277c7fcf05fcc3a73abf41610695738c1d7b"
+    )
+    replicate_upscale_price_per_image: float = Field(
+        default=0.0025, ge=0, description="USD per upscaled image (Real-ESRGAN runs ~2 s on a T4)"
+    )
     replicate_price_per_second: float = Field(default=0.0014, ge=0, description="billed on predict_time")
     replicate_price_per_image: float | None = Field(
         default=None, ge=0, description="set for per-image-priced models; overrides per-second"

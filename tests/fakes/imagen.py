@@ -1,4 +1,4 @@
-"""A loopback Vertex AI Imagen `:predict` endpoint; checks the bearer token from the fake metadata server."""
+"""A loopback Vertex AI Imagen `:predict` (generate, edit, upscale); checks the fake metadata token."""
 
 from __future__ import annotations
 
@@ -35,11 +35,13 @@ def _google_error(status: int, message: str, reason: str) -> web.Response:
 
 
 class FakeImagen:
-    """Modes: ok, partial (one image RAI-filtered), policy (all filtered), policy_400, 403, 429, 500, slow."""
+    """Modes: ok, partial (one image RAI-filtered), policy (all filtered), policy_400, 400, 403, 429, 500,
+    slow. `upscale_returns` overrides the factor an upscale really applies (a model that ignores it)."""
 
     def __init__(self) -> None:
         self.mode = "ok"
         self.slow_s = 5.0
+        self.upscale_returns: int | None = None
         self.requests: list[dict[str, Any]] = []  # {"path", "auth", "body"}
 
     def app(self) -> web.Application:
@@ -71,6 +73,8 @@ class FakeImagen:
             return _google_error(500, "Internal error encountered.", "INTERNAL")
         if self.mode == "slow":
             await asyncio.sleep(self.slow_s)
+        if self.mode == "400":
+            return _google_error(400, "Image size exceeds the limit for upscaling.", "INVALID_ARGUMENT")
         if self.mode == "policy_400":
             return _google_error(
                 400,
@@ -80,6 +84,8 @@ class FakeImagen:
             )
         instances = body.get("instances") or []
         params = body.get("parameters") or {}
+        if params.get("mode") == "upscale":
+            return self._upscale(instances, params)
         if len(instances) != 1 or not instances[0].get("prompt"):
             return _google_error(400, "instances[0].prompt is required", "INVALID_ARGUMENT")
         count = int(params.get("sampleCount", 1))
@@ -103,3 +109,20 @@ class FakeImagen:
         if self.mode == "partial":
             predictions[-1] = {"raiFilteredReason": "filtered: person generation"}
         return web.json_response({"predictions": predictions})
+
+    def _upscale(self, instances: list[dict[str, Any]], params: dict[str, Any]) -> web.Response:
+        # Vertex AI docs, "Upscale an image": one instance with an (empty) prompt and an image;
+        # parameters.mode "upscale" and upscaleConfig.upscaleFactor "x2" or "x4".
+        factor = (params.get("upscaleConfig") or {}).get("upscaleFactor")
+        if factor not in {"x2", "x4"}:
+            return _google_error(400, "upscaleFactor must be x2 or x4", "INVALID_ARGUMENT")
+        image = instances[0].get("image") if len(instances) == 1 else None
+        if not image or not image.get("bytesBase64Encoded"):
+            return _google_error(400, "instances[0].image is required for upscaling", "INVALID_ARGUMENT")
+        with Image.open(io.BytesIO(base64.b64decode(image["bytesBase64Encoded"]))) as src:
+            width, height = src.size
+        scale = self.upscale_returns or int(factor[1])
+        out = make_png(width * scale, height * scale)
+        return web.json_response(
+            {"predictions": [{"mimeType": "image/png", "bytesBase64Encoded": base64.b64encode(out).decode()}]}
+        )

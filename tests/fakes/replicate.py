@@ -1,12 +1,19 @@
-"""A loopback Replicate predictions API: create, poll through starting → processing → terminal, file links."""
+"""A loopback Replicate predictions API: create, poll through starting → processing → terminal, file links.
+
+A prediction whose input has `image` and `scale` but no prompt is a super-resolution run
+(Real-ESRGAN's inputs): its output is one link to the image scaled by `scale`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import itertools
 from typing import Any
 
 from aiohttp import web
+from PIL import Image
 
 from tests.fakes.imagen import make_png
 
@@ -26,6 +33,7 @@ class FakeReplicate:
         self.cancels = 0
         self._predictions: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
+        self._sizes: dict[str, tuple[int, int]] = {}  # file name → size, for upscale outputs
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -54,7 +62,8 @@ class FakeReplicate:
             )
         if self.mode == "500":
             return self._problem(500, "Internal Server Error", "Something went wrong")
-        if not isinstance(body.get("input"), dict) or not body["input"].get("prompt"):
+        inputs = body.get("input")
+        if not isinstance(inputs, dict) or not (inputs.get("prompt") or _is_upscale(inputs)):
             return self._problem(422, "Input validation failed", "input.prompt is required")
         pid = f"pred{next(self._ids)}"
         prediction = {
@@ -102,6 +111,15 @@ class FakeReplicate:
             prediction["error"] = "CUDA out of memory"
         elif self.mode == "canceled":
             prediction["status"] = "canceled"
+        elif _is_upscale(prediction["input"]):
+            inputs = prediction["input"]
+            _, _, b64 = inputs["image"].partition(",")
+            with Image.open(io.BytesIO(base64.b64decode(b64))) as src:
+                size = (src.width * int(inputs["scale"]), src.height * int(inputs["scale"]))
+            name = f"{prediction['id']}-0.png"
+            self._sizes[name] = size
+            prediction["status"] = "succeeded"
+            prediction["output"] = f"{self.base_url}/files/{name}"  # Real-ESRGAN: one URI, not a list
         else:
             n = int(prediction["input"].get("num_outputs", 1))
             prediction["status"] = "succeeded"
@@ -117,8 +135,13 @@ class FakeReplicate:
 
     async def _file(self, request: web.Request) -> web.Response:
         await asyncio.sleep(0)
-        return web.Response(body=make_png(32, 32), content_type="image/png")
+        width, height = self._sizes.get(request.match_info["name"], (32, 32))
+        return web.Response(body=make_png(width, height), content_type="image/png")
 
     @staticmethod
     def _public(prediction: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in prediction.items() if not k.startswith("_")}
+
+
+def _is_upscale(inputs: dict[str, Any]) -> bool:
+    return isinstance(inputs.get("image"), str) and "scale" in inputs and not inputs.get("prompt")

@@ -20,6 +20,7 @@ class ProviderResult:
     images: list[bytes]
     cost_usd: float
     warnings: list[str] = field(default_factory=list)
+    model: str | None = None  # set when the call used another model than `ImageProvider.name`'s
 
 
 class ImageProvider(Protocol):
@@ -30,6 +31,19 @@ class ImageProvider(Protocol):
     async def style_transfer(
         self, image_png: bytes, style: str, strength: float, *, timeout_s: float
     ) -> ProviderResult: ...
+
+    async def upscale(self, image_png: bytes, scale: int, *, timeout_s: float) -> ProviderResult:
+        """Super-resolution of one image by `scale` (2 or 4); the answer is one image."""
+        ...
+
+
+def no_upscaler(label: str) -> AgentFailure:
+    """For providers without a super-resolution API: the operator must pick one that has one."""
+    return AgentFailure(
+        ErrorCode.PROVIDER_NOT_CONFIGURED,
+        f"{label} has no super-resolution model — use engine=local, or set "
+        "SPOTRUN_IMAGEGEN_PROVIDER=vertex or SPOTRUN_IMAGEGEN_PROVIDER=replicate",
+    )
 
 
 def style_prompt(style: str, strength: float) -> str:

@@ -15,6 +15,7 @@ from agents.image_gen.providers.base import (
     ProviderResult,
     download,
     http_failure,
+    no_upscaler,
     send,
     style_prompt,
 )
@@ -83,6 +84,9 @@ class OpenAIImages:
         images = await self._images(reply, timeout_s)
         warnings = ["OpenAI has no strength setting: strength was expressed in the prompt"]
         return ProviderResult(images, len(images) * self._settings.openai_edit_price_per_image, warnings)
+
+    async def upscale(self, image_png: bytes, scale: int, *, timeout_s: float) -> ProviderResult:
+        raise no_upscaler(LABEL)
 
     async def _images(self, reply: HttpReply, timeout_s: float) -> list[bytes]:
         if reply.status != 200:

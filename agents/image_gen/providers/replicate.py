@@ -86,6 +86,20 @@ class ReplicateImages:
         }
         return await self._run(self._settings.replicate_edit_model, inputs, timeout_s)
 
+    async def upscale(self, image_png: bytes, scale: int, *, timeout_s: float) -> ProviderResult:
+        # Real-ESRGAN's inputs; face_enhance (GFPGAN) would redraw faces, not restore them.
+        inputs = {
+            "image": "data:image/png;base64," + base64.b64encode(image_png).decode(),
+            "scale": scale,
+            "face_enhance": False,
+        }
+        model = self._settings.replicate_upscale_model
+        result = await self._run(
+            model, inputs, timeout_s, price_per_image=self._settings.replicate_upscale_price_per_image
+        )
+        result.model = f"replicate:{model.partition(':')[0]}"
+        return result
+
     # ------------------------------------------------------------------------ internals
 
     def _headers(self, wait_s: int = 0) -> dict[str, str]:
@@ -94,7 +108,9 @@ class ReplicateImages:
             headers["Prefer"] = f"wait={wait_s}"
         return headers
 
-    async def _run(self, model: str, inputs: dict[str, Any], timeout_s: float) -> ProviderResult:
+    async def _run(
+        self, model: str, inputs: dict[str, Any], timeout_s: float, price_per_image: float | None = None
+    ) -> ProviderResult:
         deadline = time.monotonic() + timeout_s
         name, _, version = model.partition(":")
         if version:
@@ -121,7 +137,7 @@ class ReplicateImages:
                 raise timeout_failure(LABEL, timeout_s)
             await asyncio.sleep(min(self._settings.replicate_poll_interval_s, left))
             prediction = await self._poll(prediction, max(0.1, deadline - time.monotonic()))
-        return await self._result(prediction, max(0.1, deadline - time.monotonic()))
+        return await self._result(prediction, max(0.1, deadline - time.monotonic()), price_per_image)
 
     async def _poll(self, prediction: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         url = (prediction.get("urls") or {}).get("get") or f"{self._base}/v1/predictions/{prediction['id']}"
@@ -141,7 +157,9 @@ class ReplicateImages:
             with contextlib.suppress(AgentFailure):
                 await send(self._session, "POST", url, label=LABEL, timeout_s=2, headers=self._headers())
 
-    async def _result(self, prediction: dict[str, Any], timeout_s: float) -> ProviderResult:
+    async def _result(
+        self, prediction: dict[str, Any], timeout_s: float, price_per_image: float | None = None
+    ) -> ProviderResult:
         status = prediction.get("status")
         error = str(prediction.get("error") or "")
         if status == "failed" and POLICY.search(error):
@@ -166,11 +184,13 @@ class ReplicateImages:
                 ErrorCode.PROVIDER_ERROR, "Replicate finished without an image — try again", retryable=True
             )
         images = [await download(self._session, u, label=LABEL, timeout_s=timeout_s) for u in urls]
-        return ProviderResult(images, self._cost(prediction, len(images)))
+        return ProviderResult(images, self._cost(prediction, len(images), price_per_image))
 
-    def _cost(self, prediction: dict[str, Any], count: int) -> float:
-        if self._settings.replicate_price_per_image is not None:
-            return count * self._settings.replicate_price_per_image
+    def _cost(self, prediction: dict[str, Any], count: int, price_per_image: float | None = None) -> float:
+        if price_per_image is None:
+            price_per_image = self._settings.replicate_price_per_image
+        if price_per_image is not None:
+            return count * price_per_image
         seconds = float((prediction.get("metrics") or {}).get("predict_time") or 0.0)
         return seconds * self._settings.replicate_price_per_second
 

@@ -87,8 +87,36 @@ class VertexImagen:
         warnings.append("Imagen has no strength setting: strength was expressed in the prompt")
         return ProviderResult(images, len(images) * self._settings.vertex_edit_price_per_image, warnings)
 
+    async def upscale(self, image_png: bytes, scale: int, *, timeout_s: float) -> ProviderResult:
+        # Imagen's upscaler is the model's :predict with parameters.mode "upscale" and
+        # upscaleConfig.upscaleFactor "x2"/"x4"; the prompt is empty (Vertex AI docs, "Upscale an image").
+        body = {
+            "instances": [
+                {
+                    "prompt": "",
+                    "image": {"bytesBase64Encoded": base64.b64encode(image_png).decode()},
+                }
+            ],
+            "parameters": {
+                "sampleCount": 1,
+                "mode": "upscale",
+                "upscaleConfig": {"upscaleFactor": f"x{scale}"},
+                "outputOptions": {"mimeType": "image/png"},
+            },
+        }
+        model = self._settings.vertex_upscale_model
+        images, warnings = await self._predict(model, body, 1, timeout_s, advice="use engine=local")
+        return ProviderResult(
+            images[:1], self._settings.vertex_upscale_price_per_image, warnings, model=f"vertex:{model}"
+        )
+
     async def _predict(
-        self, model: str, body: dict[str, Any], wanted: int, timeout_s: float
+        self,
+        model: str,
+        body: dict[str, Any],
+        wanted: int,
+        timeout_s: float,
+        advice: str = "rephrase the prompt",
     ) -> tuple[list[bytes], list[str]]:
         url = await self._url(model)
         token = await self._tokens.token()
@@ -123,7 +151,7 @@ class VertexImagen:
             why = f" ({reasons[0]})" if reasons else ""
             raise AgentFailure(
                 ErrorCode.CONTENT_POLICY,
-                f"Google's safety filter blocked every image{why} — rephrase the prompt",
+                f"Google's safety filter blocked every image{why} — {advice}",
             )
         warnings = []
         if len(images) < wanted:
