@@ -346,9 +346,14 @@ COMMANDS: dict[str, CommandSpec] = {
             needs_file=True,
             file_kinds=("image/",),
             file_words="images (PNG, JPEG, WebP or GIF)",
-            examples=("!enhance denoise=true (with a photo attached)",),
+            examples=(
+                "!enhance denoise=true (with a photo attached)",
+                "!enhance scale=4 engine=provider (super-resolution by the image provider)",
+            ),
+            # engine=provider sends the image to the provider's upscaler, billed per image.
+            costs_money=True,
             summary="Upscale, sharpen or denoise an attached image",
-            usage="enhance [scale=2|4] [sharpen=true] [denoise=false] + image attachment",
+            usage="enhance [scale=2|4] [sharpen=true] [denoise=false] [engine=local|provider] + image",
             example="!enhance scale=4 (with an image attached)",
         ),
         CommandSpec(
