@@ -237,7 +237,7 @@ class DiscordFrontend:
         # message(s) with the job's nonces, which Discord de-duplicates across processes.
         fresh = job.created_at >= self.started_at
         if not fresh or not editable or len(content) > 2000:
-            await self.show_status(job, status, active=False)
+            await self.show_status(job, f"{status} — result below", active=False)
             return await self.post_result(job, messages)
         embeds = [to_embed(e) for e in first.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in first.files]

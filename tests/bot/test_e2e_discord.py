@@ -90,7 +90,9 @@ async def test_scrape_posts_the_title_and_never_pings(emu: DiscordEmulator, bot:
     assert msg.content.startswith("✅ done in") and msg.edits
     labels = [c.get("label") for row in msg.components for c in row["components"]]
     assert labels == ["Run again"]
-    replies = [m for m in emu.messages() if m.message_reference and int(m.message_reference["message_id"]) == origin]
+    replies = [
+        m for m in emu.messages() if m.message_reference and int(m.message_reference["message_id"]) == origin
+    ]
     assert len(replies) == 1
 
 
