@@ -25,5 +25,9 @@ class Frontend(Protocol):
     async def post_result(self, job: Job, messages: list[Message]) -> str | None:
         """Post the rendered result exactly once; returns the first message's id."""
 
+    async def show_result(self, job: Job, status: str, messages: list[Message]) -> str | None:
+        """The status message becomes the result: `status` (the final line) and the result's first
+        message in one edit, later messages posted after it. Returns the first message's id."""
+
     async def post_error(self, job: Job, text: str) -> str | None:
         """Tell the job's user what went wrong and what to do."""

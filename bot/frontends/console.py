@@ -50,6 +50,10 @@ class ConsoleFrontend:
                 self._print(f"[{job.id}] saved {path}")
         return None
 
+    async def show_result(self, job: Job, status: str, messages: list[Message]) -> str | None:
+        await self.show_status(job, status, active=False)
+        return await self.post_result(job, messages)
+
     async def post_error(self, job: Job, text: str) -> str | None:
         self._print(f"[{job.id}] error:\n{render_error(text, job_id=job.id).as_text()}")
         return None

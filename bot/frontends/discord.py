@@ -188,14 +188,19 @@ class DiscordFrontend:
         view = cancel_view(job.id) if active else None
         try:
             hook = self._webhook(job)
+            # A final line clears embeds and files: written over a status that already became the
+            # result (by a process that stopped before recording it), it leaves the result shown
+            # once — in the message posted after it. A progress line never clears them: one from
+            # a lagging process must not erase a result another process made of this message.
+            cleared: dict[str, Any] = {} if active else {"embeds": [], "attachments": []}
             if hook is not None:
                 msg = await hook.edit_message(
-                    "@original", content=text, view=view, allowed_mentions=NO_MENTIONS
+                    "@original", content=text, view=view, allowed_mentions=NO_MENTIONS, **cleared
                 )  # type: ignore[arg-type]
                 return str(msg.id)
             if job.status_message_id and job.status_message_id.isdigit():
                 message = self._channel(job).get_partial_message(int(job.status_message_id))
-                await message.edit(content=text, view=view, allowed_mentions=NO_MENTIONS)
+                await message.edit(content=text, view=view, allowed_mentions=NO_MENTIONS, **cleared)
                 return job.status_message_id
             kwargs: dict[str, Any] = {"view": view} if view is not None else {}
             msg = await self._channel(job).send(
@@ -218,6 +223,50 @@ class DiscordFrontend:
             msg_id = await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
             first = first or msg_id
         return first
+
+    async def show_result(self, job: Job, status: str, messages: list[Message]) -> str | None:
+        first, rest = messages[0], messages[1:]
+        content = f"{status}\n{first.content}".strip()
+        hook = self._webhook(job)
+        editable = hook is not None or (
+            job.status_message_id is not None and job.status_message_id.isdigit() and not job.interaction_id
+        )
+        # Only the process that accepted the job edits its status into the result. A job resumed
+        # after a restart (or one whose status this process may not edit: a slash job past its
+        # 15 minutes, a status never created) gets the final line and the result as its own
+        # message(s) with the job's nonces, which Discord de-duplicates across processes.
+        fresh = job.created_at >= self.started_at
+        if not fresh or not editable or len(content) > 2000:
+            await self.show_status(job, f"{status} — result below", active=False)
+            return await self.post_result(job, messages)
+        embeds = [to_embed(e) for e in first.embeds]
+        files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in first.files]
+        view = result_view(job.id) if not rest else None  # also drops the Cancel button
+        try:
+            if hook is not None:
+                msg = await hook.edit_message(
+                    "@original",
+                    content=content,
+                    embeds=embeds,
+                    attachments=files,
+                    view=view,  # type: ignore[arg-type]
+                    allowed_mentions=NO_MENTIONS,
+                )
+                first_id = str(msg.id)
+            else:
+                assert job.status_message_id is not None
+                message = self._channel(job).get_partial_message(int(job.status_message_id))
+                await message.edit(
+                    content=content, embeds=embeds, attachments=files, view=view, allowed_mentions=NO_MENTIONS
+                )
+                first_id = job.status_message_id
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"result of {job.id}: {exc}") from exc
+        for i, message in enumerate(rest, start=1):
+            last = i == len(messages) - 1
+            view = result_view(job.id) if last else None
+            await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
+        return first_id
 
     async def post_error(self, job: Job, text: str) -> str | None:
         return await self._post(job, render_error(text, job_id=job.id), nonce=f"e{job.id}"[:25])

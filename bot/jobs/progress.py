@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.frontends.base import DeliveryError, Frontend
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import Job, JobStore
 from spotrun.logs import get_logger
 
@@ -54,8 +55,17 @@ class StatusBoard:
         await asyncio.sleep(delay)
         self._timers.pop(job_id, None)
         pending = self._pending.pop(job_id, None)
-        if pending is not None:
-            await self._write(*pending)
+        if pending is None:
+            return
+        # Another process may have finished the job (and made its status the result) meanwhile:
+        # a progress line queued before that must not land on it.
+        try:
+            current = await self._store.get(job_id)
+        except DatabaseErrors:
+            current = None  # unknown: write it, as before the check
+        if current is not None and current.state.finished:
+            return
+        await self._write(*pending)
 
     async def _write(self, job: Job, text: Text, active: bool, *, final: bool = False) -> None:
         # One writer per job: the first write creates the message the later ones edit.
@@ -75,6 +85,22 @@ class StatusBoard:
                 self._message_ids[job.id] = message_id
                 job.status_message_id = message_id
                 await self._store.update(job.id, status_message_id=message_id)
+
+    async def finish_with(self, job: Job, write: Callable[[Job], Awaitable[str | None]]) -> str | None:
+        """The job's last status write is `write(job)` — the result replacing the status message:
+        after any write in flight, and nothing after it. DeliveryError propagates to the caller."""
+        self._final.add(job.id)
+        self._pending.pop(job.id, None)
+        try:
+            async with self._locks.setdefault(job.id, asyncio.Lock()):
+                job.status_message_id = self._message_ids.get(job.id) or job.status_message_id
+                return await write(job)
+        except DeliveryError:
+            # Nothing final was shown: the later re-post must still write the final line.
+            self._final.discard(job.id)
+            raise
+        finally:
+            self.forget(job.id)
 
     def forget(self, job_id: str) -> None:
         for table in (self._last, self._message_ids, self._pending, self._locks):

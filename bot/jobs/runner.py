@@ -116,9 +116,12 @@ class JobRunner:
         messages = render_result(
             result, footer=bill.footer(), upload_limit=self.settings.upload_limit_bytes, job_id=job.id
         )
-        # The final line first: the user never sees a result under a status that says "running".
-        await self.board.show(job, f"✅ done in {took:.1f} s — result below", active=False, final=True)
-        await self.deliver(job, self.frontends[job.frontend].post_result(job, messages))
+        # The status message becomes the result (one edit, the final line on top): a command costs
+        # Discord two requests in the common case, and the user never sees a stale "running".
+        frontend = self.frontends[job.frontend]
+        line = f"✅ done in {took:.1f} s"
+        finishing = self.board.finish_with(job, lambda j: frontend.show_result(j, line, messages))
+        await self.deliver(job, finishing)
         return job
 
     async def _failed(
@@ -146,8 +149,10 @@ class JobRunner:
             messages = render_result(
                 result, footer=bill.footer(), upload_limit=self.settings.upload_limit_bytes, job_id=job.id
             )
-            await self.board.show(job, "✅ done — result below", active=False, final=True)
-            await self.deliver(job, self.frontends[job.frontend].post_result(job, messages))
+            frontend = self.frontends[job.frontend]
+            await self.deliver(
+                job, self.board.finish_with(job, lambda j: frontend.show_result(j, "✅ done", messages))
+            )
         elif job.state is JobState.FAILED:
             text = job.error_message or "the job failed"
             await self.board.show(job, FAILED_LINE, active=False, final=True)

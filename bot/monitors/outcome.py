@@ -60,6 +60,9 @@ class MonitorOutcomes:
     async def show_status(self, job: Job, text: str, *, active: bool) -> str | None:
         return None  # checks have no status message: `jobs`, /status and /cost show them
 
+    async def show_result(self, job: Job, status: str, messages: list[Message]) -> str | None:
+        return await self.post_result(job, messages)  # a check has no status message to become it
+
     async def post_result(self, job: Job, messages: list[Message]) -> str | None:
         mon = await self._monitor_of(job)
         result = job.result

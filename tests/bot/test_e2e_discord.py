@@ -84,9 +84,16 @@ async def test_scrape_posts_the_title_and_never_pings(emu: DiscordEmulator, bot:
     assert msg.allowed_mentions is not None and msg.allowed_mentions.get("parse") == []
     assert not msg.allowed_mentions.get("users") and not msg.allowed_mentions.get("roles")
     assert msg.message_reference and int(msg.message_reference["message_id"]) == origin
-    assert msg.nonce and msg.nonce.startswith("r0")
-    status = await emu.wait_for(lambda m: "done in" in m.content, timeout=10)
-    assert status.edits and not status.components  # one message, edited; the Cancel button is gone
+    # One message per job: the status message (nonce s…) became the result, with the final line on
+    # top; the Cancel button gave way to Run again.
+    assert msg.nonce and msg.nonce.startswith("s")
+    assert msg.content.startswith("✅ done in") and msg.edits
+    labels = [c.get("label") for row in msg.components for c in row["components"]]
+    assert labels == ["Run again"]
+    replies = [
+        m for m in emu.messages() if m.message_reference and int(m.message_reference["message_id"]) == origin
+    ]
+    assert len(replies) == 1
 
 
 @needs_agent("data-analysis")

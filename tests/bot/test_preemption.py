@@ -75,8 +75,13 @@ def bot_process(tmp_path: Path, emu: DiscordEmulator) -> Iterator[list[BotProces
 
 
 def results(emu: DiscordEmulator, n: int) -> list[Message]:
-    """The bot's result messages for page n (result nonces are r<i><job>)."""
-    return [m for m in emu.messages() if (m.nonce or "").startswith("r") and f"P{n}Q" in m.text()]
+    """The bot's result messages for page n: a status message become the result (nonce s<job>,
+    with the receipt), or one posted on its own (r<i><job>)."""
+    return [
+        m
+        for m in emu.messages()
+        if f"P{n}Q" in m.text() and ((m.nonce or "").startswith("r") or "vCPU-s" in m.text())
+    ]
 
 
 def statuses(emu: DiscordEmulator) -> list[Message]:
@@ -173,16 +178,29 @@ async def test_drain_finishes_short_calls_and_keeps_commands_that_arrive_during_
 async def test_sigterm_between_the_agent_reply_and_the_post(
     tmp_path: Path, emu: DiscordEmulator, site: str, scraper: str, bot_process: list[BotProcess]
 ) -> None:
-    bot = BotProcess(tmp_path, emu, registry(tmp_path, scraper, 1), SPOTRUN_DRAIN_BUDGET_S="0.5")
+    # Progress edits a minute apart: after the status message is created, its next edit is the
+    # one that makes it the result.
+    bot = BotProcess(
+        tmp_path,
+        emu,
+        registry(tmp_path, scraper, 1),
+        SPOTRUN_DRAIN_BUDGET_S="0.5",
+        SPOTRUN_STATUS_EDIT_INTERVAL_S="60",
+    )
     bot_process.append(bot)
     await bot.start()
     say(emu, ALICE, site, 1, 1)
-    await emu.wait_for(lambda m: "running on" in m.content, timeout=10)
-    posts = sum(1 for r in emu.requests if r[0] == "POST" and r[1].endswith("/messages"))
-    # The result post gets a 429: discord.py waits 5 s to retry it — SIGTERM lands in that wait.
-    emu.rate_limit_next("POST /channels/", retry_after=5)
+    status = await emu.wait_for(lambda m: (m.nonce or "").startswith("s"), timeout=10)
+
+    def edits() -> int:
+        return sum(1 for r in emu.requests if r[0] == "PATCH" and r[1].endswith(f"/messages/{status.id}"))
+
+    before = edits()
+    # The edit that makes the status the result gets a 429: discord.py waits 5 s to retry it —
+    # SIGTERM lands in that wait.
+    emu.rate_limit_next(f"PATCH /channels/{status.channel_id}/messages/{status.id}", retry_after=5)
     deadline = time.monotonic() + 10
-    while sum(1 for r in emu.requests if r[0] == "POST" and r[1].endswith("/messages")) == posts:
+    while edits() == before:
         assert time.monotonic() < deadline, "the result was never posted"
         await asyncio.sleep(0.02)
     await bot.sigterm()

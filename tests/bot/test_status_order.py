@@ -91,7 +91,12 @@ async def test_status_is_final_before_the_result_and_its_seconds_are_true(
     assert job is not None and job.started_at is not None
 
     timeline = emu.timeline()
-    result_at = next(i for i, e in enumerate(timeline) if e.message_id == result.id)
+    # One message per job: the status message becomes the result, so the result "arrives" at the
+    # first write of that message that shows it (the final line rides in the same write).
+    assert result.id == status.id, "the result should be an edit of the status message"
+    result_at = next(
+        i for i, e in enumerate(timeline) if e.message_id == result.id and "Tide Tables" in e.text
+    )
     status_events = [(i, e) for i, e in enumerate(timeline) if e.message_id == status.id]
     # Every "running… N s" line says how long the job had been running when it was shown.
     shown = [
@@ -105,8 +110,11 @@ async def test_status_is_final_before_the_result_and_its_seconds_are_true(
 
     final = [i for i, e in status_events if "done" in e.text]
     assert final, [e.text for _, e in status_events]
-    # The user never sees the result next to a status that still says "running".
-    assert final[0] < result_at, [(i, e.text) for i, e in status_events] + [(result_at, "RESULT")]
+    # The user never sees the result next to a status that still says "running": the final line
+    # is written with (in the same edit as) or before the result.
+    assert final[0] <= result_at and "running" not in timeline[result_at].text, [
+        (i, e.text) for i, e in status_events
+    ] + [(result_at, "RESULT")]
     assert not [e for i, e in status_events if i > result_at], "the status changed after the result"
 
 
