@@ -178,11 +178,10 @@ async def test_90_jobs_on_n_processes(
     assert counting.peak <= MAX_CONCURRENCY
     assert sum(counting.keys.values()) == 90 and set(counting.keys.values()) == {1}
     # Every job was claimed by exactly one of the processes. How they split is timing (a process
-    # freeing a slot claims at once, the others look every second): on a loaded machine one process
-    # may take them all, so the split is printed, not asserted; the SIGKILL drill below proves that
-    # another process runs what a dead one held.
+    # freeing a slot claims at once, the others look every SPOTRUN_JOB_POLL_S): on a loaded machine
+    # one process may take them all, so the split is printed, not asserted; the SIGKILL drill below
+    # proves that another process runs what a dead one held.
     assert sum(per_process) == 90, f"claims per process: {per_process}"
-    assert sum(per_process) == 90, per_process  # each job claimed once: no take-overs needed
 
 
 async def test_sigkill_a_process_holding_jobs_and_the_others_finish_them(
