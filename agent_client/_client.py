@@ -395,47 +395,41 @@ class AgentClient:
 
     # ------------------------------------------------------------------------ health
 
+    async def _get(self, agent: str, path: str, timeout_s: float) -> tuple[int, bytes]:
+        """One authenticated GET of an agent's read-only route (no retries, no breaker)."""
+        cfg = self._agents[agent].config
+        tokens = self._tokens if cfg.auth == "google" else self._no_auth
+        headers = await tokens.headers(cfg.id_token_audience)
+        url = f"{cfg.base_url.rstrip('/')}{path}"
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        async with self._session.get(url, headers=headers, timeout=timeout) as resp:
+            return resp.status, await resp.read()
+
     async def health(self, agent: str, timeout_s: float = 5.0) -> tuple[HealthReport | None, float, str]:
         """Probe an agent's /health: (report or None, latency in seconds, error text)."""
-        cfg = self._agents[agent].config
         started = time.monotonic()
         try:
-            tokens = self._tokens if cfg.auth == "google" else self._no_auth
-            headers = await tokens.headers(cfg.id_token_audience)
-            async with self._session.get(
-                f"{cfg.base_url.rstrip('/')}/health",
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as resp:
-                payload = await resp.read()
-                latency = time.monotonic() - started
-                if resp.status != 200:
-                    return None, latency, f"HTTP {resp.status}"
-                report = HealthReport.model_validate_json(payload)
-                self._saw_build(agent, report.build)
-                return report, latency, ""
+            status, payload = await self._get(agent, "/health", timeout_s)
+            latency = time.monotonic() - started
+            if status != 200:
+                return None, latency, f"HTTP {status}"
+            report = HealthReport.model_validate_json(payload)
+            self._saw_build(agent, report.build)
+            return report, latency, ""
         except (aiohttp.ClientError, TimeoutError, AuthError, ValidationError) as exc:
             return None, time.monotonic() - started, f"{exc.__class__.__name__}: {exc}"[:200]
 
     async def manifest(self, agent: str, timeout_s: float = 5.0) -> tuple[AgentManifest | None, str]:
         """GET the agent's /v1/manifest (one attempt, authenticated): (manifest or None, error text)."""
-        cfg = self._agents[agent].config
         try:
-            tokens = self._tokens if cfg.auth == "google" else self._no_auth
-            headers = await tokens.headers(cfg.id_token_audience)
-            async with self._session.get(
-                f"{cfg.base_url.rstrip('/')}/v1/manifest",
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as resp:
-                payload = await resp.read()
-                if resp.status == 404:
-                    return None, "no manifest (an agent older than protocol 1.1)"
-                if resp.status != 200:
-                    return None, f"HTTP {resp.status}"
-                manifest = AgentManifest.model_validate_json(payload)
-                self._saw_build(agent, manifest.build, notify=False)
-                return manifest, ""
+            status, payload = await self._get(agent, "/v1/manifest", timeout_s)
+            if status == 404:
+                return None, "no manifest (an agent older than protocol 1.1)"
+            if status != 200:
+                return None, f"HTTP {status}"
+            manifest = AgentManifest.model_validate_json(payload)
+            self._saw_build(agent, manifest.build, notify=False)
+            return manifest, ""
         except (aiohttp.ClientError, TimeoutError, AuthError) as exc:
             return None, f"{exc.__class__.__name__}: {exc}"[:200]
         except ValidationError as exc:
