@@ -47,7 +47,7 @@ def render_files(chart: Any, values: dict[str, Any]) -> dict[str, str]:
 
 
 def render(chart: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
-    docs = []
+    docs: list[dict[str, Any]] = []
     for path, text in render_files(chart, values).items():
         if path.endswith("NOTES.txt"):
             continue
@@ -75,7 +75,8 @@ def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def bot_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
     (container,) = [c for c in pod_spec(docs)["containers"] if c["name"] == "bot"]
-    return container
+    found: dict[str, Any] = container
+    return found
 
 
 def env_of(docs: list[dict[str, Any]]) -> dict[str, Any]:

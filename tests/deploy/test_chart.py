@@ -66,6 +66,7 @@ def check_custom_resource(doc: dict[str, Any]) -> None:
             "SpotrunBudgetAt80Percent",
             "SpotrunBacklogGrowing",
             "SpotrunBotNotReady",
+            "SpotrunShardWithoutHolder",
         }
         assert 'spotrun_agent_calls_total{outcome!="ok"}' in rules["SpotrunAgentErrorRateHigh"]["expr"]
         assert "spotrun_agent_breaker_state) == 2" in rules["SpotrunAgentBreakerOpen"]["expr"]
@@ -75,6 +76,8 @@ def check_custom_resource(doc: dict[str, Any]) -> None:
             "== 0" in rules["SpotrunBotNotReady"]["expr"]
             and "spotrun_ready" in rules["SpotrunBotNotReady"]["expr"]
         )
+        unheld = rules["SpotrunShardWithoutHolder"]["expr"]
+        assert "sum(spotrun_shard_owned) < max(spotrun_shard_count)" in unheld
         for rule in rules.values():
             assert rule["labels"]["severity"] in ("warning", "critical")
             assert rule["annotations"]["summary"]
