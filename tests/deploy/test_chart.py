@@ -387,3 +387,34 @@ def test_every_value_is_documented() -> None:
         documented.append((indent, has_doc))
         pending = False
     assert not missing, f"values without a comment: {missing}"
+
+
+def test_readme_values_table_matches_values_yaml() -> None:
+    """The chart README's values table has one row per `# --`-documented key of values.yaml, and no
+    row for a key that is gone (the table is what operators read; values.yaml is what Helm reads)."""
+    import re
+
+    commented: set[str] = set()
+    path: list[tuple[int, str]] = []  # (indent, key) of the open parents
+    pending = False
+    for line in (CHART / "values.yaml").read_text().splitlines():
+        if not line.strip():
+            pending = False
+            continue
+        if re.match(r"^\s*# -- ", line):
+            pending = True
+            continue
+        if line.lstrip().startswith("#") or line.lstrip().startswith("- "):
+            continue
+        m = re.match(r"^(\s*)([A-Za-z0-9_.\-/]+):", line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        path = [(i, k) for i, k in path if i < indent] + [(indent, m.group(2))]
+        if pending:
+            commented.add(".".join(k for _, k in path))
+        pending = False
+    readme = (CHART / "README.md").read_text().partition("## Values")[2]
+    rows = set(re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE))
+    assert commented - rows == set(), "documented in values.yaml, missing from the README table"
+    assert rows - commented == set(), "in the README table, gone from values.yaml"
