@@ -262,6 +262,12 @@ def test_cloudsql_needs_an_iam_user(chart: Any) -> None:
         render(chart, merged(BASE, {"cloudSql": {"instanceConnectionName": INSTANCE}}))
 
 
+@pytest.mark.parametrize("port", ["port", "healthPort"])
+def test_proxy_ports_must_not_take_the_ops_port(chart: Any, port: str) -> None:
+    with pytest.raises(helm_python.HelmError, match="opsPort"):
+        render(chart, merged(CLOUDSQL, {"cloudSql": {port: 8000}}))
+
+
 @pytest.mark.parametrize(
     "database",
     [
@@ -361,6 +367,7 @@ def test_schema_allows_many_pods_with_a_database(chart: Any, values: dict[str, A
         ({"replicaCount": 2, "database": {"url": ""}}, "/replicaCount"),
         ({"replicaCount": 2, "cloudSql": {"instanceConnectionName": ""}}, "/replicaCount"),
         ({"database": {"url": "postgresql://bot:hunter2@db:5432/spotrun"}}, "/database/url"),
+        ({"database": {"url": "postgresql://bot@hunter2@db:5432/spotrun"}}, "/database/url"),
         ({"database": {"url": "postgresql://bot@db/spotrun?password=hunter2"}}, "/database/url"),
         ({"database": {"url": "mysql://bot@db/spotrun"}}, "/database/url"),
         ({"database": {"poolMax": 0}}, "/database/poolMax"),

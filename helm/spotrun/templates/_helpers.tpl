@@ -133,6 +133,9 @@ encrypts to the instance itself; the hop to it never leaves the pod.
 {{- if gt $sources 1 }}
 {{- fail "set one database only: cloudSql.instanceConnectionName, database.url or database.existingSecret" }}
 {{- end }}
+{{- if and .Values.cloudSql.instanceConnectionName (has (int .Values.bot.opsPort) (list (int .Values.cloudSql.port) (int .Values.cloudSql.healthPort))) }}
+{{- fail "cloudSql.port and cloudSql.healthPort must differ from bot.opsPort: the proxy and the bot share the pod's network" }}
+{{- end }}
 {{- if and .Values.cloudSql.instanceConnectionName (not (include "spotrun.cloudSqlUser" .)) }}
 {{- fail "cloudSql needs the bot's IAM database user: set serviceAccount.gcpServiceAccount (Workload Identity; the user is its email without .gserviceaccount.com) or cloudSql.iamUser" }}
 {{- end }}
