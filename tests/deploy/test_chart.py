@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -10,69 +9,22 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.deploy.chart_render import (
+    BASE,
+    CHART,
+    CI_FILES,
+    CUSTOM_KINDS,
+    K8S_VERSION,
+    ci_values,
+    env_of,
+    merged,
+    one,
+    pod_spec,
+    render,
+)
+
 helm_python = pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
-
-CHART = Path(__file__).resolve().parents[2] / "helm" / "spotrun"
-CI_FILES = sorted((CHART / "ci").glob("*-values.yaml"))
-K8S_VERSION = "1.33"
-# Custom resources have no schema in kubernetes-validate: skipped there, checked structurally below.
-CUSTOM_KINDS = {
-    ("monitoring.googleapis.com/v1", "PodMonitoring"),
-    ("monitoring.googleapis.com/v1", "Rules"),
-    ("monitoring.coreos.com/v1", "ServiceMonitor"),
-    ("monitoring.coreos.com/v1", "PrometheusRule"),
-}
-BASE = {"discord": {"token": "test-token"}}
-
-
-def ci_values(name: str) -> dict[str, Any]:
-    return yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text()) or {}
-
-
-def merged(*layers: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for layer in layers:
-        _deep_merge(out, copy.deepcopy(layer))
-    return out
-
-
-def _deep_merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
-    for key, value in src.items():
-        if isinstance(value, dict) and isinstance(dst.get(key), dict):
-            _deep_merge(dst[key], value)
-        else:
-            dst[key] = value
-
-
-@pytest.fixture(scope="module")
-def chart() -> Any:
-    return helm_python.Chart.load(str(CHART))
-
-
-def render(chart: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
-    files = chart.render(values, name="spotrun", namespace="bots")
-    docs = []
-    for path, text in files.items():
-        if path.endswith("NOTES.txt"):
-            continue
-        docs.extend(d for d in yaml.safe_load_all(text) if d)
-    return docs
-
-
-def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
-    found = [d for d in docs if d["kind"] == kind]
-    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
-    return found[0]
-
-
-def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    return one(docs, "Deployment")["spec"]["template"]["spec"]
-
-
-def env_of(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    container = pod_spec(docs)["containers"][0]
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
 # --- lint, render, schema validation for every scenario --------------------------------------------------
@@ -114,6 +66,7 @@ def check_custom_resource(doc: dict[str, Any]) -> None:
             "SpotrunBudgetAt80Percent",
             "SpotrunBacklogGrowing",
             "SpotrunBotNotReady",
+            "SpotrunShardWithoutHolder",
         }
         assert 'spotrun_agent_calls_total{outcome!="ok"}' in rules["SpotrunAgentErrorRateHigh"]["expr"]
         assert "spotrun_agent_breaker_state) == 2" in rules["SpotrunAgentBreakerOpen"]["expr"]
@@ -123,6 +76,8 @@ def check_custom_resource(doc: dict[str, Any]) -> None:
             "== 0" in rules["SpotrunBotNotReady"]["expr"]
             and "spotrun_ready" in rules["SpotrunBotNotReady"]["expr"]
         )
+        unheld = rules["SpotrunShardWithoutHolder"]["expr"]
+        assert "sum(spotrun_shard_owned) < max(spotrun_shard_count)" in unheld
         for rule in rules.values():
             assert rule["labels"]["severity"] in ("warning", "critical")
             assert rule["annotations"]["summary"]
@@ -432,3 +387,34 @@ def test_every_value_is_documented() -> None:
         documented.append((indent, has_doc))
         pending = False
     assert not missing, f"values without a comment: {missing}"
+
+
+def test_readme_values_table_matches_values_yaml() -> None:
+    """The chart README's values table has one row per `# --`-documented key of values.yaml, and no
+    row for a key that is gone (the table is what operators read; values.yaml is what Helm reads)."""
+    import re
+
+    commented: set[str] = set()
+    path: list[tuple[int, str]] = []  # (indent, key) of the open parents
+    pending = False
+    for line in (CHART / "values.yaml").read_text().splitlines():
+        if not line.strip():
+            pending = False
+            continue
+        if re.match(r"^\s*# -- ", line):
+            pending = True
+            continue
+        if line.lstrip().startswith("#") or line.lstrip().startswith("- "):
+            continue
+        m = re.match(r"^(\s*)([A-Za-z0-9_.\-/]+):", line)
+        if not m:
+            continue
+        indent = len(m.group(1))
+        path = [(i, k) for i, k in path if i < indent] + [(indent, m.group(2))]
+        if pending:
+            commented.add(".".join(k for _, k in path))
+        pending = False
+    readme = (CHART / "README.md").read_text().partition("## Values")[2]
+    rows = set(re.findall(r"^\| `([^`]+)` \|", readme, flags=re.MULTILINE))
+    assert commented - rows == set(), "documented in values.yaml, missing from the README table"
+    assert rows - commented == set(), "in the README table, gone from values.yaml"

@@ -62,4 +62,13 @@ Metric names follow agent_client/_metrics.py and the bot's ops server.
       annotations:
         summary: The spotrun bot is down or not ready
         description: No ready bot for 5 minutes (a Spot preemption normally recovers in 1-2 minutes). Check `kubectl rollout status` and the pod events.
+    - alert: SpotrunShardWithoutHolder
+      # spotrun_shard_owned{shard="N"} is 1 on the pod holding shard N's lease (a standby holds none).
+      expr: sum(spotrun_shard_owned) < max(spotrun_shard_count)
+      for: 1m
+      labels:
+        {{- toYaml (merge (dict "severity" "critical") $labels) | nindent 8 }}
+      annotations:
+        summary: "{{ "{{ $value }}" }} shards are held by a bot pod, fewer than the shard count"
+        description: The guilds of an unheld shard get no answers. A standby takes a lapsed lease within seconds, so for a minute this means no pod is left to take it (all down, or every pod crash-looping or refused IDENTIFY). Check `kubectl get pods` and the bot's /status.
 {{- end }}
