@@ -1,30 +1,35 @@
-# Two commands a newcomer needs: `make run` and `make test`. Each bootstraps .venv itself.
+# Two commands a newcomer needs: `make run` and `make test`. Each bootstraps .venv itself, with only
+# the locked dependency set it needs (requirements/run.txt, test.txt, bench.txt; see scripts/lock).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench sysdeps clean
+.PHONY: run test lint bench lock sysdeps clean
 
-$(STAMP): pyproject.toml
-	scripts/bootstrap "$(PYTHON)" "$(VENV)"
-	@touch $(STAMP)
+# One stamp per set: a set is reinstalled when its lock file changes.
+$(VENV)/.installed-%: requirements/%.txt pyproject.toml
+	scripts/bootstrap $* "$(PYTHON)" "$(VENV)"
+	@touch $@
 
 sysdeps:
 	scripts/install-system-deps
 
-run: sysdeps $(STAMP)
+run: sysdeps $(VENV)/.installed-run
 	$(BIN)/spotrun dev
 
-lint: $(STAMP)
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: sysdeps lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-bench: sysdeps $(STAMP)
+bench: sysdeps $(VENV)/.installed-bench
 	$(BIN)/python -m bench
+
+# After editing dependencies in pyproject.toml: re-resolve and rewrite requirements/ (commit both).
+lock: $(VENV)/.installed-test
+	UV=$(BIN)/uv scripts/lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

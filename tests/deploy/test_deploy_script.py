@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import json
 import re
 import shlex
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from agent_client import load_registry
+from tests.deploy import dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "deploy-agents"
@@ -159,3 +161,19 @@ def test_render_service_replaces_whole_placeholders_only(script: ModuleType) -> 
         doc["spec"]["template"]["spec"]["serviceAccountName"]
         == "spotrun-audio-video@p.iam.gserviceaccount.com"
     )
+
+
+def test_each_agent_image_is_built_from_the_one_dockerfile_with_its_agent_arg() -> None:
+    """Cloud Build gets `docker build --build-arg AGENT=<name>`: the stage with that agent's entry point
+    and only its own code and locked extra, pushed under the name its service deploys."""
+    done = run(*BASE_ARGS, "--project-number", "1", "--dry-run")
+    blocks = re.findall(r"^# cloudbuild-([a-z-]+)\.json:\n(.*?)(?=^DRY-RUN )", done.stdout, re.M | re.S)
+    configs = {name: json.loads(body) for name, body in blocks}
+    assert sorted(configs) == sorted(["image-gen", "web-scraper", "data-analysis", "audio-video"])
+    for name, config in configs.items():
+        (step,) = config["steps"]
+        image = f"europe-west1-docker.pkg.dev/demo-proj/spotrun/{name}:t1"
+        assert step["args"] == ["build", "-f", "Dockerfile", "--build-arg", f"AGENT={name}", "-t", image, "."]
+        assert "DOCKER_BUILDKIT=1" in step["env"]
+        assert config["images"] == [image]
+        assert dockerfile.image(name).entrypoint == ["spotrun", "agent", name]

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from spotrun.protocol import COMMANDS
+from tests.deploy import dockerfile
 from tests.deploy.test_deploy_script import BASE_ARGS, BOT_SA, SCRIPT
 from tests.fakes.metadata import FakeMetadataServer
 from tests.helpers import ROOT, free_port, wait_http
@@ -48,26 +49,23 @@ def container_env(spec: dict) -> dict[str, str]:
     return {e["name"]: str(e["value"]) for e in container["env"]}
 
 
-def entrypoint(package: str) -> list[str]:
-    """The image's ENTRYPOINT, with the `spotrun` console script run from this checkout."""
-    dockerfile = (ROOT / "agents" / package / "Dockerfile").read_text(encoding="utf-8")
-    match = re.search(r"^ENTRYPOINT (\[.*\])$", dockerfile, re.M)
-    assert match, f"no ENTRYPOINT in agents/{package}/Dockerfile"
-    argv = json.loads(match.group(1))
-    assert argv[0] == "spotrun"
+def entrypoint(agent: str) -> list[str]:
+    """The image's ENTRYPOINT (from the Dockerfile stage AGENT=agent builds), with the `spotrun`
+    console script run from this checkout."""
+    argv = dockerfile.image(agent).entrypoint
+    assert argv[:1] == ["spotrun"], f"AGENT={agent}: ENTRYPOINT {argv}"
     return [sys.executable, "-m", "spotrun", *argv[1:]]
 
 
-def image_env(package: str) -> dict[str, str]:
-    """The SPOTRUN_* variables the image's Dockerfile sets with ENV (service.yaml's env wins)."""
-    dockerfile = (ROOT / "agents" / package / "Dockerfile").read_text(encoding="utf-8")
-    blocks = re.findall(r"^ENV ((?:.*\\\n)*.*)$", dockerfile, re.M)
-    return dict(re.findall(r"\b(SPOTRUN_[A-Z0-9_]+)=(\S+)", "\n".join(blocks)))
+def image_env(agent: str) -> dict[str, str]:
+    """The SPOTRUN_* variables the image's Dockerfile stages set with ENV (service.yaml's env wins)."""
+    return {k: v for k, v in dockerfile.image(agent).env.items() if k.startswith("SPOTRUN_")}
 
 
-def package_of(spec: dict) -> str:
+def agent_of(spec: dict) -> str:
+    """The agent whose image the spec deploys: .../spotrun/<agent>:<tag>."""
     image = spec["spec"]["template"]["spec"]["containers"][0]["image"]
-    return image.rsplit("/", 1)[-1].split(":")[0].replace("-", "_")
+    return image.rsplit("/", 1)[-1].split(":")[0]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +83,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
             port = free_port()
             full = {
                 **base,
-                **image_env(package_of(spec)),
+                **image_env(agent_of(spec)),
                 **env,
                 "PORT": str(port),  # Cloud Run sets it
                 # The one addition: Google's certificate endpoint is not reachable from a test.
@@ -94,7 +92,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
             with open(logs / f"{name}.log", "wb") as sink:
                 procs.append(
                     subprocess.Popen(
-                        entrypoint(package_of(spec)),
+                        entrypoint(agent_of(spec)),
                         env=full,
                         cwd=ROOT,
                         stdout=sink,
