@@ -163,9 +163,12 @@ async def run_llm(cases: Sequence[Case], *, mode: str = "ok") -> list[tuple[Case
 def table(name: str, tallies: dict[tuple[str, str], Tally]) -> str:
     lines = [
         f"{name}",
-        f"  {'split':9} {'lang':4} {'n':>4} {'top-1':>7} {'args=':>7} {'ask':>6} {'wrong':>6} {'wrongarg':>8} {'p50 ms':>7}",
+        f"  {'split':9} {'lang':4} {'n':>4} {'top-1':>7} {'args=':>7} {'ask':>6} "
+        f"{'wrong':>6} {'wrongarg':>8} {'p50 ms':>7}",
     ]
-    for (split, lang), tally in sorted(tallies.items(), key=lambda kv: (kv[0][0] != "held-out", kv[0][1] != "all", kv[0][1])):
+    for (split, lang), tally in sorted(
+        tallies.items(), key=lambda kv: (kv[0][0] != "held-out", kv[0][1] != "all", kv[0][1])
+    ):
         r = tally.row()
         lines.append(
             f"  {split:9} {lang:4} {r['n']:>4.0f} {r['top1']:>6.1f}% {r['args']:>6.1f}% {r['ask']:>5.1f}% "
@@ -193,7 +196,13 @@ async def run(*, verbose: bool = False, split: str | None = None) -> list[Row]:
                         print("   ", miss)
         for (sp, lang), tally in tallies.items():
             r = tally.row()
-            for metric, unit in (("top1", "%"), ("args", "%"), ("ask", "%"), ("wrong_jobs", "%"), ("p50_ms", "ms")):
+            for metric, unit in (
+                ("top1", "%"),
+                ("args", "%"),
+                ("ask", "%"),
+                ("wrong_jobs", "%"),
+                ("p50_ms", "ms"),
+            ):
                 rows.append(Row("routing", f"{name} {sp} {lang} {metric}", round(r[metric], 2), unit))
     return rows
 

@@ -24,6 +24,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.exts.monitor",
     "bot.exts.cost",
     "bot.exts.status",
+    "bot.exts.ask",
 )
 
 
@@ -41,7 +42,8 @@ class SpotrunBot(commands.AutoShardedBot):
 
     def __init__(self, *, core: Core, settings: BotSettings, extensions: tuple[str, ...] = EXTENSIONS):
         super().__init__(
-            command_prefix=commands.when_mentioned_or(settings.command_prefix),
+            # Mentions are plain-language requests (bot.exts.ask), not a second command prefix.
+            command_prefix=settings.command_prefix,
             intents=intents(),
             help_command=None,  # bot.exts.jobs has one listing examples
             # The default for everything the bot sends; agent output must never ping anyone.

@@ -50,6 +50,7 @@ AGENT_BUILD_HEADER = "Spotrun-Agent-Build"
 def agent_build(version: str, revision: str | None) -> str:
     return f"{version}@{revision}" if revision else version
 
+
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_FILES = 4
 MAX_TEXT_CHARS = 16_000
@@ -144,7 +145,17 @@ class GenerateArgs(CommandArgs):
         le=4,
         description="how many images",
         json_schema_extra=_hints(
-            cues=["images", "pictures", "versions", "variations", "imagens", "fotos", "imágenes", "versões", "versiones"]
+            cues=[
+                "images",
+                "pictures",
+                "versions",
+                "variations",
+                "imagens",
+                "fotos",
+                "imágenes",
+                "versões",
+                "versiones",
+            ]
         ),
     )
 
@@ -156,7 +167,16 @@ class EnhanceArgs(CommandArgs):
         json_schema_extra=_hints(
             words={
                 "2": ["2x", "x2", "twice", "double", "2 times", "dobro", "duas vezes", "doble", "dos veces"],
-                "4": ["4x", "x4", "4 times", "quadruple", "4 vezes", "quatro vezes", "4 veces", "cuatro veces"],
+                "4": [
+                    "4x",
+                    "x4",
+                    "4 times",
+                    "quadruple",
+                    "4 vezes",
+                    "quatro vezes",
+                    "4 veces",
+                    "cuatro veces",
+                ],
             }
         ),
     )
@@ -167,7 +187,16 @@ class EnhanceArgs(CommandArgs):
         json_schema_extra=_hints(
             words={
                 "true": [
-                    "denoise", "noise", "noisy", "grain", "grainy", "ruído", "ruido", "granulado", "limpa", "limpia",
+                    "denoise",
+                    "noise",
+                    "noisy",
+                    "grain",
+                    "grainy",
+                    "ruído",
+                    "ruido",
+                    "granulado",
+                    "limpa",
+                    "limpia",
                 ]
             }
         ),
@@ -176,7 +205,15 @@ class EnhanceArgs(CommandArgs):
         default="local",
         description="local: Pillow, free; provider: the agent's super-resolution model (billed)",
         json_schema_extra=_hints(
-            words={"provider": ["super-resolution", "super resolution", "superresolution", "ai upscaler", "super-resolução"]}
+            words={
+                "provider": [
+                    "super-resolution",
+                    "super resolution",
+                    "superresolution",
+                    "ai upscaler",
+                    "super-resolução",
+                ]
+            }
         ),
     )
 
@@ -195,7 +232,9 @@ class StyleTransferArgs(CommandArgs):
         ge=0.0,
         le=1.0,
         description="how strongly to apply it (0-1)",
-        json_schema_extra=_hints(cues=["strength", "intensity", "força", "intensidade", "fuerza", "intensidad"]),
+        json_schema_extra=_hints(
+            cues=["strength", "intensity", "força", "intensidade", "fuerza", "intensidad"]
+        ),
     )
 
 
@@ -204,7 +243,9 @@ class ScrapeArgs(CommandArgs):
     render_js: bool = Field(
         default=False,
         description="run the page's JavaScript first (slower)",
-        json_schema_extra=_hints(words={"true": ["javascript", "js", "rendered", "render", "renderiza", "renderizar"]}),
+        json_schema_extra=_hints(
+            words={"true": ["javascript", "js", "rendered", "render", "renderiza", "renderizar"]}
+        ),
     )
 
     _url = field_validator("url")(_check_url)
@@ -222,7 +263,15 @@ class ExtractArgs(CommandArgs):
                 "a": ["links", "link", "enlaces", "hyperlinks"],
                 "img": ["images", "imagens", "imágenes", "pictures", "fotos"],
                 "h1": ["main heading", "h1"],
-                "h2": ["headings", "headlines", "subtitles", "títulos", "subtítulos", "titulares", "manchetes"],
+                "h2": [
+                    "headings",
+                    "headlines",
+                    "subtitles",
+                    "títulos",
+                    "subtítulos",
+                    "titulares",
+                    "manchetes",
+                ],
                 "table": ["tables", "tabelas", "tablas"],
             },
         ),
@@ -244,7 +293,9 @@ class ExtractArgs(CommandArgs):
         ge=1,
         le=100,
         description="at most this many matches",
-        json_schema_extra=_hints(cues=["first", "top", "results", "primeiros", "primeiras", "primeros", "primeras", "resultados"]),
+        json_schema_extra=_hints(
+            cues=["first", "top", "results", "primeiros", "primeiras", "primeros", "primeras", "resultados"]
+        ),
     )
 
     _url = field_validator("url")(_check_url)
@@ -265,7 +316,17 @@ class ChartArgs(CommandArgs):
         description="chart type",
         json_schema_extra=_hints(
             words={
-                "line": ["line", "lines", "linha", "linhas", "línea", "lineas", "trend", "tendência", "tendencia"],
+                "line": [
+                    "line",
+                    "lines",
+                    "linha",
+                    "linhas",
+                    "línea",
+                    "lineas",
+                    "trend",
+                    "tendência",
+                    "tendencia",
+                ],
                 "bar": ["bar", "bars", "barras", "barra", "column chart", "colunas", "columnas"],
                 "histogram": ["histogram", "histograma", "distribution", "distribuição", "distribución"],
                 "scatter": ["scatter", "scatterplot", "dispersão", "dispersion", "dispersión", "correlation"],
@@ -273,7 +334,10 @@ class ChartArgs(CommandArgs):
         ),
     )
     x: str | None = Field(
-        default=None, max_length=128, description="column for the x axis", json_schema_extra=_hints(kind="x-column")
+        default=None,
+        max_length=128,
+        description="column for the x axis",
+        json_schema_extra=_hints(kind="x-column"),
     )
     y: list[Annotated[str, Field(max_length=128)]] = Field(
         default_factory=list,
@@ -286,7 +350,8 @@ class ChartArgs(CommandArgs):
         max_length=200,
         description="chart title",
         json_schema_extra=_hints(
-            kind="title", cues=["titled", "title", "called", "título", "intitulado", "chamado", "titulado", "llamado"]
+            kind="title",
+            cues=["titled", "title", "called", "título", "intitulado", "chamado", "titulado", "llamado"],
         ),
     )
 
@@ -305,9 +370,30 @@ class PredictArgs(CommandArgs):
         description="how many steps ahead",
         json_schema_extra=_hints(
             cues=[
-                "steps", "periods", "hours", "days", "weeks", "months", "years", "quarters", "ahead", "next",
-                "passos", "períodos", "horas", "dias", "semanas", "meses", "anos", "próximos", "próximas",
-                "pasos", "periodos", "días", "años", "siguientes",
+                "steps",
+                "periods",
+                "hours",
+                "days",
+                "weeks",
+                "months",
+                "years",
+                "quarters",
+                "ahead",
+                "next",
+                "passos",
+                "períodos",
+                "horas",
+                "dias",
+                "semanas",
+                "meses",
+                "anos",
+                "próximos",
+                "próximas",
+                "pasos",
+                "periodos",
+                "días",
+                "años",
+                "siguientes",
             ]
         ),
     )
@@ -357,7 +443,9 @@ class TtsArgs(CommandArgs):
         ge=80,
         le=400,
         description="words per minute",
-        json_schema_extra=_hints(cues=["wpm", "words per minute", "palavras por minuto", "palabras por minuto"]),
+        json_schema_extra=_hints(
+            cues=["wpm", "words per minute", "palavras por minuto", "palabras por minuto"]
+        ),
     )
 
 
@@ -975,4 +1063,5 @@ class HealthReport(BaseModel):
     @property
     def build(self) -> str:
         return agent_build(self.version, self.revision)
+
     engines: dict[str, EngineStatus] = Field(default_factory=dict)

@@ -65,7 +65,9 @@ def routables(catalog: Catalog) -> list[Routable]:
     return out
 
 
-def build_router(commands: Sequence[Routable], settings: RouterSettings, session: aiohttp.ClientSession) -> Router:
+def build_router(
+    commands: Sequence[Routable], settings: RouterSettings, session: aiohttp.ClientSession
+) -> Router:
     offline = OfflineRouter(commands)
     if settings.provider == "offline":
         return _Offline(offline)

@@ -47,18 +47,28 @@ _LANGUAGES = {
 }
 _LOCALE = re.compile(r"(?<![\w-])([a-z]{2})-([a-z]{2})(?![\w-])")
 # Words before a value that make it the target ("convert this wav to ogg" -> ogg).
-_TARGET_MARKERS = frozenset("to into as para pra a em en in".split())
+_TARGET_MARKERS = frozenset(["to", "into", "as", "para", "pra", "a", "em", "en", "in"])
 # "this photo", "nessa foto", "esta imagen": pointing at the attachment, never part of a value.
+# fmt: off
 _DEICTIC = frozenset(
-    "this that these it isso isto esto eso essa esse esta este nessa nesse nesta neste dessa desse "
-    "desta deste my me mi minha meu pra para".split()
+    [
+        "this", "that", "these", "it", "isso", "isto", "esto", "eso", "essa", "esse", "esta", "este",
+        "nessa", "nesse", "nesta", "neste", "dessa", "desse", "desta", "deste", "my", "me", "mi",
+        "minha", "meu", "pra", "para"
+    ]
 )
-_ARTICLES = frozenset("a an the o um uma el la un una".split())
+# fmt: on
+_ARTICLES = frozenset(["a", "an", "the", "o", "um", "uma", "el", "la", "un", "una"])
 # Left over around a removed value ("in portuguese", "as ogg"): trimmed from free text.
+# fmt: off
 _FILLER = frozenset(
-    "in as em en com con with no na to para formato format voice voz the a o el la please por favor "
-    "and e y using usando at".split()
+    [
+        "in", "as", "em", "en", "com", "con", "with", "no", "na", "to", "para", "formato", "format",
+        "voice", "voz", "the", "a", "o", "el", "la", "please", "por", "favor", "and", "e", "y", "using",
+        "usando", "at"
+    ]
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -218,7 +228,9 @@ def _enum(f: Folded, ex: Extraction, key: str, prop: Mapping[str, Any]) -> None:
             marked = 0 if before and before[0] in _TARGET_MARKERS else 1
             found.append((rank, marked, hit[0], value, hit))
     # "holt-winters" names one value even though "holt" (another) is inside it.
-    found = [c for c in found if not any(o[4] != c[4] and o[4][0] <= c[4][0] and c[4][1] <= o[4][1] for o in found)]
+    found = [
+        c for c in found if not any(o[4] != c[4] and o[4][0] <= c[4][0] and c[4][1] <= o[4][1] for o in found)
+    ]
     if found:
         best = min(found, key=lambda c: c[:3])
         ex.args[key] = best[3]
@@ -331,8 +343,10 @@ def _column_hits(f: Folded, ex: Extraction, columns: Sequence[str]) -> list[tupl
         hit = find_phrase(f.text, name)
         if hit is None and " " not in name:
             for start, end, word in words:
-                if word in (name + "s", name + "es") or name in (word + "s", word + "es") or (
-                    len(name) >= 5 and near_miss(word, name)
+                if (
+                    word in (name + "s", name + "es")
+                    or name in (word + "s", word + "es")
+                    or (len(name) >= 5 and near_miss(word, name))
                 ):
                     hit = (start, end)
                     break
@@ -343,7 +357,9 @@ def _column_hits(f: Folded, ex: Extraction, columns: Sequence[str]) -> list[tupl
     return [h for h in hits if not any(o != h and o[0] <= h[0] and h[1] <= o[1] for o in hits)]
 
 
-def _columns(f: Folded, ex: Extraction, props: Mapping[str, Mapping[str, Any]], files: Sequence[FileInfo]) -> None:
+def _columns(
+    f: Folded, ex: Extraction, props: Mapping[str, Mapping[str, Any]], files: Sequence[FileInfo]
+) -> None:
     """Columns of the attached table named in the request. The one after "by"/"por"/"vs" is the
     x axis; else a named date-like column; the others are the values."""
     header = next((fi.columns for fi in files if fi.columns), ())
@@ -372,10 +388,7 @@ def _columns(f: Folded, ex: Extraction, props: Mapping[str, Mapping[str, Any]], 
         if not rest:
             break
         ex.args[key] = rest if props[key].get("type") == "array" or "anyOf" in props[key] else rest[0]
-        if props[key].get("type") == "array":
-            rest = []
-        else:
-            rest = rest[1:]
+        rest = [] if props[key].get("type") == "array" else rest[1:]
     for start, end, _ in hits:
         ex.take(start, end)
 

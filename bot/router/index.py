@@ -19,14 +19,19 @@ NGRAM_SIZES = (3, 4, 5)
 
 # Function words of English, Portuguese and Spanish: they say nothing about which command is meant,
 # and short requests made of them ("pon una canción") would otherwise match short templates.
+# fmt: off
 STOP_WORDS = frozenset(
-    """a an the of to in on at for from with and or is it this that these my me i you your please pls
-    can could would will want need some all just
-    o os as um uma uns umas de da do das dos em no na nos nas por pra para com e ou isso isto esse essa
-    este esta meu minha eu voce me quero pode
-    el la los las un una unos unas del al en con y por para este esta esto ese esa mi yo puedes quiero
-    """.split()
+    [
+        "a", "an", "the", "of", "to", "in", "on", "at", "for", "from", "with", "and", "or", "is", "it",
+        "this", "that", "these", "my", "me", "i", "you", "your", "please", "pls", "can", "could",
+        "would", "will", "want", "need", "some", "all", "just", "o", "os", "as", "um", "uma", "uns",
+        "umas", "de", "da", "do", "das", "dos", "em", "no", "na", "nos", "nas", "por", "pra", "para",
+        "com", "e", "ou", "isso", "isto", "esse", "essa", "este", "esta", "meu", "minha", "eu", "voce",
+        "me", "quero", "pode", "el", "la", "los", "las", "un", "una", "unos", "unas", "del", "al", "en",
+        "con", "y", "por", "para", "este", "esta", "esto", "ese", "esa", "mi", "yo", "puedes", "quiero"
+    ]
 )
+# fmt: on
 
 
 def ngrams(text: str) -> Counter[str]:

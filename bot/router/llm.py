@@ -14,7 +14,7 @@ import aiohttp
 
 from bot.router.extract import FileInfo
 from bot.router.offline import OfflineRouter
-from bot.router.readings import Decision, Reading, Routable, command_line, validate
+from bot.router.readings import Decision, Outcome, Reading, Routable, command_line, validate
 from bot.router.settings import RouterSettings
 from spotrun.logs import get_logger
 
@@ -49,7 +49,7 @@ def tool_parameters(schema: Mapping[str, Any]) -> dict[str, Any]:
             return [clean(v) for v in node]
         return node
 
-    params = clean(dict(schema))
+    params: dict[str, Any] = clean(dict(schema))
     params.setdefault("type", "object")
     params.setdefault("properties", {})
     return params
@@ -205,5 +205,5 @@ class LlmRouter:
             runnable = [r for r in readings if r.problem is None]
             if runnable:
                 return Decision("choose", runnable, router=self.name, cost_usd=cost)
-        outcome = "run" if top.problem is None else "need"
+        outcome: Outcome = "run" if top.problem is None else "need"
         return Decision(outcome, readings[:1], router=self.name, cost_usd=cost)

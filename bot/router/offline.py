@@ -38,10 +38,7 @@ class OfflineRouter:
         self.commands = {c.spec.command: c for c in commands}
         self.t = thresholds or Thresholds()
         self.index = Index(
-            {
-                name: [*c.spec.requests, c.spec.summary, _name_words(name)]
-                for name, c in self.commands.items()
-            }
+            {name: [*c.spec.requests, c.spec.summary, _name_words(name)] for name, c in self.commands.items()}
         )
 
     def route(self, text: str, files: Sequence[FileInfo] = (), prefix: str = "!") -> Decision:
@@ -63,9 +60,11 @@ class OfflineRouter:
         if best >= self.t.run and best - second >= self.t.margin:
             return Decision("run" if top.problem is None else "need", [top, *readings[1:]])
         runnable = [r for r in readings if r.problem is None]
-        if len(runnable) == 1 and len(readings) == 1:
+        if runnable:
             return Decision("choose", runnable)
-        return Decision("choose", runnable or readings[:1]) if runnable else Decision("need", readings[:1])
+        # Nothing offered could run as it is: name what is missing only when fairly sure of the
+        # command; a weak guess that also lacks its input is no match.
+        return Decision("need", readings[:1]) if best >= self.t.run else Decision("none")
 
     def _scores(self, text: str, files: Sequence[FileInfo]) -> dict[str, float]:
         scores = self.index.scores(URL.sub(" ", text))
@@ -104,7 +103,7 @@ class OfflineRouter:
         return Reading(name, args.model_dump(mode="json"), score, command_line(c.spec, args, prefix), problem)
 
     def _explicit(self, text: str, files: list[FileInfo], prefix: str) -> Reading | None:
-        """"@bot chart bar x=month" is the command itself: used as typed when it parses."""
+        """ "@bot chart bar x=month" is the command itself: used as typed when it parses."""
         m = re.match(r"^\s*(" + re.escape(prefix) + r")?([a-z][a-z0-9_-]*)(?:\s+(.*))?$", text, re.S)
         if m is None or m.group(2) not in self.commands:
             return None
@@ -120,11 +119,12 @@ class OfflineRouter:
         args, problem = validate(spec, parsed.args.model_dump(exclude_unset=True), files)
         if args is None or not self._columns_known(spec.command, args.model_dump(), files):
             return None
-        return Reading(spec.command, args.model_dump(mode="json"), 1.0, command_line(spec, args, prefix), problem)
-
+        return Reading(
+            spec.command, args.model_dump(mode="json"), 1.0, command_line(spec, args, prefix), problem
+        )
 
     def _columns_known(self, command: str, args: dict[str, object], files: list[FileInfo]) -> bool:
-        """"predict future sales" is a sentence, not `!predict` of a column named "future sales":
+        """ "predict future sales" is a sentence, not `!predict` of a column named "future sales":
         a column argument must name a column of the attached table."""
         header = next((f.columns for f in files if f.columns), None)
         schema = self.commands[command].schema

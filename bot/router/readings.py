@@ -47,7 +47,9 @@ class Decision:
         return self.readings[0] if self.readings else None
 
 
-def validate(spec: CommandSpec, raw: Mapping[str, Any], files: list[FileInfo]) -> tuple[CommandArgs | None, str | None]:
+def validate(
+    spec: CommandSpec, raw: Mapping[str, Any], files: list[FileInfo]
+) -> tuple[CommandArgs | None, str | None]:
     """The same typed model as `!x`: (args, None) or (None, what is wrong in a user's words)."""
     fields = spec.args.model_fields
     coerced = {
@@ -60,7 +62,10 @@ def validate(spec: CommandSpec, raw: Mapping[str, Any], files: list[FileInfo]) -
     except ValidationError as exc:
         return None, describe_validation(exc, spec)
     if spec.needs_file and not files:
-        return args, f"`{spec.command}` needs {spec.file_words or 'an attached file'}: attach one and ask again"
+        return (
+            args,
+            f"`{spec.command}` needs {spec.file_words or 'an attached file'}: attach one and ask again",
+        )
     if files and spec.takes_files and spec.file_kinds:
         wrong = [f.name for f in files if not f.content_type.startswith(spec.file_kinds)]
         if wrong:

@@ -22,7 +22,9 @@ _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 def _error(status: int, message: str, type_: str, code: str | None) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status)
+    return web.json_response(
+        {"error": {"message": message, "type": type_, "param": None, "code": code}}, status=status
+    )
 
 
 class FakeOpenAIChat:
@@ -56,17 +58,28 @@ class FakeOpenAIChat:
         for tool in body.get("tools") or []:
             fn = tool.get("function") or {}
             if tool.get("type") != "function" or not _FUNCTION_NAME.match(fn.get("name", "")):
-                return _error(400, f"Invalid tool: {fn.get('name')!r}", "invalid_request_error", "invalid_value")
+                return _error(
+                    400, f"Invalid tool: {fn.get('name')!r}", "invalid_request_error", "invalid_value"
+                )
             if (fn.get("parameters") or {}).get("type") != "object":
-                return _error(400, "function parameters must be an object schema", "invalid_request_error", None)
+                return _error(
+                    400, "function parameters must be an object schema", "invalid_request_error", None
+                )
         calls = self.answer(body)
         if self.mode == "unknown-tool":
             calls = ("launch_missiles", {})
         listed = [calls] if isinstance(calls, tuple) else list(calls or [])
-        message: dict[str, Any] = {"role": "assistant", "content": None if listed else "I can't help with that."}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if listed else "I can't help with that.",
+        }
         if listed:
             message["tool_calls"] = [
-                {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+                {
+                    "id": f"call_{i}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(args)},
+                }
                 for i, (name, args) in enumerate(listed)
             ]
         prompt_tokens = len(json.dumps(body)) // 4  # about four characters a token
@@ -76,7 +89,13 @@ class FakeOpenAIChat:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model"),
-                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if listed else "stop"}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 20, "total_tokens": prompt_tokens + 20},
+                "choices": [
+                    {"index": 0, "message": message, "finish_reason": "tool_calls" if listed else "stop"}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": 20,
+                    "total_tokens": prompt_tokens + 20,
+                },
             }
         )

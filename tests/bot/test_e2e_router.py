@@ -1,0 +1,112 @@
+"""Plain-language requests end to end: the real bot and agents, an emulated Discord. A mention with
+a CSV gives a chart, a mention with a URL a scrape, an ambiguous request buttons (nothing runs until
+one is picked), nonsense the list of what the bot can do; `!x` is never routed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.main import Running
+from tests.bot import test_e2e_discord
+from tests.bot.conftest import ALICE, BOB, needs_agent
+from tests.fakes.discord import DiscordEmulator
+
+emu, bot, site = test_e2e_discord.emu, test_e2e_discord.bot, test_e2e_discord.site
+
+pytestmark = pytest.mark.timeout(90)
+
+SALES = b"month,revenue,cost\nJan,10,4\nFeb,12,5\nMar,15,7\nApr,11,6\n"
+
+
+def mention(emu: DiscordEmulator, text: str) -> str:
+    return f"<@{emu.bot_user_id}> {text}"
+
+
+def labels(msg) -> list[str]:  # type: ignore[no-untyped-def]
+    return [c.get("label") for row in msg.components for c in row["components"]]
+
+
+def custom_ids(msg) -> list[str]:  # type: ignore[no-untyped-def]
+    return [c.get("custom_id") for row in msg.components for c in row["components"]]
+
+
+def replies_to(emu: DiscordEmulator, origin: int) -> list:  # type: ignore[type-arg]
+    return [m for m in emu.messages() if m.message_reference and int(m.message_reference["message_id"]) == origin]
+
+
+@needs_agent("data-analysis")
+async def test_mention_with_a_csv_posts_the_chart_it_understood(emu: DiscordEmulator, bot: Running) -> None:
+    origin = emu.user_says(
+        ALICE, mention(emu, "make a bar chart of revenue by month"), attachments=[("sales.csv", SALES, "text/csv")]
+    )
+    msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
+    png = next(a for a in msg.attachments if a[0].endswith(".png"))
+    assert png[1][:8] == b"\x89PNG\r\n\x1a\n"
+    # The status message that became the result says how the request was read, with a way out.
+    assert msg.content.startswith("→ `!chart bar x=month y=revenue`")
+    assert "Not what I meant" in labels(msg) and "Run again" in labels(msg)
+    assert msg.message_reference and int(msg.message_reference["message_id"]) == origin
+    assert msg.allowed_mentions is not None and msg.allowed_mentions.get("parse") == []
+    job = (await bot.core.store.user_jobs(str(ALICE), limit=1))[0]
+    assert job.command == "chart" and job.args["kind"] == "bar" and job.args["y"] == ["revenue"]
+
+
+@needs_agent("web-scraper")
+async def test_mention_with_a_url_scrapes_it(emu: DiscordEmulator, bot: Running, site: str) -> None:
+    emu.user_says(BOB, mention(emu, f"what does this page say? {site}/page"))
+    msg = await emu.wait_for(lambda m: bool(m.embeds) and "Lighthouse Weekly" in m.text(), timeout=30)
+    assert msg.content.startswith(f"→ `!scrape {site}/page`")
+    assert "vCPU-s" in msg.text()  # the usual receipt
+
+
+@needs_agent("data-analysis")
+async def test_an_ambiguous_request_asks_and_runs_only_the_pick(emu: DiscordEmulator, bot: Running) -> None:
+    origin = emu.user_says(
+        ALICE, mention(emu, "trend line of cost"), attachments=[("sales.csv", SALES, "text/csv")]
+    )
+    question = await emu.wait_for(lambda m: m.author_id == emu.bot_user_id and "Did you mean" in m.content)
+    assert question.message_reference and int(question.message_reference["message_id"]) == origin
+    picks = {label: cid for label, cid in zip(labels(question), custom_ids(question), strict=True)}
+    assert len(picks) >= 2, picks
+    await asyncio.sleep(0.5)
+    assert await bot.core.store.user_jobs(str(ALICE)) == []  # nothing runs until the user picks
+    # Someone else cannot pick for the asker.
+    emu.click(BOB, question.id, picks[next(iter(picks))])
+    await asyncio.sleep(0.5)
+    assert await bot.core.store.user_jobs(str(ALICE)) == []
+    chart = next(label for label in picks if label.startswith("!chart"))
+    emu.click(ALICE, question.id, picks[chart])
+    msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
+    assert msg.content.startswith(f"→ `{chart}`")
+    jobs = await bot.core.store.user_jobs(str(ALICE))
+    assert [j.command for j in jobs] == ["chart"]
+    closed = emu.world.messages[question.id]
+    assert closed.content == f"→ picked `{chart}`" and not closed.components
+
+
+async def test_nonsense_gets_the_list_of_what_the_bot_can_do(emu: DiscordEmulator, bot: Running) -> None:
+    origin = emu.user_says(ALICE, mention(emu, "what's the weather like in lisbon tomorrow?"))
+    answer = await emu.wait_for(lambda m: m.author_id == emu.bot_user_id and "I can" in m.content)
+    assert answer.message_reference and int(answer.message_reference["message_id"]) == origin
+    assert "`!chart`" in answer.content and "`!scrape`" in answer.content and "`!tts`" in answer.content
+    assert await bot.core.store.user_jobs(str(ALICE)) == []
+
+
+@needs_agent("audio-video")
+async def test_ask_slash_command_routes_too(emu: DiscordEmulator, bot: Running) -> None:
+    assert any(c["name"] == "ask" for c in emu.synced_commands)
+    inter = emu.slash(BOB, "ask", {"text": "read this out loud: the build is green"})
+    msg = await emu.wait_for(lambda m: any(a[0].endswith(".mp3") for a in m.attachments), timeout=30)
+    assert msg.content.startswith('→ `!tts "the build is green"`')
+    assert emu.interaction_responses(inter)[0]["type"] == 5  # deferred within the 3 s window
+
+
+@needs_agent("audio-video")
+async def test_prefix_commands_are_never_routed(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(BOB, "!tts hello")
+    msg = await emu.wait_for(lambda m: bool(m.attachments), timeout=30)
+    assert not msg.content.startswith("→")
+    assert "Not what I meant" not in labels(msg)
+    assert len([m for m in emu.messages() if m.author_id == emu.bot_user_id]) == 1
