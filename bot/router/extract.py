@@ -451,7 +451,13 @@ def _free_text(
     finals -= _ARTICLES  # "apply a {style}": the article belongs to the value
     tail_words = {w for t in tails for w in re.findall(r"[a-z0-9]+", fold(t))} | _DEICTIC
     colon = re.search(r":\s", f.text)
-    begin = colon.end() if colon is not None else _after_opening(f, ex, head_words, finals)
+    if colon is not None:
+        begin = colon.end()
+    else:
+        # "ok then, say good night": a template's opening found further in counts too.
+        found = [hit for h in heads if (hit := find_phrase(f.text, fold(h).strip(" :"))) and ex.free(*hit)]
+        first = min(found, key=lambda hit: (hit[0], -hit[1])) if found else (0, 0)
+        begin = max(_after_opening(f, ex, head_words, finals), first[1])
     value = _without_taken(f, ex, begin, len(f.text))
     words = value.split()
     while len(words) > 1 and fold(words[-1]).strip(".,;:!?") in tail_words:

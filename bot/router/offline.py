@@ -51,15 +51,17 @@ class OfflineRouter:
             return Decision("none")
         best = ranked[0][1]
         second = ranked[1][1] if len(ranked) > 1 else 0.0
+        # The best three are read in full: offered as buttons when unsure, and kept as the other
+        # readings behind "Not what I meant" when a job starts at once.
         readings = [
             self._reading(name, score, text, files, prefix)
             for name, score in ranked[:3]
-            if score >= best - self.t.window and score >= self.t.choose
+            if score >= self.t.choose
         ]
         top = readings[0]
         if best >= self.t.run and best - second >= self.t.margin:
-            return Decision("run" if top.problem is None else "need", [top, *readings[1:]])
-        runnable = [r for r in readings if r.problem is None]
+            return Decision("run" if top.problem is None else "need", readings)
+        runnable = [r for r in readings if r.problem is None and r.score >= best - self.t.window]
         if runnable:
             return Decision("choose", runnable)
         # Nothing offered could run as it is: name what is missing only when fairly sure of the

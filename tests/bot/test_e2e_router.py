@@ -8,7 +8,9 @@ import asyncio
 
 import pytest
 
-from bot.main import Running
+from bot.main import Running, start_bot
+from bot.settings import BotSettings
+from spotrun.config import load_settings
 from tests.bot import test_e2e_discord
 from tests.bot.conftest import ALICE, BOB, needs_agent
 from tests.fakes.discord import DiscordEmulator
@@ -33,13 +35,17 @@ def custom_ids(msg) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def replies_to(emu: DiscordEmulator, origin: int) -> list:  # type: ignore[type-arg]
-    return [m for m in emu.messages() if m.message_reference and int(m.message_reference["message_id"]) == origin]
+    return [
+        m for m in emu.messages() if m.message_reference and int(m.message_reference["message_id"]) == origin
+    ]
 
 
 @needs_agent("data-analysis")
 async def test_mention_with_a_csv_posts_the_chart_it_understood(emu: DiscordEmulator, bot: Running) -> None:
     origin = emu.user_says(
-        ALICE, mention(emu, "make a bar chart of revenue by month"), attachments=[("sales.csv", SALES, "text/csv")]
+        ALICE,
+        mention(emu, "make a bar chart of revenue by month"),
+        attachments=[("sales.csv", SALES, "text/csv")],
     )
     msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
     png = next(a for a in msg.attachments if a[0].endswith(".png"))
@@ -110,3 +116,85 @@ async def test_prefix_commands_are_never_routed(emu: DiscordEmulator, bot: Runni
     assert not msg.content.startswith("→")
     assert "Not what I meant" not in labels(msg)
     assert len([m for m in emu.messages() if m.author_id == emu.bot_user_id]) == 1
+
+
+@needs_agent("audio-video")
+async def test_a_reply_to_the_bot_is_routed(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(ALICE, mention(emu, "what is the weather like in lisbon tomorrow?"))
+    answer = await emu.wait_for(lambda m: m.author_id == emu.bot_user_id and "I can" in m.content)
+    emu.user_says(ALICE, "ok then, say good night everyone", reply_to=answer.id)
+    msg = await emu.wait_for(lambda m: any(a[0].endswith(".mp3") for a in m.attachments), timeout=30)
+    assert msg.content.startswith('→ `!tts "good night everyone"`')
+
+
+@needs_agent("data-analysis")
+async def test_not_what_i_meant_offers_the_other_readings(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(
+        ALICE, mention(emu, "bar chart of revenue by month"), attachments=[("s.csv", SALES, "text/csv")]
+    )
+    done = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
+    fix = next(cid for cid in custom_ids(done) if cid.startswith("spotrun:fix:"))
+    emu.click(BOB, done.id, fix)  # not the asker: refused, privately
+    refused = await emu.wait_for(lambda m: "only the person who asked" in m.content)
+    assert refused.flags & 64
+    emu.click(ALICE, done.id, fix)
+    offer = await emu.wait_for(lambda m: "Did you mean one of these" in m.content)
+    assert offer.flags & 64  # only the asker sees it
+    others = {label: cid for label, cid in zip(labels(offer), custom_ids(offer), strict=True)}
+    assert others and not any(label.startswith("!chart bar") for label in others), others
+    label, cid = next(iter(others.items()))
+    emu.click(ALICE, offer.id, cid)
+    await emu.wait_for(lambda m: m.content.startswith(f"→ `{label}`"), timeout=30)
+    jobs = await bot.core.store.user_jobs(str(ALICE))
+    assert [j.command for j in jobs] == [label.split()[0].removeprefix("!"), "chart"]
+
+
+@needs_agent("data-analysis")
+async def test_choice_buttons_work_after_a_restart(
+    emu: DiscordEmulator, bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await start(emu, monkeypatch)
+    try:
+        emu.user_says(
+            ALICE, mention(emu, "trend line of cost"), attachments=[("sales.csv", SALES, "text/csv")]
+        )
+        question = await emu.wait_for(
+            lambda m: m.author_id == emu.bot_user_id and "Did you mean" in m.content
+        )
+    finally:
+        await first.stop()
+    second = await start(emu, monkeypatch)
+    try:
+        picks = dict(zip(labels(question), custom_ids(question), strict=True))
+        chart = next(label for label in picks if label.startswith("!chart"))
+        emu.click(ALICE, question.id, picks[chart])
+        msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
+        assert msg.content.startswith(f"→ `{chart}`")  # the file was fetched again from Discord
+    finally:
+        await second.stop()
+
+
+@needs_agent("audio-video")
+async def test_mentions_work_without_the_message_content_intent(
+    emu: DiscordEmulator, bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = await start(emu, monkeypatch, SPOTRUN_MESSAGE_CONTENT_INTENT="false")
+    try:
+        emu.user_says(BOB, "!tts this is blanked without the intent")
+        emu.user_says(BOB, mention(emu, "read this out loud: mentions still arrive"))
+        msg = await emu.wait_for(lambda m: any(a[0].endswith(".mp3") for a in m.attachments), timeout=30)
+        assert msg.content.startswith('→ `!tts "mentions still arrive"`')
+        assert [j.command for j in await running.core.store.user_jobs(str(BOB))] == ["tts"]
+    finally:
+        await running.stop()
+
+
+async def start(emu: DiscordEmulator, monkeypatch: pytest.MonkeyPatch, **env: str) -> Running:
+    monkeypatch.setenv("SPOTRUN_DISCORD_TOKEN", "test-token")
+    monkeypatch.setenv("SPOTRUN_DISCORD_API_BASE", emu.api_base)
+    monkeypatch.setenv("SPOTRUN_SYNC_GUILD_IDS", str(emu.guild_id))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    running = await start_bot(load_settings(BotSettings))
+    await emu.wait_for_ready()
+    return running
