@@ -373,7 +373,10 @@ def _columns(
     x_col: str | None = None
     if x_keys:
         for start, _, column in hits:
-            before = f.text[:start].rstrip()
+            words = f.text[:start].split()
+            while words and words[-1] in _ARTICLES | {"os", "as", "los", "las", "do", "da", "del"}:
+                words.pop()  # "contra a área", "por el mes"
+            before = " ".join(words)
             if any(before.endswith(" " + m) or before == m for m in _X_MARKERS):
                 x_col = column
                 break

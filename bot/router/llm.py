@@ -102,7 +102,7 @@ class LlmRouter:
         self.fallback = fallback
         self.tools = tools_for(commands)
         self._token = token
-        self.name = f"llm:{settings.model}"
+        self.name = f"llm:{settings.model_name}"
 
     def _url(self) -> str:
         s = self.settings
@@ -144,7 +144,7 @@ class LlmRouter:
     async def _ask(self, text: str, files: Sequence[FileInfo], prefix: str) -> Decision:
         s = self.settings
         body = {
-            "model": s.model,
+            "model": s.model_name,
             "messages": [
                 {"role": "system", "content": SYSTEM},
                 {"role": "user", "content": f"{text[: s.max_text_chars]}\n\n{describe_files(files)}"},

@@ -113,7 +113,7 @@ class OfflineRouter:
             # "generate 4 images of a robot" is a sentence that starts with a command's name:
             # without the prefix or an option, the words are routed like any other request.
             return None
-        spec = self.commands[m.group(1)].spec
+        spec = self.commands[m.group(2)].spec
         try:
             parsed = parse(spec.command, m.group(3) or "", [], specs={spec.command: spec}, check_files=False)
         except UsageError:

@@ -57,15 +57,18 @@ def validate(
         for k, v in raw.items()
         if v is not None
     }
+    missing_file = (
+        f"`{spec.command}` needs {spec.file_words or 'an attached file'}: attach one and ask again"
+        if spec.needs_file and not files
+        else None
+    )
     try:
         args = spec.args.model_validate(coerced)
     except ValidationError as exc:
-        return None, describe_validation(exc, spec)
-    if spec.needs_file and not files:
-        return (
-            args,
-            f"`{spec.command}` needs {spec.file_words or 'an attached file'}: attach one and ask again",
-        )
+        # Without its file the rest cannot be right either (no columns to name): ask for the file.
+        return None, missing_file or describe_validation(exc, spec)
+    if missing_file:
+        return args, missing_file
     if files and spec.takes_files and spec.file_kinds:
         wrong = [f.name for f in files if not f.content_type.startswith(spec.file_kinds)]
         if wrong:

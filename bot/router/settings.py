@@ -25,13 +25,24 @@ class RouterSettings(BaseSettings):
     )
     # No default for the secret; provider=openai refuses to start without it.
     api_key: SecretStr | None = None
-    model: str = Field(default="gpt-4o-mini", min_length=1, max_length=200)
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="default: gpt-4o-mini (openai), google/gemini-2.0-flash-001 (vertex)",
+    )
     vertex_project: str | None = None
     vertex_location: str = "us-central1"
     timeout_s: float = Field(default=6.0, gt=0, le=60, description="one provider call, then the fallback")
     price_in_per_mtok_usd: float = Field(default=0.15, ge=0, description="provider price, input tokens")
     price_out_per_mtok_usd: float = Field(default=0.60, ge=0, description="provider price, output tokens")
     max_text_chars: int = Field(default=1500, ge=50, le=4000, description="longer requests are cut")
+
+    @property
+    def model_name(self) -> str:
+        if self.model:
+            return self.model
+        return "google/gemini-2.0-flash-001" if self.provider == "vertex" else "gpt-4o-mini"
 
     @model_validator(mode="after")
     def _complete(self) -> RouterSettings:

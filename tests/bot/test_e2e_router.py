@@ -14,6 +14,8 @@ from spotrun.config import load_settings
 from tests.bot import test_e2e_discord
 from tests.bot.conftest import ALICE, BOB, needs_agent
 from tests.fakes.discord import DiscordEmulator
+from tests.fakes.openai_chat import FakeOpenAIChat
+from tests.helpers import serve
 
 emu, bot, site = test_e2e_discord.emu, test_e2e_discord.bot, test_e2e_discord.site
 
@@ -198,3 +200,37 @@ async def start(emu: DiscordEmulator, monkeypatch: pytest.MonkeyPatch, **env: st
     running = await start_bot(load_settings(BotSettings))
     await emu.wait_for_ready()
     return running
+
+
+@needs_agent("data-analysis")
+async def test_an_llm_router_shows_its_cost_and_the_offline_router_covers_its_failures(
+    emu: DiscordEmulator, bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = FakeOpenAIChat()
+    provider.answer = lambda body: ("chart", {"kind": "line", "x": "month", "y": ["cost"]})
+    async with serve(provider.app()) as url:
+        running = await start(
+            emu,
+            monkeypatch,
+            SPOTRUN_ROUTER_PROVIDER="openai",
+            SPOTRUN_ROUTER_BASE_URL=f"{url}/v1",
+            SPOTRUN_ROUTER_API_KEY=provider.api_key,
+        )
+        try:
+            emu.user_says(
+                ALICE, mention(emu, "como anda o custo?"), attachments=[("s.csv", SALES, "text/csv")]
+            )
+            msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
+            assert msg.content.startswith(
+                "→ `!chart line x=month y=cost` · routed by llm:gpt-4o-mini, ≈ $0.000"
+            )
+            provider.mode = "500"
+            emu.user_says(
+                BOB, mention(emu, "histogram of revenue"), attachments=[("s.csv", SALES, "text/csv")]
+            )
+            msg = await emu.wait_for(
+                lambda m: m.content.startswith("→ `!chart histogram y=revenue`\n"), timeout=30
+            )
+            assert len(provider.requests) == 2
+        finally:
+            await running.stop()
