@@ -51,8 +51,10 @@ class Ask(commands.Cog):
 
     # ----------------------------------------------------------------------------- triggers
 
-    def _addressed(self, message: discord.Message) -> str | None:
-        """The request's words when the message is for the router, else None."""
+    def _addressed(self, message: discord.Message) -> tuple[str, bool] | None:
+        """(the request's words, whether the bot was called by name or in a DM) when the message
+        is for the router, else None. A reply that only pings the bot is addressed too, quietly:
+        "thanks!" under a result gets no list of commands."""
         me = self.bot.user
         if me is None or message.author.bot or not self.settings.enabled:
             return None
@@ -65,15 +67,19 @@ class Ask(commands.Cog):
         direct = isinstance(message.channel, discord.DMChannel)
         if not (mentioned or replied or direct):
             return None
+        called = direct or any(form in content for form in (f"<@{me.id}>", f"<@!{me.id}>"))
         for form in (f"<@{me.id}>", f"<@!{me.id}>"):
             content = content.replace(form, " ")
-        return " ".join(content.split())
+        return " ".join(content.split()), called
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        text = self._addressed(message)
-        if text is None:
+        addressed = self._addressed(message)
+        if addressed is None:
             return
+        text, called = addressed
+        if not text and not message.attachments and not called:
+            return  # a reply with nothing in it (or blanked: no Message Content intent)
         ctx = await self.bot.get_context(message)
         try:
             if not text and not message.attachments:
@@ -96,6 +102,8 @@ class Ask(commands.Cog):
                     origin_message_id=str(message.id),
                 )
                 return
+            if decision.outcome == "none" and not called:
+                return  # chat in reply to the bot, not a request
             content, view = await self._answer(record, decision)
             await message.reply(content, view=view, mention_author=False, allowed_mentions=NO_MENTIONS)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - the one error handler words it for the user

@@ -234,3 +234,11 @@ async def test_an_llm_router_shows_its_cost_and_the_offline_router_covers_its_fa
             assert len(provider.requests) == 2
         finally:
             await running.stop()
+
+
+async def test_chat_in_reply_to_the_bot_gets_no_list(emu: DiscordEmulator, bot: Running) -> None:
+    emu.user_says(ALICE, mention(emu, "tell me a joke"))
+    answer = await emu.wait_for(lambda m: m.author_id == emu.bot_user_id and "I can" in m.content)
+    emu.user_says(ALICE, "haha ok, thanks!", reply_to=answer.id)
+    await asyncio.sleep(1.0)
+    assert len([m for m in emu.messages() if m.author_id == emu.bot_user_id]) == 1
