@@ -91,6 +91,7 @@ class Ask(commands.Cog):
             decision = await self._route(text, infos)
             record = self._record(message.author.id, message.guild, message.channel.id, text, refs, decision)
             if decision.outcome == "run":
+                record.picked.append(0)
                 await self.records.save(record)
                 await start_reading(
                     self.bot,
@@ -126,6 +127,7 @@ class Ask(commands.Cog):
                 interaction.user.id, interaction.guild, interaction.channel_id, text, refs, decision
             )
             if decision.outcome == "run":
+                record.picked.append(0)
                 await self.records.save(record)
                 assert interaction.channel is not None
                 await self._start(record, files, interaction)

@@ -4,6 +4,7 @@ in any process."""
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
@@ -57,6 +58,9 @@ class PickButton(
                 refusal or "", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
+        # Marked before anything slow: a second click (here or in another process) is refused.
+        record.picked.append(self.index)
+        await records.save(record)
         # A public deferred answer becomes the job's status message, as for a slash command.
         await interaction.response.defer(thinking=True)
         try:
@@ -72,7 +76,14 @@ class PickButton(
                 interaction=interaction,
             )
         except (UsageError, UserLimitReached, commands.CheckFailure) as exc:
+            record.picked.remove(self.index)  # nothing started: it may be picked again
+            await records.save(record)
             await _withdraw(interaction, str(exc))
+            return
+        except Exception:  # the edge: the user gets a reference, the log the traceback
+            ref = secrets.token_hex(4)
+            log.exception("pick failed", ref=ref, route=self.route_id)
+            await _withdraw(interaction, f"something went wrong on our side (ref `{ref}`); try again")
             return
         if interaction.message is not None and not interaction.message.flags.ephemeral:
             try:  # the question is answered: its buttons go, the choice stays visible

@@ -121,7 +121,7 @@ class LlmRouter:
 
     async def route(self, text: str, files: Sequence[FileInfo] = (), prefix: str = "!") -> Decision:
         # "@bot chart bar x=month" is a command as typed: no provider call, no cost.
-        explicit = self.fallback._explicit(text, list(files), prefix)
+        explicit = self.fallback.explicit(text, list(files), prefix)
         if explicit is not None:
             return Decision("run" if explicit.problem is None else "need", [explicit], router="offline")
         started = time.perf_counter()

@@ -42,7 +42,7 @@ class OfflineRouter:
         )
 
     def route(self, text: str, files: Sequence[FileInfo] = (), prefix: str = "!") -> Decision:
-        explicit = self._explicit(text, list(files), prefix)
+        explicit = self.explicit(text, list(files), prefix)
         if explicit is not None:
             return Decision("run" if explicit.problem is None else "need", [explicit])
         scores = self._scores(text, files)
@@ -104,7 +104,7 @@ class OfflineRouter:
                 return Reading(name, raw, score, f"{prefix}{name}", problem or problem2)
         return Reading(name, args.model_dump(mode="json"), score, command_line(c.spec, args, prefix), problem)
 
-    def _explicit(self, text: str, files: list[FileInfo], prefix: str) -> Reading | None:
+    def explicit(self, text: str, files: list[FileInfo], prefix: str) -> Reading | None:
         """ "@bot chart bar x=month" is the command itself: used as typed when it parses."""
         m = re.match(r"^\s*(" + re.escape(prefix) + r")?([a-z][a-z0-9_-]*)(?:\s+(.*))?$", text, re.S)
         if m is None or m.group(2) not in self.commands:

@@ -96,7 +96,8 @@ async def start_reading(
     interaction: discord.Interaction[SpotrunBot] | None = None,
 ) -> str:
     """Submit reading `index` of `record` as a job of the record's user; returns the job id.
-    Raises what `!x` raises: BudgetExhausted, UsageError, UserLimitReached, CheckFailure."""
+    Raises what `!x` raises: BudgetExhausted, UsageError, UserLimitReached, CheckFailure. The
+    caller marks the reading picked (before, so a second click is refused)."""
     reading = record.readings[index]
     spec = bot.catalog.spec(reading.command)
     if spec is None:
@@ -122,9 +123,6 @@ async def start_reading(
             token_expires_at=token_expiry(bot.settings.interaction_ttl_s) if interaction else None,
         )
     )
-    if index not in record.picked:
-        record.picked.append(index)
-        await records.save(record)
     return job.id
 
 
