@@ -62,11 +62,27 @@ async def test_mention_with_a_csv_posts_the_chart_it_understood(emu: DiscordEmul
 
 
 @needs_agent("web-scraper")
-async def test_mention_with_a_url_scrapes_it(emu: DiscordEmulator, bot: Running, site: str) -> None:
-    emu.user_says(BOB, mention(emu, f"what does this page say? {site}/page"))
-    msg = await emu.wait_for(lambda m: bool(m.embeds) and "Lighthouse Weekly" in m.text(), timeout=30)
-    assert msg.content.startswith(f"→ `!scrape {site}/page`")
-    assert "vCPU-s" in msg.text()  # the usual receipt
+async def test_mention_with_a_url_scrapes_it_for_two_discord_calls(
+    emu: DiscordEmulator, bot_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, site: str
+) -> None:
+    # As in test_one_message: an interval longer than the job, so progress edits don't blur the count.
+    running = await start(emu, monkeypatch, SPOTRUN_STATUS_EDIT_INTERVAL_S="3")
+    try:
+        before = len(emu.requests)
+        emu.user_says(BOB, mention(emu, f"what does this page say? {site}/page"))
+        msg = await emu.wait_for(lambda m: bool(m.embeds) and "Lighthouse Weekly" in m.text(), timeout=30)
+        assert msg.content.startswith(f"→ `!scrape {site}/page`")
+        assert "vCPU-s" in msg.text()  # the usual receipt
+        await emu.wait_for(lambda m: "Not what I meant" in labels(m) and "Run again" in labels(m), timeout=5)
+        # Routing costs no Discord call: POST the status, PATCH it into the result, as for `!scrape`.
+        calls = [
+            (m, p)
+            for m, p in emu.requests[before:]
+            if "/messages" in p or p.startswith(("/interactions/", "/webhooks/"))
+        ]
+        assert [m for m, _ in calls] == ["POST", "PATCH"], calls
+    finally:
+        await running.stop()
 
 
 @needs_agent("data-analysis")
