@@ -22,6 +22,7 @@ emu, bot, site = test_e2e_discord.emu, test_e2e_discord.bot, test_e2e_discord.si
 pytestmark = pytest.mark.timeout(90)
 
 SALES = b"month,revenue,cost\nJan,10,4\nFeb,12,5\nMar,15,7\nApr,11,6\n"
+VENDAS = "mês;receita;custo\njan;10;4\nfev;12;5\nmar;15;7\n".encode()
 
 
 def mention(emu: DiscordEmulator, text: str) -> str:
@@ -125,6 +126,15 @@ async def test_ask_slash_command_routes_too(emu: DiscordEmulator, bot: Running) 
     msg = await emu.wait_for(lambda m: any(a[0].endswith(".mp3") for a in m.attachments), timeout=30)
     assert msg.content.startswith('→ `!tts "the build is green"`')
     assert emu.interaction_responses(inter)[0]["type"] == 5  # deferred within the 3 s window
+
+
+@needs_agent("data-analysis")
+async def test_ask_with_a_file_option(emu: DiscordEmulator, bot: Running) -> None:
+    emu.slash(
+        ALICE, "ask", {"text": "histograma da receita"}, attachments={"file": ("v.csv", VENDAS, "text/csv")}
+    )
+    msg = await emu.wait_for(lambda m: any(a[0].endswith(".png") for a in m.attachments), timeout=30)
+    assert msg.content.startswith("→ `!chart histogram y=receita`")
 
 
 @needs_agent("audio-video")

@@ -267,3 +267,19 @@ def test_command_line_leaves_defaults_out() -> None:
     spec = COMMANDS["tts"]
     args = spec.args.model_validate({"text": "hi there", "format": "ogg"})
     assert command_line(spec, args) == '!tts "hi there" format=ogg'
+
+
+@pytest.mark.parametrize(
+    ("data", "columns"),
+    [
+        (b"month,revenue,cost\nJan,1,2\n", ["month", "revenue", "cost"]),
+        (b"\xef\xbb\xbfdata;receita;custo\n2024-01-01;1;2\n", ["data", "receita", "custo"]),
+        (b"fecha\tventas\n2024-01-01\t3\n", ["fecha", "ventas"]),
+        (b'"net revenue","unit cost"\n1,2\n', ["net revenue", "unit cost"]),
+        (b"", []),
+    ],
+)
+def test_the_header_of_an_attached_table(data: bytes, columns: list[str]) -> None:
+    from bot.router.start import header_of
+
+    assert header_of(data) == columns
