@@ -268,3 +268,18 @@ async def test_chat_in_reply_to_the_bot_gets_no_list(emu: DiscordEmulator, bot: 
     emu.user_says(ALICE, "haha ok, thanks!", reply_to=answer.id)
     await asyncio.sleep(1.0)
     assert len([m for m in emu.messages() if m.author_id == emu.bot_user_id]) == 1
+
+
+@needs_agent("audio-video")
+async def test_the_router_never_escalates_past_a_budget(emu: DiscordEmulator, bot: Running) -> None:
+    # A $0 budget for Alice: `!tts` is refused, and so is the same job asked for in plain words.
+    await bot.core.store.set_budget(str(emu.guild_id), str(ALICE), 0.0, "test")
+    emu.user_says(ALICE, "!tts hello")
+    typed = await emu.wait_for(lambda m: m.author_id == emu.bot_user_id and "budget" in m.content)
+    origin = emu.user_says(ALICE, mention(emu, "read this out loud: hello"))
+    routed = await emu.wait_for(
+        lambda m: m.author_id == emu.bot_user_id and m.id != typed.id and "budget" in m.content
+    )
+    assert routed.message_reference and int(routed.message_reference["message_id"]) == origin
+    assert routed.content == typed.content
+    assert await bot.core.store.user_jobs(str(ALICE)) == []

@@ -283,3 +283,39 @@ def test_the_header_of_an_attached_table(data: bytes, columns: list[str]) -> Non
     from bot.router.start import header_of
 
     assert header_of(data) == columns
+
+
+def test_every_built_in_agent_publishes_requests_and_hints() -> None:
+    import importlib
+
+    from agents.common.app import MANIFEST
+    from agents.common.settings import AgentSettings
+    from spotrun.protocol import AgentManifest
+
+    for module in (
+        "agents.image_gen.app",
+        "agents.web_scraper.app",
+        "agents.data_analysis.app",
+        "agents.audio_video.app",
+    ):
+        app = importlib.import_module(module).build(AgentSettings(auth="none"))
+        manifest = AgentManifest.model_validate_json(app[MANIFEST].model_dump_json())  # as the bot reads it
+        for command in manifest.commands:
+            assert len(command.requests) >= 10, command.name
+            words = " ".join(command.requests).lower()
+            # English, Portuguese and Spanish phrasings, by a word each language has and the others lack
+            assert any(w in words for w in ("this", "the ", " of ")), command.name
+            assert any(
+                w in words
+                for w in ("ção", "ão", "essa", "esta foto", "desta", "deste", "lê ", "faz ", "diga")
+            ), command.name
+            assert any(
+                w in words for w in ("ción", "¿", "haz ", "esta imagen", "este ", "lee ", "di ", "saca ")
+            ), command.name
+        if manifest.agent == "data-analysis":
+            chart = next(c for c in manifest.commands if c.name == "chart")
+            assert chart.args_schema["properties"]["kind"]["x-words"]["bar"]
+            assert (
+                chart.args_schema["properties"]["x"]["anyOf"]
+                or chart.args_schema["properties"]["x"]["x-kind"]
+            )
