@@ -315,7 +315,4 @@ def test_every_built_in_agent_publishes_requests_and_hints() -> None:
         if manifest.agent == "data-analysis":
             chart = next(c for c in manifest.commands if c.name == "chart")
             assert chart.args_schema["properties"]["kind"]["x-words"]["bar"]
-            assert (
-                chart.args_schema["properties"]["x"]["anyOf"]
-                or chart.args_schema["properties"]["x"]["x-kind"]
-            )
+            assert chart.args_schema["properties"]["x"]["x-kind"] == "x-column"
