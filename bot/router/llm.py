@@ -16,7 +16,7 @@ from bot.router.extract import FileInfo
 from bot.router.offline import OfflineRouter
 from bot.router.readings import Decision, Outcome, Reading, Routable, command_line, validate
 from bot.router.settings import RouterSettings
-from spotrun.logs import get_logger
+from spotrun.logs import get_logger, register_secret
 
 log = get_logger("bot.router.llm")
 
@@ -103,6 +103,8 @@ class LlmRouter:
         self.tools = tools_for(commands)
         self._token = token
         self.name = f"llm:{settings.model_name}"
+        if settings.api_key is not None:
+            register_secret(settings.api_key.get_secret_value())  # never in a log line, whatever echoes it
 
     def _url(self) -> str:
         s = self.settings
