@@ -3,6 +3,7 @@
 python -m bench                 # everything (about 5-10 minutes on 2 cores)
 python -m bench client engines  # chosen sections
 python -m bench --quick         # smaller sizes, for a smoke run
+python -m bench routing         # plain-language routing (bench/data/routing.jsonl) -> bench/routing.json
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from bench._util import Row, metadata_server, render_table
 
-SECTIONS = ["client", "engines", "coldstart", "pipeline", "store", "memory", "cost"]
+SECTIONS = ["client", "engines", "coldstart", "pipeline", "store", "memory", "cost", "routing"]
 
 
 async def run_section(name: str, quick: bool) -> list[Row]:
@@ -52,6 +53,10 @@ async def run_section(name: str, quick: bool) -> list[Row]:
         from bench import cost
 
         return cost.run()
+    if name == "routing":
+        from bench import routing
+
+        return await routing.run()
     raise SystemExit(f"unknown section {name!r}; choose from {', '.join(SECTIONS)}")
 
 
@@ -59,8 +64,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("sections", nargs="*", default=SECTIONS)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    parser.add_argument("--out", default=None, help="default: results.json (routing alone: routing.json)")
     args = parser.parse_args()
+    alone = "routing.json" if args.sections == ["routing"] else "results.json"
+    args.out = args.out or str(Path(__file__).with_name(alone))
     metadata_server()  # before anything imports google.auth
     os.environ.setdefault("MPLCONFIGDIR", "/tmp/spotrun-mpl")
     rows: list[Row] = []

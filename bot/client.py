@@ -24,14 +24,15 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.exts.monitor",
     "bot.exts.cost",
     "bot.exts.status",
+    "bot.exts.ask",
 )
 
 
-def intents() -> discord.Intents:
+def intents(message_content: bool = True) -> discord.Intents:
     result = discord.Intents.default()
     # Privileged: enable "Message Content Intent" in the developer portal. Prefix commands
-    # (`!tts …`) need it; slash commands don't.
-    result.message_content = True
+    # (`!tts …`) need it; slash commands, mentions of the bot and DMs don't.
+    result.message_content = message_content
     return result
 
 
@@ -41,8 +42,9 @@ class SpotrunBot(commands.AutoShardedBot):
 
     def __init__(self, *, core: Core, settings: BotSettings, extensions: tuple[str, ...] = EXTENSIONS):
         super().__init__(
-            command_prefix=commands.when_mentioned_or(settings.command_prefix),
-            intents=intents(),
+            # Mentions are plain-language requests (bot.exts.ask), not a second command prefix.
+            command_prefix=settings.command_prefix,
+            intents=intents(settings.message_content_intent),
             help_command=None,  # bot.exts.jobs has one listing examples
             # The default for everything the bot sends; agent output must never ping anyone.
             allowed_mentions=discord.AllowedMentions.none(),

@@ -29,6 +29,11 @@ class BotSettings(BaseSettings):
         description="REST base (discord.http.Route.BASE): a REST proxy, or an emulator in tests",
     )
     command_prefix: str = Field(default="!", min_length=1, max_length=5)
+    message_content_intent: bool = Field(
+        default=True,
+        description="ask for the privileged Message Content intent: prefix commands need it; slash "
+        "commands, mentions of the bot (plain-language requests) and DMs work without it",
+    )
     database_url: str = Field(
         default="sqlite:///spotrun.db",
         pattern=r"^(sqlite:///.+|postgres(ql)?://\S+)$",

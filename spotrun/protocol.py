@@ -50,6 +50,7 @@ AGENT_BUILD_HEADER = "Spotrun-Agent-Build"
 def agent_build(version: str, revision: str | None) -> str:
     return f"{version}@{revision}" if revision else version
 
+
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_FILES = 4
 MAX_TEXT_CHARS = 16_000
@@ -111,6 +112,22 @@ class CommandArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _hints(
+    *, words: dict[str, list[str]] | None = None, cues: list[str] | None = None, kind: str | None = None
+) -> dict[str, Any]:
+    """JSON Schema extension keywords read by the bot's plain-language router (docs/routing.md):
+    `x-words` phrases (any language) that name a value, `x-cues` words beside a number or a title
+    that name this field, `x-kind` what the text is (column, x-column, language, css)."""
+    extra: dict[str, Any] = {}
+    if words:
+        extra["x-words"] = words
+    if cues:
+        extra["x-cues"] = cues
+    if kind:
+        extra["x-kind"] = kind
+    return extra
+
+
 def _check_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
         raise ValueError("must be an http:// or https:// URL")
@@ -122,16 +139,82 @@ class GenerateArgs(CommandArgs):
     size: Literal["256x256", "512x512", "1024x1024"] = Field(
         default="1024x1024", description="image size in pixels"
     )
-    count: int = Field(default=1, ge=1, le=4, description="how many images")
+    count: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="how many images",
+        json_schema_extra=_hints(
+            cues=[
+                "images",
+                "pictures",
+                "versions",
+                "variations",
+                "imagens",
+                "fotos",
+                "imágenes",
+                "versões",
+                "versiones",
+            ]
+        ),
+    )
 
 
 class EnhanceArgs(CommandArgs):
-    scale: Literal[1, 2, 4] = Field(default=2, description="upscale factor")
+    scale: Literal[1, 2, 4] = Field(
+        default=2,
+        description="upscale factor",
+        json_schema_extra=_hints(
+            words={
+                "2": ["2x", "x2", "twice", "double", "2 times", "dobro", "duas vezes", "doble", "dos veces"],
+                "4": [
+                    "4x",
+                    "x4",
+                    "4 times",
+                    "quadruple",
+                    "4 vezes",
+                    "quatro vezes",
+                    "4 veces",
+                    "cuatro veces",
+                ],
+            }
+        ),
+    )
     sharpen: bool = Field(default=True, description="sharpen edges")
-    denoise: bool = Field(default=False, description="remove noise")
+    denoise: bool = Field(
+        default=False,
+        description="remove noise",
+        json_schema_extra=_hints(
+            words={
+                "true": [
+                    "denoise",
+                    "noise",
+                    "noisy",
+                    "grain",
+                    "grainy",
+                    "ruído",
+                    "ruido",
+                    "granulado",
+                    "limpa",
+                    "limpia",
+                ]
+            }
+        ),
+    )
     engine: Literal["local", "provider"] = Field(
         default="local",
         description="local: Pillow, free; provider: the agent's super-resolution model (billed)",
+        json_schema_extra=_hints(
+            words={
+                "provider": [
+                    "super-resolution",
+                    "super resolution",
+                    "superresolution",
+                    "ai upscaler",
+                    "super-resolução",
+                ]
+            }
+        ),
     )
 
     @model_validator(mode="after")
@@ -144,53 +227,196 @@ class EnhanceArgs(CommandArgs):
 
 class StyleTransferArgs(CommandArgs):
     style: str = Field(min_length=1, max_length=500, description="the style to redraw in, in words")
-    strength: float = Field(default=0.6, ge=0.0, le=1.0, description="how strongly to apply it (0-1)")
+    strength: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="how strongly to apply it (0-1)",
+        json_schema_extra=_hints(
+            cues=["strength", "intensity", "força", "intensidade", "fuerza", "intensidad"]
+        ),
+    )
 
 
 class ScrapeArgs(CommandArgs):
     url: Url = Field(description="the page to read (http:// or https://)")
-    render_js: bool = Field(default=False, description="run the page's JavaScript first (slower)")
+    render_js: bool = Field(
+        default=False,
+        description="run the page's JavaScript first (slower)",
+        json_schema_extra=_hints(
+            words={"true": ["javascript", "js", "rendered", "render", "renderiza", "renderizar"]}
+        ),
+    )
 
     _url = field_validator("url")(_check_url)
 
 
 class ExtractArgs(CommandArgs):
     url: Url = Field(description="the page to read (http:// or https://)")
-    selector: str = Field(min_length=1, max_length=200, description="CSS selector, e.g. h2 a")
+    selector: str = Field(
+        min_length=1,
+        max_length=200,
+        description="CSS selector, e.g. h2 a",
+        json_schema_extra=_hints(
+            kind="css",
+            words={
+                "a": ["links", "link", "enlaces", "hyperlinks"],
+                "img": ["images", "imagens", "imágenes", "pictures", "fotos"],
+                "h1": ["main heading", "h1"],
+                "h2": [
+                    "headings",
+                    "headlines",
+                    "subtitles",
+                    "títulos",
+                    "subtítulos",
+                    "titulares",
+                    "manchetes",
+                ],
+                "table": ["tables", "tabelas", "tablas"],
+            },
+        ),
+    )
     attribute: str | None = Field(
         default=None,
         max_length=64,
         pattern=r"^[A-Za-z_:][-A-Za-z0-9_:.]*$",
         description="take this attribute (e.g. href) instead of the text",
+        json_schema_extra=_hints(
+            words={
+                "href": ["links", "link", "enlaces", "hyperlinks", "urls", "hrefs", "href"],
+                "src": ["images", "imagens", "imágenes", "pictures", "fotos", "src"],
+            }
+        ),
     )
-    limit: int = Field(default=20, ge=1, le=100, description="at most this many matches")
+    limit: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        description="at most this many matches",
+        json_schema_extra=_hints(
+            cues=["first", "top", "results", "primeiros", "primeiras", "primeros", "primeras", "resultados"]
+        ),
+    )
 
     _url = field_validator("url")(_check_url)
 
 
 class AnalyzeArgs(CommandArgs):
     columns: list[Annotated[str, Field(max_length=128)]] | None = Field(
-        default=None, max_length=50, description="only these columns, comma-separated"
+        default=None,
+        max_length=50,
+        description="only these columns, comma-separated",
+        json_schema_extra=_hints(kind="column"),
     )
 
 
 class ChartArgs(CommandArgs):
-    kind: Literal["line", "bar", "histogram", "scatter"] = Field(default="line", description="chart type")
-    x: str | None = Field(default=None, max_length=128, description="column for the x axis")
-    y: list[Annotated[str, Field(max_length=128)]] = Field(
-        default_factory=list, max_length=8, description="columns to plot, comma-separated"
+    kind: Literal["line", "bar", "histogram", "scatter"] = Field(
+        default="line",
+        description="chart type",
+        json_schema_extra=_hints(
+            words={
+                "line": [
+                    "line",
+                    "lines",
+                    "linha",
+                    "linhas",
+                    "línea",
+                    "lineas",
+                    "trend",
+                    "tendência",
+                    "tendencia",
+                ],
+                "bar": ["bar", "bars", "barras", "barra", "column chart", "colunas", "columnas"],
+                "histogram": ["histogram", "histograma", "distribution", "distribuição", "distribución"],
+                "scatter": ["scatter", "scatterplot", "dispersão", "dispersion", "dispersión", "correlation"],
+            }
+        ),
     )
-    title: str | None = Field(default=None, max_length=200, description="chart title")
+    x: str | None = Field(
+        default=None,
+        max_length=128,
+        description="column for the x axis",
+        json_schema_extra=_hints(kind="x-column"),
+    )
+    y: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="columns to plot, comma-separated",
+        json_schema_extra=_hints(kind="column"),
+    )
+    title: str | None = Field(
+        default=None,
+        max_length=200,
+        description="chart title",
+        json_schema_extra=_hints(
+            kind="title",
+            cues=["titled", "title", "called", "título", "intitulado", "chamado", "titulado", "llamado"],
+        ),
+    )
 
 
 class PredictArgs(CommandArgs):
-    column: str = Field(min_length=1, max_length=128, description="the numeric column to forecast")
-    steps: int = Field(default=10, ge=1, le=365, description="how many steps ahead")
+    column: str = Field(
+        min_length=1,
+        max_length=128,
+        description="the numeric column to forecast",
+        json_schema_extra=_hints(kind="column"),
+    )
+    steps: int = Field(
+        default=10,
+        ge=1,
+        le=365,
+        description="how many steps ahead",
+        json_schema_extra=_hints(
+            cues=[
+                "steps",
+                "periods",
+                "hours",
+                "days",
+                "weeks",
+                "months",
+                "years",
+                "quarters",
+                "ahead",
+                "next",
+                "passos",
+                "períodos",
+                "horas",
+                "dias",
+                "semanas",
+                "meses",
+                "anos",
+                "próximos",
+                "próximas",
+                "pasos",
+                "periodos",
+                "días",
+                "años",
+                "siguientes",
+            ]
+        ),
+    )
     # auto picks by rolling holdouts; the others name one model (agents/data_analysis/forecast.py).
     method: Literal[
         "auto", "linear", "holt", "ets", "theta", "holt_winters", "seasonal_naive", "combined"
-    ] = Field(default="auto", description="forecasting model; auto picks by rolling holdouts")
-    x: str | None = Field(default=None, max_length=128, description="the time or order column")
+    ] = Field(
+        default="auto",
+        description="forecasting model; auto picks by rolling holdouts",
+        json_schema_extra=_hints(
+            words={
+                "holt_winters": ["holt-winters", "holt winters"],
+                "seasonal_naive": ["seasonal naive", "seasonal-naive", "naive sazonal", "ingenuo estacional"],
+                "linear": ["linear", "linear trend", "regressão linear", "regresión lineal", "lineal"],
+            }
+        ),
+    )
+    x: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the time or order column",
+        json_schema_extra=_hints(kind="x-column"),
+    )
 
 
 class TranscribeArgs(CommandArgs):
@@ -198,6 +424,7 @@ class TranscribeArgs(CommandArgs):
         default="en-US",
         pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
         description="spoken language, e.g. en-US, pt-BR",
+        json_schema_extra=_hints(kind="language"),
     )
 
 
@@ -208,16 +435,33 @@ class TtsArgs(CommandArgs):
         max_length=64,
         pattern=r"^[A-Za-z0-9_+-]+$",
         description="voice or language, e.g. en, pt",
+        json_schema_extra=_hints(kind="language"),
     )
     format: Literal["mp3", "ogg", "wav"] = Field(default="mp3", description="audio format")
-    speed: int = Field(default=160, ge=80, le=400, description="words per minute")
+    speed: int = Field(
+        default=160,
+        ge=80,
+        le=400,
+        description="words per minute",
+        json_schema_extra=_hints(
+            cues=["wpm", "words per minute", "palavras por minuto", "palabras por minuto"]
+        ),
+    )
 
 
 class ConvertArgs(CommandArgs):
     target: Literal["mp3", "ogg", "opus", "wav", "mp4", "webm", "gif"] = Field(
-        description="the format to convert to"
+        description="the format to convert to",
+        # A named format wins over these words ("the audio of this video as ogg" -> ogg).
+        json_schema_extra=_hints(words={"mp3": ["audio", "áudio", "sound", "som", "sonido"]}),
     )
-    max_seconds: float | None = Field(default=None, gt=0, le=600, description="keep only the first N seconds")
+    max_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=600,
+        description="keep only the first N seconds",
+        json_schema_extra=_hints(cues=["seconds", "secs", "sec", "s", "segundos", "seg"]),
+    )
 
 
 # ------------------------------------------------------------------------ command table
@@ -248,6 +492,9 @@ class CommandSpec(BaseModel):
     example: str
     # More phrasings for help and for routing plain-language requests (issue 14).
     examples: tuple[str, ...] = ()
+    # Plain-language requests this command serves, in any language, for the bot's router
+    # (bot/router): `{field}` marks where a free-text argument goes ("read this out loud: {text}").
+    requests: tuple[str, ...] = ()
     # What the serving agent published (its manifest); None: the protocol's defaults.
     limits: CommandLimits | None = None
 
@@ -268,6 +515,7 @@ class CommandSpec(BaseModel):
             description=self.summary,
             usage=self.usage,
             examples=[self.example, *self.examples],
+            requests=list(self.requests),
             positional=self.positional,
             args_schema=self.args.model_json_schema(),
             files=FileSpec(
@@ -300,6 +548,9 @@ class CommandManifest(BaseModel):
     description: str = Field(min_length=1, max_length=100)
     usage: str = Field(max_length=300)
     examples: list[str] = Field(default_factory=list, max_length=20)
+    # Plain-language requests (any language) that this command serves; `{field}` marks a free-text
+    # argument. Optional: a client routes natural-language requests with them (docs/routing.md).
+    requests: list[Annotated[str, Field(max_length=300)]] = Field(default_factory=list, max_length=100)
     # The fields filled by bare words in the prefix form, in order (`!tts hello` -> text).
     positional: list[str] = Field(default_factory=list)
     args_schema: dict[str, Any]  # JSON Schema of the arguments (pydantic's model_json_schema)
@@ -331,6 +582,26 @@ COMMANDS: dict[str, CommandSpec] = {
     for spec in (
         CommandSpec(
             command=Command.GENERATE,
+            requests=(
+                "draw {prompt}",
+                "generate an image of {prompt}",
+                "make a picture of {prompt}",
+                "create an illustration of {prompt}",
+                "paint {prompt}",
+                "i want a drawing of {prompt}",
+                "show me an image of {prompt}",
+                "desenhe {prompt}",
+                "gere uma imagem de {prompt}",
+                "gera uma imagem de {prompt}",
+                "cria uma imagem de {prompt}",
+                "faz um desenho de {prompt}",
+                "quero uma ilustração de {prompt}",
+                "dibuja {prompt}",
+                "genera una imagen de {prompt}",
+                "crea una ilustración de {prompt}",
+                "hazme un dibujo de {prompt}",
+                "quiero una imagen de {prompt}",
+            ),
             family="image-gen",
             args=GenerateArgs,
             costs_money=True,
@@ -341,6 +612,24 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.ENHANCE,
+            requests=(
+                "upscale this image",
+                "make this photo bigger and sharper",
+                "enhance this picture",
+                "improve the quality of this photo",
+                "increase the resolution of this image",
+                "remove the noise from this photo",
+                "this picture is blurry, fix it",
+                "melhore a qualidade desta foto",
+                "aumenta a resolução desta imagem",
+                "deixa essa foto mais nítida",
+                "tira o ruído da imagem",
+                "amplia esta imagem",
+                "mejora la calidad de esta foto",
+                "aumenta la resolución de la imagen",
+                "haz esta foto más nítida",
+                "quita el ruido de esta imagen",
+            ),
             family="image-gen",
             args=EnhanceArgs,
             needs_file=True,
@@ -358,6 +647,21 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.STYLE_TRANSFER,
+            requests=(
+                "redraw this in the style of {style}",
+                "make this photo look like {style}",
+                "turn this picture into {style}",
+                "apply a {style} style to this image",
+                "restyle this image as {style}",
+                "redesenha esta foto no estilo de {style}",
+                "transforma esta imagem em {style}",
+                "aplica o estilo {style} nesta foto",
+                "deixa essa foto com cara de {style}",
+                "redibuja esta imagen al estilo de {style}",
+                "convierte esta foto en {style}",
+                "aplica el estilo {style} a esta imagen",
+                "haz que esta foto parezca {style}",
+            ),
             family="image-gen",
             args=StyleTransferArgs,
             needs_file=True,
@@ -370,6 +674,25 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.SCRAPE,
+            requests=(
+                "what does this page say?",
+                "summarize this article",
+                "read this web page",
+                "what is this link about",
+                "get the text of this site",
+                "give me the main text of this url",
+                "tl;dr of this article",
+                "o que diz esta página?",
+                "resume este artigo",
+                "lê este site pra mim",
+                "do que se trata este link",
+                "pega o texto desta página",
+                "¿qué dice esta página?",
+                "resume este artículo",
+                "lee esta página web",
+                "de qué trata este enlace",
+                "saca el texto de este sitio",
+            ),
             family="web-scraper",
             args=ScrapeArgs,
             examples=("!scrape https://example.com/news render_js=true",),
@@ -379,6 +702,20 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.EXTRACT,
+            requests=(
+                "get all the links from this page",
+                "list the headings on this site",
+                "extract the prices from this page",
+                "pull every image url from this page",
+                "scrape the table rows from this url",
+                "grab the elements matching this selector",
+                "pega todos os links desta página",
+                "extrai os títulos deste site",
+                "lista as imagens desta página",
+                "extrae todos los enlaces de esta página",
+                "saca los titulares de este sitio",
+                "lista los elementos que coinciden con este selector",
+            ),
             family="web-scraper",
             args=ExtractArgs,
             summary="Pull elements matching a CSS selector from a page",
@@ -387,6 +724,22 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.ANALYZE,
+            requests=(
+                "summarize this csv",
+                "describe this dataset",
+                "give me statistics for this file",
+                "analyze this spreadsheet",
+                "what's in this data",
+                "show the mean, min and max of each column",
+                "resume esta planilha",
+                "analisa estes dados",
+                "estatísticas deste arquivo",
+                "descreve este conjunto de dados",
+                "analiza esta hoja de cálculo",
+                "resume estos datos",
+                "dame las estadísticas de este archivo",
+                "describe este conjunto de datos",
+            ),
             family="data-analysis",
             args=AnalyzeArgs,
             needs_file=True,
@@ -399,6 +752,25 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.CHART,
+            requests=(
+                "make a bar chart of revenue by month",
+                "plot this data",
+                "chart sales over time",
+                "draw a line graph of this csv",
+                "histogram of the prices",
+                "scatter plot of price against area",
+                "visualize these numbers",
+                "faz um gráfico de barras da receita por mês",
+                "plota estes dados",
+                "gráfico de linha das vendas ao longo do tempo",
+                "histograma dos preços",
+                "gráfico de dispersão de preço por área",
+                "haz un gráfico de barras de ingresos por mes",
+                "grafica estos datos",
+                "gráfico de líneas de las ventas en el tiempo",
+                "histograma de los precios",
+                "diagrama de dispersión de precio contra área",
+            ),
             family="data-analysis",
             args=ChartArgs,
             needs_file=True,
@@ -411,6 +783,22 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.PREDICT,
+            requests=(
+                "forecast revenue for the next 12 months",
+                "predict the next 30 days of sales",
+                "what will sales be next quarter",
+                "project this series forward",
+                "estimate future values of this column",
+                "extrapolate the trend",
+                "prevê a receita dos próximos 12 meses",
+                "faz uma previsão das vendas",
+                "projeta esta série para frente",
+                "quanto vamos vender nos próximos meses",
+                "pronostica las ventas de los próximos 30 días",
+                "predice los ingresos del próximo trimestre",
+                "haz una proyección de esta serie",
+                "cuánto vamos a vender el mes que viene",
+            ),
             family="data-analysis",
             args=PredictArgs,
             needs_file=True,
@@ -424,6 +812,19 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.TRANSCRIBE,
+            requests=(
+                "transcribe this audio",
+                "what is said in this recording",
+                "write down what they say in this voice memo",
+                "turn this voice message into text",
+                "subtitles for this video",
+                "transcreve este áudio",
+                "o que ele fala nesta gravação",
+                "passa este áudio para texto",
+                "transcribe este audio",
+                "qué dice esta grabación",
+                "pasa esta nota de voz a texto",
+            ),
             family="audio-video",
             args=TranscribeArgs,
             needs_file=True,
@@ -437,6 +838,23 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.TTS,
+            requests=(
+                "read this out loud: {text}",
+                "say {text}",
+                "speak {text}",
+                "turn this text into speech: {text}",
+                "text to speech: {text}",
+                "make an audio saying {text}",
+                "lê em voz alta: {text}",
+                "fala {text}",
+                "diga {text}",
+                "transforma em áudio: {text}",
+                "grava um áudio dizendo {text}",
+                "lee en voz alta: {text}",
+                "di {text}",
+                "convierte en audio: {text}",
+                "haz un audio que diga {text}",
+            ),
             family="audio-video",
             args=TtsArgs,
             costs_money=True,
@@ -447,6 +865,21 @@ COMMANDS: dict[str, CommandSpec] = {
         ),
         CommandSpec(
             command=Command.CONVERT,
+            requests=(
+                "convert this to mp3",
+                "turn this video into a gif",
+                "change the format of this file to wav",
+                "extract the audio from this video",
+                "make this clip a webm",
+                "converte isso para mp3",
+                "transforma este vídeo em gif",
+                "muda o formato deste arquivo para ogg",
+                "tira o áudio deste vídeo",
+                "convierte esto a mp3",
+                "pasa este vídeo a gif",
+                "cambia el formato de este archivo a wav",
+                "saca el audio de este video",
+            ),
             family="audio-video",
             args=ConvertArgs,
             needs_file=True,
@@ -630,4 +1063,5 @@ class HealthReport(BaseModel):
     @property
     def build(self) -> str:
         return agent_build(self.version, self.revision)
+
     engines: dict[str, EngineStatus] = Field(default_factory=dict)

@@ -61,6 +61,7 @@ def spec_from_manifest(agent: str, cm: CommandManifest) -> CommandSpec:
         usage=cm.usage,
         example=cm.examples[0] if cm.examples else f"!{cm.name}",
         examples=tuple(cm.examples[1:]),
+        requests=tuple(cm.requests),
         limits=cm.limits,
     )
 

@@ -66,11 +66,17 @@ class BudgetExhausted(commands.CheckFailure):
 async def check_budget(ctx: Ctx) -> None:
     """Refuse at 100 % of a monthly budget before anything is downloaded, stored or dispatched;
     warn the channel once a month when a budget passes SPOTRUN_BUDGET_WARN_RATIO."""
-    if ctx.guild is None:
+    await admit_budget(ctx.bot, ctx.guild.id if ctx.guild else None, ctx.author.id, ctx.channel)
+
+
+async def admit_budget(
+    bot: SpotrunBot, guild_id: int | None, user_id: int, channel: discord.abc.Messageable
+) -> None:
+    """check_budget without a command context (a button, a routed request)."""
+    if guild_id is None:
         return  # budgets are per server; DMs have none
-    bot: SpotrunBot = ctx.bot
     ledger = Ledger(bot.core.store, bot.core.engine.runner.prices)
-    admission = await ledger.admit(str(ctx.guild.id), str(ctx.author.id), bot.settings.budget_warn_ratio)
+    admission = await ledger.admit(str(guild_id), str(user_id), bot.settings.budget_warn_ratio)
     if admission.exhausted is not None:
         budget = admission.exhausted.budget
         raise BudgetExhausted(
@@ -79,7 +85,7 @@ async def check_budget(ctx: Ctx) -> None:
     if admission.warn is not None:
         status = admission.warn
         text = budget_warning(status.budget.user_id is not None, status.ratio, status.budget.amount_usd)
-        await ctx.channel.send(text, allowed_mentions=NO_MENTIONS)
+        await channel.send(text, allowed_mentions=NO_MENTIONS)
 
 
 async def submit(

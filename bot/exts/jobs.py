@@ -74,7 +74,7 @@ class Jobs(commands.Cog):
             title="spotrun commands",
             description=f"Use `{prefix}command` or `/command`. Attach files to the message (or the "
             "slash command's `file` option). Each command becomes a job with a status message you "
-            "can cancel.",
+            "can cancel. Or mention me (or use `/ask`) and say what you want in plain words.",
         )
         lines = help_lines(prefix, slash=ctx.interaction is not None, specs=self.bot.catalog.specs())
         for head, body in lines[:FIELDS]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.commands.help import help_text
-from bot.commands.parse import UsageError, parse
+from bot.commands.parse import ParsedCommand, UsageError, parse
 from bot.jobs.engine import JobEngine, Submission
 from bot.jobs.queue import UserLimitReached
 from bot.jobs.store import Job, JobState
@@ -64,8 +64,11 @@ async def run_console(
 ) -> int:
     """Read commands line by line; at EOF wait for every submitted job, then return 0.
     `catalog`: the commands from the agents' manifests (default: the protocol's built-ins)."""
+    from bot.router.console import console_router, route_line  # the router imports the catalog
+
     prefix = settings.command_prefix
     specs = catalog.specs() if catalog is not None else COMMANDS
+    router = console_router(specs, catalog)
     pending: list[str] = []
 
     def say(text: str) -> None:
@@ -85,10 +88,14 @@ async def run_console(
         line = line.strip()
         if not line or line.startswith("#"):
             continue
+        routed: ParsedCommand | None = None
         if not line.startswith(prefix):
-            say(f"commands start with {prefix} — try {prefix}help")
-            continue
-        name, _, rest = line[len(prefix) :].partition(" ")
+            # Plain words: the same router as a mention of the bot (docs/routing.md).
+            said, routed = route_line(router, line, prefix, settings.max_input_bytes)
+            say(said)
+            if routed is None:
+                continue
+        name, _, rest = line[len(prefix) :].partition(" ") if routed is None else (routed.command, "", "")
         name = name.lower()
         if name == "help":
             say(help_text(prefix, specs))
@@ -105,7 +112,7 @@ async def run_console(
             say("monitors post to a Discord channel on a schedule; they need the Discord bot")
         else:
             try:
-                parsed = parse(
+                parsed = routed or parse(
                     name,
                     rest,
                     local_files=True,

@@ -184,8 +184,16 @@ class DiscordFrontend:
             message_id=int(job.origin_message_id), channel_id=int(job.channel_id), fail_if_not_exists=False
         )
 
+    def status_view(self, job: Job, active: bool) -> discord.ui.View | None:
+        """The status message's buttons: Cancel while the job is active (a subclass adds its own)."""
+        return cancel_view(job.id) if active else None
+
+    def finished_view(self, job: Job) -> discord.ui.View:
+        """The buttons under a result: Run again (a subclass adds its own)."""
+        return result_view(job.id)
+
     async def show_status(self, job: Job, text: str, *, active: bool) -> str | None:
-        view = cancel_view(job.id) if active else None
+        view = self.status_view(job, active)
         try:
             hook = self._webhook(job)
             # A final line clears embeds and files: written over a status that already became the
@@ -219,7 +227,7 @@ class DiscordFrontend:
         first: str | None = None
         for i, message in enumerate(messages):
             last = i == len(messages) - 1
-            view = result_view(job.id) if last else None  # "Run again" under the whole result
+            view = self.finished_view(job) if last else None  # "Run again" under the whole result
             msg_id = await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
             first = first or msg_id
         return first
@@ -241,7 +249,7 @@ class DiscordFrontend:
             return await self.post_result(job, messages)
         embeds = [to_embed(e) for e in first.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in first.files]
-        view = result_view(job.id) if not rest else None  # also drops the Cancel button
+        view = self.finished_view(job) if not rest else None  # also drops the Cancel button
         try:
             if hook is not None:
                 msg = await hook.edit_message(
@@ -264,7 +272,7 @@ class DiscordFrontend:
             raise DeliveryError(f"result of {job.id}: {exc}") from exc
         for i, message in enumerate(rest, start=1):
             last = i == len(messages) - 1
-            view = result_view(job.id) if last else None
+            view = self.finished_view(job) if last else None
             await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
         return first_id
 

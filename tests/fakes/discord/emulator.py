@@ -186,14 +186,28 @@ class DiscordEmulator(ThreadedServer):
         *,
         channel_id: int | None = None,
         attachments: list[tuple[str, bytes, str]] | tuple[()] = (),
+        reply_to: int | None = None,
+        ping: bool = True,
     ) -> int:
-        """A user posts a message (MESSAGE_CREATE); returns its id at once."""
+        """A user posts a message (MESSAGE_CREATE); returns its id at once. `reply_to`: a reply to
+        that message, which (as Discord's client does by default, `ping`) mentions its author."""
         self._member(user_id)
         cid = channel_id or self.channel_id
-        payload = {"content": content, "attachments": [{"id": i} for i in range(len(attachments))]}
+        payload: dict[str, Any] = {
+            "content": content,
+            "attachments": [{"id": i} for i in range(len(attachments))],
+        }
+        if reply_to is not None:
+            payload["message_reference"] = {"message_id": str(reply_to), "channel_id": str(cid)}
         msg = create_message(self.world, cid, user_id, payload, list(attachments))
         with self.world.lock:
             data = payloads.message(self.world, self.url, msg)
+            if reply_to is not None:
+                referenced = self.world.messages[reply_to]
+                data["referenced_message"] = payloads.message(self.world, self.url, referenced)
+                author = payloads.user(self.world.members[referenced.author_id])
+                if ping and all(u["id"] != author["id"] for u in data["mentions"]):
+                    data["mentions"].append(author)
         self.dispatch("MESSAGE_CREATE", data)
         return msg.id
 
