@@ -138,7 +138,9 @@ class Gateway:
 
     def sessions_on(self, shard_id: int) -> int:
         return sum(
-            1 for s in self.sessions.values() if s.conn is not None and s.ready_sent and s.shard[0] == shard_id
+            1
+            for s in self.sessions.values()
+            if s.conn is not None and s.ready_sent and s.shard[0] == shard_id
         )
 
     def _presence_changed(self, shard_id: int) -> None:
@@ -149,9 +151,9 @@ class Gateway:
         with self.world.lock:
             data = payloads.guild(self.world, guild_id)
             for session in self.sessions.values():
-                if session.ready_sent and session.on_shard({"guild_id": guild_id}):
-                    if session.intents & INTENT_GUILDS:
-                        session.dispatch("GUILD_CREATE", data)
+                wanted = session.ready_sent and session.intents & INTENT_GUILDS
+                if wanted and session.on_shard({"guild_id": guild_id}):
+                    session.dispatch("GUILD_CREATE", data)
 
     def close_all(self, code: int) -> None:
         for conn in list(self.connections):
