@@ -170,6 +170,13 @@ class BotSettings(BaseSettings):
     shard_tick_s: float = Field(
         default=1.0, gt=0, le=10, description="how often shard leases are renewed and free shards sought"
     )
+    shard_unclaimed_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="a shard nobody holds is left this long to a live process that prefers it (pods "
+        "start one by one); a lapsed lease (holder died) is taken at once",
+    )
     shard_handover_s: float = Field(
         default=5.0,
         ge=0,

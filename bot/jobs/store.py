@@ -165,6 +165,7 @@ MIGRATIONS: tuple[str, ...] = (
         started_at REAL NOT NULL,
         seen_at REAL NOT NULL,
         shards TEXT NOT NULL,
+        preferred TEXT NOT NULL,
         gateway INTEGER NOT NULL,
         jobs_running INTEGER NOT NULL DEFAULT 0
     );
@@ -268,6 +269,7 @@ class ProcessInfo:
     shards: tuple[int, ...]
     gateway: bool
     jobs_running: int
+    preferred: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -809,14 +811,14 @@ class JobStore:
 
     async def beat_process(
         self, *, pod: str, zone: str, started_at: float, shards: Collection[int], gateway: bool,
-        jobs_running: int,
+        jobs_running: int, preferred: Collection[int] = (),
     ) -> None:  # fmt: skip
         await self._db.execute(
-            "INSERT INTO processes (owner, pod, zone, started_at, seen_at, shards, gateway, jobs_running)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO processes (owner, pod, zone, started_at, seen_at, shards, preferred, gateway,"
+            " jobs_running) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at, shards = excluded.shards,"
-            " jobs_running = excluded.jobs_running, zone = excluded.zone",
-            (self.owner, pod, zone, started_at, time.time(), ",".join(map(str, sorted(shards))),
+            " jobs_running = excluded.jobs_running, zone = excluded.zone, preferred = excluded.preferred",
+            (self.owner, pod, zone, started_at, time.time(), _ints(shards), _ints(preferred),
              int(gateway), jobs_running),
         )  # fmt: skip
 
@@ -830,8 +832,8 @@ class JobStore:
         return [
             ProcessInfo(
                 str(r["owner"]), str(r["pod"]), str(r["zone"]), float(r["started_at"]), float(r["seen_at"]),
-                tuple(int(x) for x in str(r["shards"]).split(",") if x), bool(r["gateway"]),
-                int(r["jobs_running"]),
+                _parse_ints(r["shards"]), bool(r["gateway"]), int(r["jobs_running"]),
+                _parse_ints(r["preferred"]),
             )
             for r in rows
         ]  # fmt: skip
@@ -1079,6 +1081,14 @@ _QUEUED = """SELECT q.id, q.user_id, q.command, q.agent, q.created_at FROM jobs 
 _HEADS_ONLY = """ AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.state = 'queued' AND o.user_id = q.user_id
     AND (o.created_at < q.created_at OR (o.created_at = q.created_at AND o.id < q.id)))"""
 _OLDEST_FIRST = " ORDER BY q.created_at, q.id"
+
+
+def _ints(values: Collection[int]) -> str:
+    return ",".join(map(str, sorted(values)))
+
+
+def _parse_ints(text: Any) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(text).split(",") if x)
 
 
 def _monitor(row: Any) -> Monitor:

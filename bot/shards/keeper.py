@@ -56,6 +56,7 @@ class ShardKeeper:
         self._loop_task: asyncio.Task[None] | None = None
         self._renewed_at = time.monotonic()
         self._exported: set[int] = set()
+        self._unclaimed_since: dict[int, float] = {}
 
     # --------------------------------------------------------------------------- start
 
@@ -112,6 +113,7 @@ class ShardKeeper:
             shards=self.live,
             gateway=self.settings.gateway,
             jobs_running=self.jobs_running(),
+            preferred=self.preferred,
         )
         self.export()
 
@@ -127,10 +129,13 @@ class ShardKeeper:
             )
 
         candidates = [s for s in range(self.count) if s not in self.held and free(s)]
+        for shard_id in list(self._unclaimed_since):
+            if shard_id not in candidates or shard_id in leases:
+                del self._unclaimed_since[shard_id]
         handed = [s for s in candidates if (lease := leases.get(s)) is not None and lease.handing_over]
         mine = [s for s in candidates if s in self.preferred or s in handed]
-        others = [s for s in candidates if s not in mine][:1]  # one per tick: survivors share
-        for shard_id in mine + others:
+        others = self._past_grace([s for s in candidates if s not in mine], leases)
+        for shard_id in mine + others[:1]:  # others: one per tick, so the survivors share them
             if await self.store.take_shard(shard_id, self.settings.shard_lease_s):
                 previous = leases.get(shard_id)
                 log.info(
@@ -141,6 +146,18 @@ class ShardKeeper:
                     handed_over=bool(previous and previous.handing_over),
                 )
                 self._launch(shard_id)
+
+    def _past_grace(self, shards: list[int], leases: dict[int, ShardLease]) -> list[int]:
+        """Of these shards: those with a lapsed lease (the holder died: not waited for), and those
+        nobody holds that stayed so for the grace (pods of a StatefulSet start one by one, and the
+        first must not take the shards the next ones prefer)."""
+        now = time.monotonic()
+        out = []
+        for shard_id in shards:
+            since = now if shard_id in leases else self._unclaimed_since.setdefault(shard_id, now)
+            if shard_id in leases or now - since >= self.settings.shard_unclaimed_grace_s:
+                out.append(shard_id)
+        return out
 
     def _launch(self, shard_id: int) -> None:
         self.held.add(shard_id)
@@ -241,6 +258,14 @@ class ShardKeeper:
             return
         started = time.monotonic()
         try:
+            others = [
+                p
+                for p in await self.store.processes(seen_within_s=self.settings.shard_lease_s)
+                if p.gateway and p.owner != self.store.owner
+            ]
+            if not others:
+                log.info("no standby to hand the shards to; closing them", shards=sorted(mine))
+                return
             await self.store.hand_over_shards()
             while pending := mine & self.held:
                 leases = await self.store.shard_leases()

@@ -104,10 +104,19 @@ async def test_a_crash_looping_shard_backs_off_whichever_process_identifies_it(o
 async def test_processes_are_listed_while_they_beat(open_store: Opener) -> None:
     a, b = await open_store(), await open_store()
     now = time.time()
-    await a.beat_process(pod="bot-0", zone="z-a", started_at=now, shards=[0, 2], gateway=True, jobs_running=3)
+    await a.beat_process(
+        pod="bot-0",
+        zone="z-a",
+        started_at=now,
+        shards=[0, 2],
+        gateway=True,
+        jobs_running=3,
+        preferred=[0, 2, 4],
+    )
     await b.beat_process(pod="bot-1", zone="z-b", started_at=now, shards=[], gateway=True, jobs_running=0)
     listed = {p.pod: p for p in await b.processes(seen_within_s=5)}
     assert listed["bot-0"].shards == (0, 2) and listed["bot-0"].jobs_running == 3
+    assert listed["bot-0"].preferred == (0, 2, 4)
     assert listed["bot-1"].shards == () and listed["bot-1"].zone == "z-b"
     await a.drop_process()
     assert [p.pod for p in await b.processes(seen_within_s=5)] == ["bot-1"]
