@@ -106,6 +106,10 @@ class ShardKeeper:
                     await self.drop(shard_id, "another process holds its lease now")
         if self.settings.gateway and not self.handing_over and self.count:
             await self._acquire(await self.store.shard_leases())
+        await self._beat()
+        self.export()
+
+    async def _beat(self) -> None:
         await self.store.beat_process(
             pod=self.pod,
             zone=self.zone,
@@ -115,7 +119,6 @@ class ShardKeeper:
             jobs_running=self.jobs_running(),
             preferred=self.preferred,
         )
-        self.export()
 
     async def _acquire(self, leases: dict[int, ShardLease]) -> None:
         now = time.time()
@@ -220,6 +223,7 @@ class ShardKeeper:
         log.info("shard ready", shard=shard_id)
         try:
             await self.store.shard_ready(shard_id)
+            await self._beat()
         except DatabaseErrors as exc:
             log.warning("could not record the shard as ready", shard=shard_id, error=str(exc))
 
