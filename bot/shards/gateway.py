@@ -19,6 +19,11 @@ from discord import AutoShardedClient
 
 Check = Callable[[int | None, str], Awaitable[bool]]
 
+# The tasks discord.py runs a command event in (client._schedule_event, CommandTree, ViewStore),
+# and the interaction gate below: what must finish before a process that handed its shards over
+# closes its REST session and store (a command it claimed would be lost otherwise).
+_HANDLER_TASKS = ("discord.py: on_message", "CommandTree-invoker", "discord-ui-", "interaction-gate")
+
 
 class ShardGateway:
     def __init__(self, client: AutoShardedClient) -> None:
@@ -56,6 +61,17 @@ class ShardGateway:
         state = self.client._connection
         for guild in [g for g in state.guilds if g.shard_id == shard_id]:
             state._remove_guild(guild)
+
+    async def settle(self, timeout_s: float) -> int:
+        """Wait (bounded) for command handlers still running; returns how many did not finish."""
+        current = asyncio.current_task()
+        handlers = [
+            t for t in asyncio.all_tasks() if t is not current and t.get_name().startswith(_HANDLER_TASKS)
+        ]
+        if not handlers:
+            return 0
+        _, pending = await asyncio.wait(handlers, timeout=timeout_s)
+        return len(pending)
 
     def gate_interactions(self, check: Check) -> None:
         """Parse INTERACTION_CREATE only once `check(guild_id, "i:<id>")` passes (slash commands,

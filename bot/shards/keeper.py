@@ -25,6 +25,7 @@ from spotrun.logs import get_logger
 
 log = get_logger("bot.shards")
 
+_SETTLE_S = 3.0  # how long a leaving process waits for the command handlers it started
 _FENCE_SHARE = 0.8  # close our sessions once this share of a lease passed without a renewal
 
 
@@ -243,7 +244,7 @@ class ShardKeeper:
         except DatabaseErrors:
             return True  # the command then meets the same store error and tells the user
         if not claimed:
-            log.info("event handled by another process", event=event_id)
+            log.info("event handled by another process", event_id=event_id)
         return claimed
 
     @property
@@ -255,8 +256,16 @@ class ShardKeeper:
 
     async def hand_over(self, timeout_s: float) -> None:
         """SIGTERM: offer every shard to a standby and close each session only once its new holder
-        is READY (or after `timeout_s`), so the shard is never without a session in between."""
+        is READY (or after `timeout_s`), so the shard is never without a session in between. Then
+        let the commands this process claimed meanwhile finish before the REST session and the
+        store close."""
         self.handing_over = True
+        await self._offer(timeout_s)
+        unfinished = await self.gateway.settle(_SETTLE_S)
+        if unfinished:
+            log.warning("command handlers still running at exit", handlers=unfinished)
+
+    async def _offer(self, timeout_s: float) -> None:
         mine = set(self.held)
         if not mine or not self.store.shared:
             return

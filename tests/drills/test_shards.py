@@ -197,22 +197,33 @@ async def test_sigterm_hands_the_shard_over_before_exit_without_a_presence_gap(
             origins.append(emu.user_says(FIRST_USER + i % 50, f"!tts job {i}"))
             await asyncio.sleep(0.1)
 
+    async def burst_when_both_connected() -> int:
+        """Ten commands the moment the new session is READY and the old not yet closed: both
+        processes receive them, and without the claim in the store both would run them."""
+        while emu.sessions_on(0) < 2:
+            await asyncio.sleep(0.002)
+        burst = [emu.user_says(FIRST_USER + 50 + i, f"!tts overlap {i}") for i in range(10)]
+        origins.extend(burst)
+        return emu.sessions_on(0)
+
     sender = asyncio.create_task(traffic(5.0))
+    burster = asyncio.create_task(burst_when_both_connected())
     await asyncio.sleep(1.0)
     signalled = time.monotonic()
     exit_s = await active.sigterm()  # asserts a clean exit (rc 0, no traceback)
     await sender
+    sessions_at_burst = await asyncio.wait_for(burster, 5)
     gap = emu.presence_gap(0, since=signalled)
-    overlap = emu.max_sessions_on(0, since=signalled)
+    overlap = emu.overlap_s(0, since=signalled)
     handed = [e for e in active.events(1) if e.get("message") == "shards handed over"]
     by_origin = await wait_jobs_done(database, origins, timeout=60)
     await asyncio.sleep(1)
     exactly_once(emu, await asyncio.to_thread(jobs_by_origin, database), origins)
     print(
         f"\n[active/standby SIGTERM] hand-over took {handed[0]['took_s'] if handed else '?'}s, the old "
-        f"process exited {exit_s:.2f}s after SIGTERM; presence gap {gap:.2f}s; READY sessions on the "
-        f"shard at once: {overlap}; {len(origins)} commands across it, each handled once "
-        f"({handled_elsewhere(processes)} seen by both and claimed by one)"
+        f"process exited {exit_s:.2f}s after SIGTERM; presence gap {gap:.2f}s; two READY sessions for "
+        f"{overlap:.2f}s; {len(origins)} commands across it ({sessions_at_burst} sessions got the last 10), "
+        f"each handled once ({handled_elsewhere(processes)} seen by both and claimed by one)"
     )
     assert handed and handed[0]["handed"] == [0], active.logs(1)
     assert gap <= 2.0

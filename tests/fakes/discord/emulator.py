@@ -485,6 +485,18 @@ class DiscordEmulator(ThreadedServer):
             longest = max(longest, until - down_from)
         return longest
 
+    def overlap_s(self, shard_id: int, since: float = 0.0) -> float:
+        """How long since `since` the shard had two or more READY sessions (events went to both)."""
+        total, began = 0.0, None
+        for at, n in self.presence(shard_id):
+            if at < since:
+                continue
+            if n >= 2 and began is None:
+                began = at
+            elif n < 2 and began is not None:
+                total, began = total + at - began, None
+        return total + (time.monotonic() - began if began is not None else 0.0)
+
     def max_sessions_on(self, shard_id: int, since: float = 0.0) -> int:
         """The most READY sessions one shard had at once since `since` (monotonic)."""
         return max((n for at, n in self.presence(shard_id) if at >= since), default=0)
