@@ -200,7 +200,7 @@ async def test_sigterm_hands_the_shard_over_before_exit_without_a_presence_gap(
     async def burst_when_both_connected() -> int:
         """Ten commands the moment the new session is READY and the old not yet closed: both
         processes receive them, and without the claim in the store both would run them."""
-        while emu.sessions_on(0) < 2:
+        while emu.sessions_on(0) < 2:  # noqa: ASYNC110 - the emulator's state, polled from its thread
             await asyncio.sleep(0.002)
         burst = [emu.user_says(FIRST_USER + 50 + i, f"!tts overlap {i}") for i in range(10)]
         origins.extend(burst)
