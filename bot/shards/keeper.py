@@ -58,6 +58,9 @@ class ShardKeeper:
         self._renewed_at = time.monotonic()
         self._exported: set[int] = set()
         self._unclaimed_since: dict[int, float] = {}
+        # Shards taken from a holder handing them over -> until when (monotonic) both sessions may
+        # receive the same events: commands from them are claimed in the store meanwhile.
+        self._overlap_until: dict[int, float] = {}
 
     # --------------------------------------------------------------------------- start
 
@@ -101,13 +104,13 @@ class ShardKeeper:
     async def tick(self) -> None:
         if self.held:
             kept = await self.store.renew_shards(self.held, self.settings.shard_lease_s)
-            self._renewed_at = time.monotonic()
             if not self.handing_over:  # handing over, hand_over() closes each once its taker is READY
                 for shard_id in sorted(self.held - kept):
                     await self.drop(shard_id, "another process holds its lease now")
         if self.settings.gateway and not self.handing_over and self.count:
             await self._acquire(await self.store.shard_leases())
         await self._beat()
+        self._renewed_at = time.monotonic()  # every lease held is renewed (or dropped) by now
         self.export()
 
     async def _beat(self) -> None:
@@ -149,6 +152,8 @@ class ShardKeeper:
                     from_owner=previous.owner if previous else None,
                     handed_over=bool(previous and previous.handing_over),
                 )
+                if previous is not None and previous.handing_over:
+                    self._overlap_until[shard_id] = float("inf")  # until READY, then a margin
                 self._launch(shard_id)
 
     def _past_grace(self, shards: list[int], leases: dict[int, ShardLease]) -> list[int]:
@@ -220,6 +225,10 @@ class ShardKeeper:
         if shard_id not in self.held:
             return
         self.live.add(shard_id)
+        if shard_id in self._overlap_until:
+            # The old holder closes once it sees this READY (polling every 50 ms, at most
+            # SPOTRUN_SHARD_HANDOVER_S after its SIGTERM); keep claiming a little past that.
+            self._overlap_until[shard_id] = time.monotonic() + self.settings.shard_handover_s + _SETTLE_S
         self.export()
         log.info("shard ready", shard=shard_id)
         try:
@@ -233,11 +242,15 @@ class ShardKeeper:
         self.export()
 
     async def should_handle(self, guild_id: int | None, event_id: str) -> bool:
-        """Act on a command event only from a shard this process holds, and (on a shared store)
-        only if no other process claimed it: during a hand-over both sessions receive it."""
-        if self.count and shard_of(guild_id, self.count) not in self.held:
+        """Act on a command event only from a shard this process holds, and, while another
+        process may receive the same event, only if no other process claimed it first: during a
+        hand-over (both sessions READY for a moment), and when this process's leases went
+        unrenewed for most of a lease (a stalled loop: another process may hold the shard now).
+        Outside those windows a shard has one session and no claim is needed."""
+        shard_id = shard_of(guild_id, self.count)
+        if self.count and shard_id not in self.held:
             return False
-        if not self.store.shared:
+        if not self.store.shared or not self._may_overlap(shard_id):
             return True
         try:
             claimed = await self.store.claim_event(event_id)
@@ -246,6 +259,11 @@ class ShardKeeper:
         if not claimed:
             log.info("event handled by another process", event_id=event_id)
         return claimed
+
+    def _may_overlap(self, shard_id: int) -> bool:
+        now = time.monotonic()
+        stale = now - self._renewed_at > _FENCE_SHARE * self.settings.shard_lease_s
+        return self.handing_over or stale or now < self._overlap_until.get(shard_id, 0.0)
 
     @property
     def gateway_ok(self) -> bool:

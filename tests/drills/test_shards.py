@@ -45,6 +45,19 @@ async def processes() -> AsyncIterator[list[BotProcess]]:
         bot.kill()
 
 
+async def metric(bot: BotProcess, name: str) -> float:
+    """One sample of the process's /metrics, as Prometheus would scrape it."""
+    import aiohttp
+
+    url = f"http://127.0.0.1:{bot.env['SPOTRUN_OPS_PORT']}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        text = await resp.text()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
 def psql(url: str, query: str) -> list[list[str]]:
     out = subprocess.run(
         ["psql", url, "-AtF|", "-c", query], check=True, capture_output=True, text=True
@@ -150,6 +163,11 @@ async def test_sigkill_the_active_and_the_standby_takes_over_with_20_jobs_in_fli
     active, standby = processes
     await wait_sessions(emu, [0], timeout=30)
     assert emu.identifies_on(0) == 1, "one IDENTIFY: the standby keeps no session"
+    owned = 'spotrun_shard_owned{shard="0"}'
+    await asyncio.sleep(1.5)  # a keeper tick: gauges follow the leases
+    assert (await metric(active, owned), await metric(active, "spotrun_process_standby")) == (1, 0)
+    assert (await metric(standby, owned), await metric(standby, "spotrun_process_standby")) == (0, 1)
+    assert await metric(standby, "spotrun_shard_count") == 1
     origins = [emu.user_says(FIRST_USER + i, f"!tts job {i}") for i in range(20)]
     deadline = time.monotonic() + 20
     while len(await asyncio.to_thread(jobs_by_origin, database)) < 20:  # all 20 stored, then kill
@@ -164,6 +182,7 @@ async def test_sigkill_the_active_and_the_standby_takes_over_with_20_jobs_in_fli
         assert time.monotonic() < killed_at + 30, "the standby never took the shard over"
         await asyncio.sleep(0.02)
     takeover_s = time.monotonic() - killed_at
+    assert await metric(standby, owned) == 1  # the alert's sum(spotrun_shard_owned) is whole again
     by_origin = await wait_jobs_done(database, origins, timeout=60)
     late = emu.user_says(FIRST_USER + 30, "!tts job after")  # the former standby answers now
     by_origin = await wait_jobs_done(database, [*origins, late], timeout=30)
