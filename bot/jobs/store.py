@@ -756,13 +756,17 @@ class JobStore:
         )
 
     async def release_shards(self, shard_ids: Collection[int] | None = None) -> None:
-        """Drop this process's leases (all, or those shards): the next process takes them at once."""
+        """Let this process's leases (all, or those shards) lapse now: any live process takes them
+        at its next tick, as after a death, without waiting out a lease."""
         if shard_ids is None:
-            await self._db.execute("DELETE FROM shard_leases WHERE owner = ?", (self.owner,))
+            await self._db.execute(
+                "UPDATE shard_leases SET expires_at = 0, handing_over = 0 WHERE owner = ?", (self.owner,)
+            )
             return
         for shard_id in shard_ids:
             await self._db.execute(
-                "DELETE FROM shard_leases WHERE owner = ? AND shard_id = ?", (self.owner, shard_id)
+                "UPDATE shard_leases SET expires_at = 0, handing_over = 0 WHERE owner = ? AND shard_id = ?",
+                (self.owner, shard_id),
             )
 
     async def forget_shard_leases(self) -> None:

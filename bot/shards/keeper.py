@@ -102,15 +102,14 @@ class ShardKeeper:
                 await self._fence()
 
     async def tick(self) -> None:
-        if self.held:
-            kept = await self.store.renew_shards(self.held, self.settings.shard_lease_s)
-            if not self.handing_over:  # handing over, hand_over() closes each once its taker is READY
-                for shard_id in sorted(self.held - kept):
-                    await self.drop(shard_id, "another process holds its lease now")
+        kept = await self.store.renew_shards(self.held, self.settings.shard_lease_s)
+        self._renewed_at = time.monotonic()
+        if not self.handing_over:  # handing over, hand_over() closes each once its taker is READY
+            for shard_id in sorted(self.held - kept):
+                await self.drop(shard_id, "another process holds its lease now")
         if self.settings.gateway and not self.handing_over and self.count:
             await self._acquire(await self.store.shard_leases())
         await self._beat()
-        self._renewed_at = time.monotonic()  # every lease held is renewed (or dropped) by now
         self.export()
 
     async def _beat(self) -> None:

@@ -62,6 +62,7 @@ async def test_a_shard_handed_over_goes_to_another_process_and_the_old_sees_it_r
     assert (await old.shard_leases())[0].ready_at is not None
     await old.release_shards()  # the old holder's clean exit must not drop the new holder's lease
     assert (await new.shard_leases())[0].owner == new.owner
+    assert (await new.shard_leases())[0].expires_at > time.time()
 
 
 async def test_identifies_are_paced_per_bucket_across_processes(open_store: Opener) -> None:
