@@ -23,7 +23,6 @@ Ctx = commands.Context["SpotrunBot"]
 # Marks an interaction whose deferred reply is public (see bot.exts.errors._withdraw_public_reply).
 PUBLIC_DEFER = "spotrun.public_defer"
 
-
 async def read_attachments(
     ctx: Ctx, spec: CommandSpec, attachments: list[discord.Attachment], max_bytes: int
 ) -> list[InputFile]:
