@@ -749,10 +749,25 @@ class JobStore:
             (time.time(), shard_id, self.owner),
         )
 
-    async def hand_over_shards(self) -> int:
-        """SIGTERM: offer every shard this process holds to a standby; it keeps them until then."""
-        return await self._db.execute(
-            "UPDATE shard_leases SET handing_over = 1 WHERE owner = ?", (self.owner,)
+    async def hand_over_shards(self, shard_ids: Collection[int] | None = None) -> int:
+        """Offer shards this process holds (all: SIGTERM) to another process; it keeps them until
+        the taker is READY."""
+        if shard_ids is None:
+            return await self._db.execute(
+                "UPDATE shard_leases SET handing_over = 1 WHERE owner = ?", (self.owner,)
+            )
+        changed = 0
+        for shard_id in shard_ids:
+            changed += await self._db.execute(
+                "UPDATE shard_leases SET handing_over = 1 WHERE owner = ? AND shard_id = ?",
+                (self.owner, shard_id),
+            )
+        return changed
+
+    async def withdraw_hand_over(self, shard_id: int) -> None:
+        await self._db.execute(
+            "UPDATE shard_leases SET handing_over = 0 WHERE owner = ? AND shard_id = ?",
+            (self.owner, shard_id),
         )
 
     async def release_shards(self, shard_ids: Collection[int] | None = None) -> None:

@@ -3,7 +3,8 @@ IDENTIFYs through the store, and hands its shards to a standby on SIGTERM.
 
 Every `shard_tick_s` the keeper renews its leases, beats its row in the process table and looks
 for shards without a live holder: its preferred shards first, then at most one other per tick (so
-the survivors of a dead process share its shards). A holder that cannot renew for most of a lease
+the survivors of a dead process share its shards); and it gives a shard it holds but does not
+prefer back to a live process that prefers it. A holder that cannot renew for most of a lease
 closes its sessions itself: another process may hold the shard by then, and two sessions on one
 shard would handle every event twice.
 """
@@ -27,6 +28,7 @@ log = get_logger("bot.shards")
 
 _SETTLE_S = 3.0  # how long a leaving process waits for the command handlers it started
 _FENCE_SHARE = 0.8  # close our sessions once this share of a lease passed without a renewal
+_RETRY_GIVE_BACK_S = 60.0  # after an offer to give a shard back that nobody took
 
 
 class ShardKeeper:
@@ -61,6 +63,9 @@ class ShardKeeper:
         # Shards taken from a holder handing them over -> until when (monotonic) both sessions may
         # receive the same events: commands from them are claimed in the store meanwhile.
         self._overlap_until: dict[int, float] = {}
+        self._returning: dict[int, float] = {}  # shards offered back -> until when (monotonic)
+        self._no_return_until: dict[int, float] = {}
+        self._handed_seen: dict[int, float] = {}
 
     # --------------------------------------------------------------------------- start
 
@@ -105,12 +110,54 @@ class ShardKeeper:
         kept = await self.store.renew_shards(self.held, self.settings.shard_lease_s)
         self._renewed_at = time.monotonic()
         if not self.handing_over:  # handing over, hand_over() closes each once its taker is READY
-            for shard_id in sorted(self.held - kept):
+            for shard_id in sorted(self.held - kept - set(self._returning)):
                 await self.drop(shard_id, "another process holds its lease now")
         if self.settings.gateway and not self.handing_over and self.count:
-            await self._acquire(await self.store.shard_leases())
+            leases = await self.store.shard_leases()
+            wanted = await self._wanted_elsewhere(leases)
+            await self._acquire(leases, wanted)
+            await self._give_back(leases, wanted)
         await self._beat()
         self.export()
+
+    async def _wanted_elsewhere(self, leases: dict[int, ShardLease]) -> dict[int, set[str]]:
+        """Shard -> the other live gateway processes that prefer it; read only when it matters (a
+        shard handed over that this process does not prefer, or one it holds but does not prefer)."""
+        mine = set(self.preferred)
+        handed = {s for s, lease in leases.items() if lease.handing_over and lease.owner != self.store.owner}
+        if not (handed - mine) and not (self.held - mine):
+            return {}
+        wanted: dict[int, set[str]] = {}
+        for p in await self.store.processes(seen_within_s=self.settings.shard_lease_s):
+            if p.gateway and p.owner != self.store.owner:
+                for shard_id in p.preferred:
+                    wanted.setdefault(shard_id, set()).add(p.owner)
+        return wanted
+
+    async def _give_back(self, leases: dict[int, ShardLease], wanted: dict[int, set[str]]) -> None:
+        """Hand a shard this process holds but does not prefer to a live process that prefers it
+        (a pod back after its shards moved away): the same hand-over as on SIGTERM, one shard at a
+        time, the session closing once the new one is READY. If nobody takes it within
+        SPOTRUN_SHARD_HANDOVER_S the offer is withdrawn and not repeated for a minute."""
+        now = time.monotonic()
+        for shard_id, deadline in list(self._returning.items()):
+            lease = leases.get(shard_id)
+            if lease is None or (lease.owner != self.store.owner and lease.ready_at is not None):
+                del self._returning[shard_id]
+                await self.drop(shard_id, "given back to the process that prefers it")
+            elif lease.owner == self.store.owner and now > deadline:
+                del self._returning[shard_id]
+                self._no_return_until[shard_id] = now + _RETRY_GIVE_BACK_S
+                await self.store.withdraw_hand_over(shard_id)
+                log.info("nobody took the shard back; keeping it", shard=shard_id)
+        if self._returning:
+            return
+        for shard_id in sorted(self.live - set(self.preferred)):
+            if wanted.get(shard_id) and now >= self._no_return_until.get(shard_id, 0.0):
+                await self.store.hand_over_shards([shard_id])
+                self._returning[shard_id] = now + self.settings.shard_handover_s
+                log.info("giving a shard back", shard=shard_id, to=sorted(wanted[shard_id]))
+                return
 
     async def _beat(self) -> None:
         await self.store.beat_process(
@@ -123,7 +170,7 @@ class ShardKeeper:
             preferred=self.preferred,
         )
 
-    async def _acquire(self, leases: dict[int, ShardLease]) -> None:
+    async def _acquire(self, leases: dict[int, ShardLease], wanted: dict[int, set[str]]) -> None:
         now = time.time()
 
         def free(shard_id: int) -> bool:
@@ -139,8 +186,15 @@ class ShardKeeper:
             if shard_id not in candidates or shard_id in leases:
                 del self._unclaimed_since[shard_id]
         handed = [s for s in candidates if (lease := leases.get(s)) is not None and lease.handing_over]
-        mine = [s for s in candidates if s in self.preferred or s in handed]
-        others = self._past_grace([s for s in candidates if s not in mine], leases)
+        for shard_id in list(self._handed_seen):
+            if shard_id not in handed:
+                del self._handed_seen[shard_id]
+        mine = [
+            s
+            for s in candidates
+            if s in self.preferred or (s in handed and self._may_take(s, leases, wanted))
+        ]
+        others = self._past_grace([s for s in candidates if s not in mine and s not in handed], leases)
         for shard_id in mine + others[:1]:  # others: one per tick, so the survivors share them
             if await self.store.take_shard(shard_id, self.settings.shard_lease_s):
                 previous = leases.get(shard_id)
@@ -154,6 +208,14 @@ class ShardKeeper:
                 if previous is not None and previous.handing_over:
                     self._overlap_until[shard_id] = float("inf")  # until READY, then a margin
                 self._launch(shard_id)
+
+    def _may_take(self, shard_id: int, leases: dict[int, ShardLease], wanted: dict[int, set[str]]) -> bool:
+        """A shard being handed over goes first to a live process that prefers it (other than the
+        one leaving); anyone takes it when there is none, or when that one has not within 1.5 ticks."""
+        if not wanted.get(shard_id, set()) - {leases[shard_id].owner}:
+            return True
+        seen = self._handed_seen.setdefault(shard_id, time.monotonic())
+        return time.monotonic() - seen >= 1.5 * self.settings.shard_tick_s
 
     def _past_grace(self, shards: list[int], leases: dict[int, ShardLease]) -> list[int]:
         """Of these shards: those with a lapsed lease (the holder died: not waited for), and those
@@ -262,7 +324,12 @@ class ShardKeeper:
     def _may_overlap(self, shard_id: int) -> bool:
         now = time.monotonic()
         stale = now - self._renewed_at > _FENCE_SHARE * self.settings.shard_lease_s
-        return self.handing_over or stale or now < self._overlap_until.get(shard_id, 0.0)
+        return (
+            self.handing_over
+            or stale
+            or shard_id in self._returning
+            or now < self._overlap_until.get(shard_id, 0.0)
+        )
 
     @property
     def gateway_ok(self) -> bool:

@@ -139,3 +139,35 @@ async def test_without_a_standby_a_sigterm_does_not_wait(keeper: Starter) -> Non
     await active.hand_over(timeout_s=5.0)
     assert time.monotonic() - started < 1.0
     assert gateway.closed == []  # closed with the client at exit, not here
+
+
+async def test_a_pod_back_after_its_shards_moved_gets_them_back_without_a_gap(
+    keeper: Starter, store_url: str
+) -> None:
+    shared_only(store_url)
+    first, first_gw = await keeper("bot-0", 2, 2, shard_unclaimed_grace_s=0.2)
+    await until(lambda: first.live == {0, 1})  # bot-1 was not there: bot-0 took its shard too
+    _, standby_gw = await keeper("bot-2", 2, 2)  # prefers none: must leave shard 1 to bot-1
+    second, second_gw = await keeper("bot-1", 2, 2)
+    await until(lambda: second.live == {1} and first.held == {0}, within=10)
+    assert first_gw.closed == [1] and second_gw.launched == [1] and standby_gw.launched == []
+    assert (await first.store.shard_leases())[1].owner == second.store.owner
+    # The old holder kept claiming commands of that shard until it closed; the new one does for a while.
+    assert not await first.should_handle(((1000 * 2 + 1) << 22), "m:9")  # not its shard any more
+    await asyncio.sleep(0.5)
+    assert first.held == {0} and second.held == {1}  # stable: nothing moves back and forth
+
+
+async def test_on_sigterm_a_shard_only_the_leaving_pod_prefers_goes_to_the_standby_at_once(
+    keeper: Starter, store_url: str
+) -> None:
+    shared_only(store_url)
+    leaving, _ = await keeper("bot-0", 2, 2, shard_unclaimed_grace_s=0.2)
+    await until(lambda: leaving.live == {0, 1})
+    standby, _ = await keeper("bot-2", 2, 2)  # prefers none
+    owner, _ = await keeper("bot-1", 2, 2)  # prefers shard 1
+    await until(lambda: owner.live == {1}, within=10)  # given back first
+    started = time.monotonic()
+    await leaving.hand_over(timeout_s=3.0)
+    assert standby.held == {0}  # nobody else prefers shard 0: the standby took it, without waiting
+    assert time.monotonic() - started < 1.0

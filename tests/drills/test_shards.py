@@ -3,7 +3,7 @@ with real signals. Active/standby: SIGKILL the active holding 20 jobs and the st
 within 10 s, every result posted once; SIGTERM it and the shard is handed over before it exits
 with no gap in gateway presence over 2 s and no command handled twice. Three processes × six
 shards (six guilds, one per shard): every guild is answered; kill one and its shards move within
-10 s; 0 lost, 0 duplicates."""
+10 s; restart it and they come back without a presence gap; 0 lost, 0 duplicates."""
 
 from __future__ import annotations
 
@@ -295,15 +295,31 @@ async def test_three_processes_six_shards_and_one_dies(
     moved_s = time.monotonic() - killed_at
     second = round_of("after", 20)
     await wait_jobs_done(database, first + second, timeout=60)
+    assert all(emu.max_sessions_on(s) == 1 for s in range(6)), "never two sessions on a shard"
+    assert all(emu.identifies_on(s) == (2 if s in held else 1) for s in range(6))
+
+    # The kubelet restarts spotrun-bot-1: the survivors give its shards back, each session
+    # closing only once the returning pod's is READY.
+    back_at = time.monotonic()
+    await started(victim)
+    while not all(emu.identifies_on(s) == 3 and emu.sessions_on(s) == 1 for s in held):
+        assert time.monotonic() < back_at + 60, {s: (emu.identifies_on(s), emu.sessions_on(s)) for s in held}
+        await asyncio.sleep(0.05)
+    returned_s = time.monotonic() - back_at
+    mine = f"SELECT shard_id FROM shard_leases WHERE owner LIKE '%:{victim.proc.pid}:%' ORDER BY shard_id"  # noqa: S608
+    assert [int(row[0]) for row in psql(database, mine)] == held
+    gaps = [emu.presence_gap(s, since=back_at) for s in held]
+    third = round_of("back", 40)
+    await wait_jobs_done(database, first + second + third, timeout=60)
     await asyncio.sleep(1)
-    exactly_once(emu, await asyncio.to_thread(jobs_by_origin, database), first + second)
-    owners = psql(database, "SELECT shard_id, owner FROM shard_leases ORDER BY shard_id")
+    exactly_once(emu, await asyncio.to_thread(jobs_by_origin, database), first + second + third)
     print(
         f"\n[3 processes x 6 shards] all 6 shards READY {startup_s:.1f}s after the first start "
         f"(IDENTIFY every 5 s per bucket, 2 buckets); {len(first)} commands in 6 guilds answered; "
         f"killed spotrun-bot-1 (shards {held}): they were READY elsewhere {moved_s:.2f}s later; "
-        f"{len(second)} more answered; 0 lost, 0 duplicates; leases now {owners}"
+        f"{len(second)} more answered; restarted, it had them back {returned_s:.1f}s after its start "
+        f"(presence gaps {[round(g, 2) for g in gaps]} s); {len(third)} more answered; 0 lost, 0 duplicates"
     )
     assert moved_s <= TAKEOVER_BOUND_S
-    assert all(emu.max_sessions_on(s) == 1 for s in range(6)), "never two sessions on a shard"
-    assert all(emu.identifies_on(s) == (2 if s in held else 1) for s in range(6))
+    assert max(gaps) == 0.0, "a shard given back is never without a session"
+    assert all(emu.sessions_on(s) == 1 for s in range(6))
