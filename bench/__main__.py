@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench._util import Row, metadata_server, render_table
 
-SECTIONS = ["client", "engines", "coldstart", "pipeline", "store", "memory", "cost", "routing"]
+SECTIONS = ["client", "engines", "coldstart", "pipeline", "store", "failover", "memory", "cost", "routing"]
 
 
 async def run_section(name: str, quick: bool) -> list[Row]:
@@ -45,6 +45,10 @@ async def run_section(name: str, quick: bool) -> list[Row]:
         return await store.run(
             levels=(1, 20) if quick else (1, 50, 200), processes=(1, 2) if quick else (1, 2, 3)
         )
+    if name == "failover":
+        from bench import failover
+
+        return await failover.run(repeats=1 if quick else 3)
     if name == "memory":
         from bench import memory
 

@@ -72,8 +72,14 @@ class Running:
         log.info("shutting down", cause=cause, drain_budget_s=settings.drain_budget_s)
         # Order: stop taking and running jobs (within the drain budget; commands arriving now are
         # stored queued for the next process), then leave the gateway, then close what jobs used.
-        await self.core.engine.stop(settings.drain_budget_s)
+        # A holder of shards hands them to a standby meanwhile: each session closes only once
+        # the new holder is READY (bot.shards.keeper), so the shard is never without one.
+        await asyncio.gather(
+            self.core.engine.stop(settings.drain_budget_s),
+            self.bot.keeper.hand_over(settings.shard_handover_s),
+        )
         await self.bot.close()
+        await self.bot.keeper.stop()  # after close: a lease left must not be taken while a session is open
         if not settings.gateway:
             self.task.cancel()  # the worker's stand-in for the gateway task
         with contextlib.suppress(asyncio.CancelledError, discord.DiscordException, OSError):
@@ -178,6 +184,7 @@ async def start_bot(
 async def _worker(bot: SpotrunBot) -> None:
     """Stands for the gateway task in a worker: it runs until the shutdown cancels it."""
     log.info("worker mode: no gateway connection; running jobs from the shared store")
+    await bot.keeper.start_worker()
     await asyncio.Event().wait()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent_client import AgentRegistry, RegistryError, load_registry
@@ -114,6 +114,15 @@ class BotSettings(BaseSettings):
     log_level: LogLevel = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    @model_validator(mode="after")
+    def _shards_in_range(self) -> BotSettings:
+        if self.shard_count and any(not 0 <= s < self.shard_count for s in self.shard_ids):
+            raise ValueError(
+                f"SPOTRUN_SHARD_IDS {list(self.shard_ids)} must lie in 0..{self.shard_count - 1} "
+                "(SPOTRUN_SHARD_COUNT)"
+            )
+        return self
+
     @property
     def database_path(self) -> str:
         """The SQLite file (also where the crash-loop record lives); ':memory:' for PostgreSQL,
@@ -147,6 +156,41 @@ class BotSettings(BaseSettings):
     node_name: str | None = Field(default=None, description="from the chart's downward API")
     node_spot: bool | None = Field(default=None, description="from the chart; else ask the metadata server")
     metadata_timeout_s: float = Field(default=0.5, gt=0, le=5)
+
+    # --- shards across processes (bot.shards): leases in the store, standbys, hand-over on SIGTERM
+    shard_count: int = Field(
+        default=0, ge=0, le=100_000, description="total shards; 0: as Discord recommends (GET /gateway/bot)"
+    )
+    shard_ids: CommaList[int] = Field(
+        default=(),
+        description="shards this process prefers; empty: s % SPOTRUN_REPLICAS == the pod ordinal (-N)",
+    )
+    replicas: int = Field(default=1, ge=1, le=1000, description="bot processes sharing the shards")
+    zone: str | None = Field(
+        default=None, description="shown in /status; else the metadata server's zone, else unknown"
+    )
+    shard_lease_s: float = Field(
+        default=5.0, ge=1, le=60, description="a shard's lease: a standby takes over this long after a kill"
+    )
+    shard_tick_s: float = Field(
+        default=1.0, gt=0, le=10, description="how often shard leases are renewed and free shards sought"
+    )
+    shard_unclaimed_grace_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="a shard nobody holds is left this long to a live process that prefers it (pods "
+        "start one by one); a lapsed lease (holder died) is taken at once",
+    )
+    shard_handover_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=12,
+        description="after SIGTERM, how long a shard's session waits for the new holder to be READY",
+    )
+    identify_interval_s: float = Field(
+        default=5.0, ge=0, le=60, description="one IDENTIFY per this per max_concurrency bucket (Discord: 5)"
+    )
 
     # --- cost budgets (bot.ledger, bot.exts.cost); prices and the free tier are SPOTRUN_COST_*
     budget_warn_ratio: float = Field(

@@ -80,6 +80,10 @@ class Ask(commands.Cog):
         text, called = addressed
         if not text and not message.attachments and not called:
             return  # a reply with nothing in it (or blanked: no Message Content intent)
+        guild_id = message.guild.id if message.guild is not None else None
+        # "a:" not "m:": a mention is not a prefix command, so the two claims never collide.
+        if not await self.bot.keeper.should_handle(guild_id, f"a:{message.id}"):
+            return  # a shard held elsewhere, or the other session of a hand-over took it
         ctx = await self.bot.get_context(message)
         try:
             if not text and not message.attachments:

@@ -16,6 +16,7 @@ from agent_client import AgentConfig
 from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
 from bot.exts.admin import admin_only_slash, require_admin
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import JobState
 
 if TYPE_CHECKING:
@@ -79,8 +80,9 @@ class Status(commands.Cog):
             f"{jobs['failed_1h']}",
             inline=False,
         )
+        embed.add_field(name="Processes", value=(await self.process_lines())[:_FIELD_MAX], inline=False)
         footer = f"pod {settings.pod_name or os.uname().nodename}"
-        shown = list(zip(agents, health, strict=True))[: _FIELDS_MAX - 2]
+        shown = list(zip(agents, health, strict=True))[: _FIELDS_MAX - 3]
         # The engines' set-up hints make agent fields long: share what the 6000 total leaves.
         left = _EMBED_MAX - len(embed) - len(footer) - sum(len(a.name) for a, _ in shown)
         share = max(200, min(_FIELD_MAX, left // max(len(shown), 1)))
@@ -111,6 +113,45 @@ class Status(commands.Cog):
                 lines.append(
                     f"waited {life.backoff_s:.0f} s before login ({life.recent_starts} recent starts)"
                 )
+        return "\n".join(lines)
+
+    async def process_lines(self) -> str:
+        """One line per live bot process (the store's process table): pod, zone, active with its
+        shards or standby, jobs running here, and how long it has held its shards / last beat."""
+        store, keeper = self.bot.core.store, self.bot.keeper
+        now = time.time()
+        try:
+            processes = await store.processes(seen_within_s=max(3 * self.bot.settings.shard_tick_s, 5.0))
+            leases = await store.shard_leases()
+            identifies = sum((await store.identifies_since(now - 86_400)).values())
+        except DatabaseErrors as exc:
+            return f"job store unreachable: {type(exc).__name__}"
+        lines = []
+        for p in processes:
+            held = [lease for lease in leases.values() if lease.owner == p.owner]
+            if not p.gateway:
+                role = "worker (no gateway)"
+            elif held:
+                ids = sorted(lease.shard_id for lease in held)
+                waiting = [s for s in ids if s not in p.shards]  # leased, session not READY yet
+                role = f"active, shards {','.join(map(str, ids))}" + (
+                    f" (connecting {','.join(map(str, waiting))})" if waiting else ""
+                )
+            else:
+                role = "standby"
+            lease_age = (
+                f"lease held {_duration(now - min(lease.taken_at for lease in held))}" if held else "no lease"
+            )
+            me = " (this one)" if p.owner == store.owner else ""
+            lines.append(
+                f"{p.pod}{me} · {p.zone} · {role} · {p.jobs_running} jobs running · {lease_age} · "
+                f"beat {now - p.seen_at:.1f} s ago"
+            )
+        held_total = sum(1 for lease in leases.values() if lease.expires_at >= now)
+        lines.append(
+            f"shards held {held_total}/{keeper.count or self.bot.shard_count or 1} · IDENTIFYs in 24 h: "
+            f"{identifies}/1000"
+        )
         return "\n".join(lines)
 
     def agent_lines(self, agent: AgentConfig, report: object, latency: float, error: str) -> str:

@@ -94,6 +94,11 @@ class JobEngine:
         self.draining = False
         self._started_at = time.time()
 
+    @property
+    def running_count(self) -> int:
+        """Jobs running in this process right now (/status lists it per process)."""
+        return len(self._tasks)
+
     # ----------------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
@@ -151,6 +156,8 @@ class JobEngine:
                         await self.runner.post_finished(job)
                 if await self.store.hold_duty("retention", ttl_s=max(30.0, 3 * self.times.repost_after_s)):
                     await self.store.purge_inputs(time.time() - self.times.input_retention_s)
+                    # Claims only matter while a shard is handed over (seconds): keep an hour.
+                    await self.store.purge_events(time.time() - 3600)
             except DatabaseErrors as exc:
                 self._store_failed("housekeeping", exc)
             await asyncio.sleep(self.times.repost_after_s / 3)

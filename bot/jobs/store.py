@@ -140,6 +140,38 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_unposted ON jobs(state, finished_at) WHERE posted_at IS NULL;
     CREATE TABLE duties (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL);
     """,
+    # Shards across processes (bot.shards): who holds each shard's gateway session (a lease the
+    # holder renews; `handing_over` on SIGTERM, `ready_at` once the new holder is READY), every
+    # IDENTIFY (pacing per max_concurrency bucket and the per-shard crash-loop back-off, across
+    # pods), the live processes for /status, and the commands already handled (a hand-over
+    # overlaps two sessions on one shard for a moment: the first process to claim an event runs it).
+    """
+    CREATE TABLE shard_leases (
+        shard_id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        taken_at REAL NOT NULL,
+        handing_over INTEGER NOT NULL DEFAULT 0,
+        ready_at REAL
+    );
+    CREATE TABLE identify_log (shard_id INTEGER NOT NULL, bucket INTEGER NOT NULL, at REAL NOT NULL,
+        owner TEXT NOT NULL);
+    CREATE INDEX identify_log_bucket ON identify_log(bucket, at);
+    CREATE INDEX identify_log_shard ON identify_log(shard_id, at);
+    CREATE TABLE processes (
+        owner TEXT PRIMARY KEY,
+        pod TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL,
+        shards TEXT NOT NULL,
+        preferred TEXT NOT NULL,
+        gateway INTEGER NOT NULL,
+        jobs_running INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE handled_events (id TEXT PRIMARY KEY, owner TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX handled_events_at ON handled_events(at);
+    """,
 )
 
 
@@ -211,6 +243,33 @@ class Monitor:
     job_id: str | None = None  # the check job in flight, if any
     last_change_at: float | None = None
     failing_since: float | None = None
+
+
+@dataclass(frozen=True)
+class ShardLease:
+    """A shard's row in shard_leases: its gateway session belongs to `owner` until `expires_at`."""
+
+    shard_id: int
+    owner: str
+    expires_at: float
+    taken_at: float
+    handing_over: bool
+    ready_at: float | None
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """A live bot process as /status lists it (its row is refreshed every shard tick)."""
+
+    owner: str
+    pod: str
+    zone: str
+    started_at: float
+    seen_at: float
+    shards: tuple[int, ...]
+    gateway: bool
+    jobs_running: int
+    preferred: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -640,6 +699,181 @@ class JobStore:
     async def drop_duties(self) -> None:
         await self._db.execute("DELETE FROM duties WHERE owner = ?", (self.owner,))
 
+    # ------------------------------------------------------------ shard leases (bot.shards)
+
+    async def shard_leases(self) -> dict[int, ShardLease]:
+        rows = await self._db.fetch("SELECT * FROM shard_leases ORDER BY shard_id")
+        return {
+            int(r["shard_id"]): ShardLease(
+                int(r["shard_id"]), str(r["owner"]), float(r["expires_at"]), float(r["taken_at"]),
+                bool(r["handing_over"]), r["ready_at"],
+            )
+            for r in rows
+        }  # fmt: skip
+
+    async def take_shard(self, shard_id: int, ttl_s: float) -> bool:
+        """Take a shard that has no holder, whose holder stopped renewing, or whose holder is
+        handing it over (SIGTERM): True for exactly one process."""
+        now = time.time()
+        return (
+            await self._db.execute(
+                "INSERT INTO shard_leases (shard_id, owner, expires_at, taken_at, handing_over, ready_at)"
+                " VALUES (?, ?, ?, ?, 0, NULL)"
+                " ON CONFLICT (shard_id) DO UPDATE SET owner = excluded.owner,"
+                " expires_at = excluded.expires_at, taken_at = excluded.taken_at, handing_over = 0,"
+                " ready_at = NULL"
+                " WHERE shard_leases.expires_at < ?"
+                " OR (shard_leases.handing_over = 1 AND shard_leases.owner <> excluded.owner)",
+                (shard_id, self.owner, now + ttl_s, now, now),
+            )
+            == 1
+        )
+
+    async def renew_shards(self, shard_ids: Collection[int], ttl_s: float) -> set[int]:
+        """Extend this process's leases; returns the shards it still holds (another process may
+        have taken one over while this one was stalled)."""
+        if not shard_ids:
+            return set()
+        marks = ", ".join("?" for _ in shard_ids)
+        rows = await self._db.fetch(
+            f"UPDATE shard_leases SET expires_at = ? WHERE owner = ? AND shard_id IN ({marks})"  # noqa: S608
+            " RETURNING shard_id",
+            (time.time() + ttl_s, self.owner, *shard_ids),
+        )
+        return {int(r[0]) for r in rows}
+
+    async def shard_ready(self, shard_id: int) -> None:
+        """This process's session on the shard is READY: a holder handing it over may now close."""
+        await self._db.execute(
+            "UPDATE shard_leases SET ready_at = ? WHERE shard_id = ? AND owner = ?",
+            (time.time(), shard_id, self.owner),
+        )
+
+    async def hand_over_shards(self, shard_ids: Collection[int] | None = None) -> int:
+        """Offer shards this process holds (all: SIGTERM) to another process; it keeps them until
+        the taker is READY."""
+        if shard_ids is None:
+            return await self._db.execute(
+                "UPDATE shard_leases SET handing_over = 1 WHERE owner = ?", (self.owner,)
+            )
+        changed = 0
+        for shard_id in shard_ids:
+            changed += await self._db.execute(
+                "UPDATE shard_leases SET handing_over = 1 WHERE owner = ? AND shard_id = ?",
+                (self.owner, shard_id),
+            )
+        return changed
+
+    async def withdraw_hand_over(self, shard_id: int) -> None:
+        await self._db.execute(
+            "UPDATE shard_leases SET handing_over = 0 WHERE owner = ? AND shard_id = ?",
+            (self.owner, shard_id),
+        )
+
+    async def release_shards(self, shard_ids: Collection[int] | None = None) -> None:
+        """Let this process's leases (all, or those shards) lapse now: any live process takes them
+        at its next tick, as after a death, without waiting out a lease."""
+        if shard_ids is None:
+            await self._db.execute(
+                "UPDATE shard_leases SET expires_at = 0, handing_over = 0 WHERE owner = ?", (self.owner,)
+            )
+            return
+        for shard_id in shard_ids:
+            await self._db.execute(
+                "UPDATE shard_leases SET expires_at = 0, handing_over = 0 WHERE owner = ? AND shard_id = ?",
+                (self.owner, shard_id),
+            )
+
+    async def forget_shard_leases(self) -> None:
+        """SQLite (one process by definition): leases left by a dead previous process are void."""
+        await self._db.execute("DELETE FROM shard_leases")
+
+    async def reserve_identify(
+        self, shard_id: int, bucket: int, interval_s: float, backoff: Callable[[int], float],
+        window_s: float,
+    ) -> float:  # fmt: skip
+        """Book this shard's next IDENTIFY; returns the seconds to wait before sending it.
+
+        One IDENTIFY per `interval_s` per max_concurrency bucket across every process (a rolling
+        restart queues up instead of bursting), and after `backoff(n)` since the shard's last
+        IDENTIFY when it had n within `window_s` (the crash-loop back-off, per shard, across pods)."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            await tx.lock("spotrun:identify")
+            recent = await tx.fetch(
+                "SELECT at FROM identify_log WHERE shard_id = ? AND at > ? ORDER BY at",
+                (shard_id, now - window_s),
+            )
+            at = max(now, float(recent[-1][0]) + backoff(len(recent))) if recent else now
+            # The first slot from `at` on that is `interval_s` clear of every booked IDENTIFY in the
+            # bucket (a shard backing off for minutes does not hold up the others).
+            booked = await tx.fetch(
+                "SELECT at FROM identify_log WHERE bucket = ? AND at > ? ORDER BY at",
+                (bucket, at - interval_s),
+            )
+            for (other,) in booked:
+                if at - interval_s < float(other) < at + interval_s:
+                    at = float(other) + interval_s
+            await tx.execute(
+                "INSERT INTO identify_log (shard_id, bucket, at, owner) VALUES (?, ?, ?, ?)",
+                (shard_id, bucket, at, self.owner),
+            )
+            # A day of history: Discord's budget is ~1000 IDENTIFYs per 24 h (/status shows it).
+            await tx.execute("DELETE FROM identify_log WHERE at < ?", (now - 86_400,))
+        return at - now
+
+    async def identifies_since(self, since: float) -> dict[int, int]:
+        rows = await self._db.fetch(
+            "SELECT shard_id, COUNT(*) FROM identify_log WHERE at >= ? GROUP BY shard_id", (since,)
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def beat_process(
+        self, *, pod: str, zone: str, started_at: float, shards: Collection[int], gateway: bool,
+        jobs_running: int, preferred: Collection[int] = (),
+    ) -> None:  # fmt: skip
+        await self._db.execute(
+            "INSERT INTO processes (owner, pod, zone, started_at, seen_at, shards, preferred, gateway,"
+            " jobs_running) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at, shards = excluded.shards,"
+            " jobs_running = excluded.jobs_running, zone = excluded.zone, preferred = excluded.preferred",
+            (self.owner, pod, zone, started_at, time.time(), _ints(shards), _ints(preferred),
+             int(gateway), jobs_running),
+        )  # fmt: skip
+
+    async def processes(self, seen_within_s: float) -> list[ProcessInfo]:
+        """Processes that beat within `seen_within_s`; older rows (dead processes) are dropped."""
+        now = time.time()
+        await self._db.execute("DELETE FROM processes WHERE seen_at < ?", (now - 10 * seen_within_s,))
+        rows = await self._db.fetch(
+            "SELECT * FROM processes WHERE seen_at >= ? ORDER BY pod, started_at", (now - seen_within_s,)
+        )
+        return [
+            ProcessInfo(
+                str(r["owner"]), str(r["pod"]), str(r["zone"]), float(r["started_at"]), float(r["seen_at"]),
+                _parse_ints(r["shards"]), bool(r["gateway"]), int(r["jobs_running"]),
+                _parse_ints(r["preferred"]),
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    async def drop_process(self) -> None:
+        await self._db.execute("DELETE FROM processes WHERE owner = ?", (self.owner,))
+
+    async def claim_event(self, event_id: str) -> bool:
+        """True for the first process to claim a Discord event (message or interaction id): while a
+        shard is handed over, both sessions receive it, and only one may act on it."""
+        return (
+            await self._db.execute(
+                "INSERT INTO handled_events (id, owner, at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (event_id, self.owner, time.time()),
+            )
+            == 1
+        )
+
+    async def purge_events(self, before: float) -> int:
+        return await self._db.execute("DELETE FROM handled_events WHERE at < ?", (before,))
+
     # ---------------------------------------------------------------- ledger (bot.ledger)
 
     async def record_billing(self, job_id: str, agent: str, cpu: float) -> None:
@@ -866,6 +1100,14 @@ _QUEUED = """SELECT q.id, q.user_id, q.command, q.agent, q.created_at FROM jobs 
 _HEADS_ONLY = """ AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.state = 'queued' AND o.user_id = q.user_id
     AND (o.created_at < q.created_at OR (o.created_at = q.created_at AND o.id < q.id)))"""
 _OLDEST_FIRST = " ORDER BY q.created_at, q.id"
+
+
+def _ints(values: Collection[int]) -> str:
+    return ",".join(map(str, sorted(values)))
+
+
+def _parse_ints(text: Any) -> tuple[int, ...]:
+    return tuple(int(x) for x in str(text).split(",") if x)
 
 
 def _monitor(row: Any) -> Monitor:

@@ -78,6 +78,10 @@ async def test_status_for_admins_after_real_jobs(
         assert "Spot: yes (metadata)" in bot_text  # SPOTRUN_NODE_SPOT unset: the metadata server says
         assert "first start on this volume" in bot_text
         assert "queued 0 · running 0 · failed in the last hour 0" in fields["Jobs"]
+        # One process: this one, active on the one shard, in the zone the metadata server names.
+        procs = fields["Processes"]
+        assert "spotrun-7c9f-abcde (this one) · europe-west1-b · active, shards 0 · 0 jobs running" in procs
+        assert "lease held" in procs and "shards held 1/1" in procs and "IDENTIFYs in 24 h: 1/1000" in procs
         av = fields["audio-video"]
         assert "health ok" in av and "breaker closed" in av and "in flight 0/2" in av
         assert "last hour: 2 calls" in av and "errors 0%" in av and "p95" in av

@@ -265,7 +265,13 @@ async def test_postgres_restarted_mid_run(
     _, url = agent
     await start_processes(2, tmp_path, emu, postgres, url, processes)
     origins = [emu.user_says(FIRST_USER + i % 20, f"!tts job {i}") for i in range(40)]
-    await asyncio.sleep(1.0)
+    # Stop it once all 40 are stored (jobs in flight, most still queued): a command arriving while
+    # the store is down is answered with an error, not stored, so it would count as never posted.
+    # (A fixed 1 s was too short on a loaded 2-core machine: 3-10 of 40 were not stored yet.)
+    deadline = time.monotonic() + 30
+    while len(await asyncio.to_thread(processes[0].jobs)) < 40:
+        assert time.monotonic() < deadline, "the 40 commands were not stored"
+        await asyncio.sleep(0.05)
     postgres.stop("fast")
     down_at = time.monotonic()
     ops = f"http://127.0.0.1:{processes[0].env['SPOTRUN_OPS_PORT']}/readyz"

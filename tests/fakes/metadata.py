@@ -65,6 +65,7 @@ class FakeMetadataServer(ThreadedServer):
         self.identity_delay_s = 0.0
         self.preemptible = True
         self.project_id = "test-project"
+        self.zone = "europe-west1-b"
         self._lock = threading.Lock()
 
     # ----------------------------------------------------------------- token helpers
@@ -108,10 +109,9 @@ class FakeMetadataServer(ThreadedServer):
         app.router.add_get(f"{accounts}/identity", self._identity)
         app.router.add_get(f"{accounts}/token", self._access_token)
         app.router.add_get("/computeMetadata/v1/project/project-id", self._project)
-        app.router.add_get(
-            "/computeMetadata/v1/instance/scheduling/preemptible", self._preemptible
-        )
+        app.router.add_get("/computeMetadata/v1/instance/scheduling/preemptible", self._preemptible)
         app.router.add_get("/computeMetadata/v1/instance/hostname", self._hostname)
+        app.router.add_get("/computeMetadata/v1/instance/zone", self._zone)
         app.router.add_get("/oauth2/v1/certs", self._certs)
         return app
 
@@ -160,6 +160,9 @@ class FakeMetadataServer(ThreadedServer):
 
     async def _preemptible(self, request: web.Request) -> web.Response:
         return web.Response(text="TRUE" if self.preemptible else "FALSE", headers=FLAVOR)
+
+    async def _zone(self, request: web.Request) -> web.Response:
+        return web.Response(text=f"projects/123456789/zones/{self.zone}", headers=FLAVOR)
 
     async def _hostname(self, request: web.Request) -> web.Response:
         return web.Response(text="gke-spot-pool-node-1.c.test-project.internal", headers=FLAVOR)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator, Callable
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -279,3 +281,55 @@ async def _until(cond: Callable[[], object], within: float = 10) -> None:
     async with asyncio.timeout(within):
         while not cond():  # noqa: ASYNC110 - the condition is set by another thread
             await asyncio.sleep(0.02)
+
+
+async def test_guilds_are_routed_to_their_shard_and_counted_per_shard(emu: DiscordEmulator) -> None:
+    """Two clients each run one of two shards (as two pods would): each sees only its guilds and
+    their messages; DMs go to shard 0; IDENTIFYs and sessions are counted per shard."""
+    emu.shard_count = 2
+    emu.max_concurrency = 2
+    other = DiscordEmulator.guild_id_on_shard(1, 2)
+    other_channel = emu.add_guild(other, 3999)
+    assert (emu.guild_id >> 22) % 2 == 0 and (other >> 22) % 2 == 1
+    auth = {"Authorization": f"Bot {emu.token}"}
+    async with aiohttp.ClientSession() as http, http.get(f"{emu.api_base}/gateway/bot", headers=auth) as resp:
+        limits = await resp.json()
+    assert limits["shards"] == 2 and limits["session_start_limit"]["max_concurrency"] == 2
+
+    seen: dict[int, list[str]] = {0: [], 1: []}
+    bots, tasks = [], []
+    for shard in (0, 1):
+        intents = discord.Intents.default()
+        intents.message_content = True
+        b = commands.AutoShardedBot(
+            command_prefix="!", intents=intents, guild_ready_timeout=0.1, shard_ids=[shard], shard_count=2
+        )
+
+        async def record(message: discord.Message, shard: int = shard) -> None:
+            seen[shard].append(message.content)
+
+        b.add_listener(record, "on_message")
+        bots.append(b)
+        tasks.append(asyncio.create_task(b.start(emu.token)))
+    try:
+        await _until(lambda: emu.sessions_on(0) == 1 and emu.sessions_on(1) == 1)
+        await _until(lambda: all(b.is_ready() for b in bots))
+        assert [g.id for g in bots[0].guilds] == [emu.guild_id]
+        assert [g.id for g in bots[1].guilds] == [other]
+        emu.user_says(ALICE, "in the first guild")
+        emu.user_says(ALICE, "in the other guild", channel_id=other_channel)
+        emu.user_says(ALICE, "a DM", channel_id=emu.dm_channel(ALICE))
+        await _until(lambda: len(seen[0]) == 2 and len(seen[1]) == 1)
+        assert seen == {0: ["in the first guild", "a DM"], 1: ["in the other guild"]}
+        assert (emu.identifies_on(0), emu.identifies_on(1)) == (1, 1)
+        assert emu.max_sessions_on(0) == 1
+        since = time.monotonic()
+        await bots[1].close()
+        await _until(lambda: emu.sessions_on(1) == 0)
+        await asyncio.sleep(0.2)
+        assert emu.presence_gap(1, since) >= 0.2 and emu.presence_gap(0, since) == 0
+    finally:
+        for b in bots:
+            await b.close()
+        for task in tasks:
+            await asyncio.wait_for(task, 10)

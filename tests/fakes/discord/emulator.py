@@ -53,6 +53,10 @@ class DiscordEmulator(ThreadedServer):
         # Discord drops interactions not acknowledged within 3 s (the bot must defer); None disables.
         self.ack_deadline_s: float | None = 3.0
         self.unknown_routes: list[tuple[str, str]] = []
+        # What GET /gateway/bot reports: the shard count Discord recommends, and how many
+        # IDENTIFYs may start at once (session_start_limit.max_concurrency).
+        self.shard_count = 1
+        self.max_concurrency = 1
         self._clock_offset = 0.0
         self.gateway = Gateway(
             self.world, token=lambda: self.token, base_url=self.url, gateway_url=self.gateway_url
@@ -149,11 +153,27 @@ class DiscordEmulator(ThreadedServer):
         self.loop.call_soon_threadsafe(self.gateway.dispatch, event, data)
 
     def add_user(self, user_id: int, name: str, *, admin: bool = False) -> dict[str, Any]:
+        """A user who is a member of every guild (one user base; the first guild's payload returned)."""
         with self.world.lock:
             m = self.world.members[user_id] = Member(user_id, name, admin=admin)
-            data = payloads.member(self.world, m)
-        self.dispatch("GUILD_MEMBER_ADD", {**data, "guild_id": str(self.guild_id)})
-        return data
+            per_guild = {g: payloads.member(self.world, m, guild_id=g) for g in self.world.guild_ids()}
+        for gid, data in per_guild.items():
+            self.dispatch("GUILD_MEMBER_ADD", {**data, "guild_id": str(gid)})
+        return per_guild[self.guild_id]
+
+    @staticmethod
+    def guild_id_on_shard(shard_id: int, shard_count: int, n: int = 0) -> int:
+        """A guild id Discord would route to `shard_id` of `shard_count` ((id >> 22) % count)."""
+        return ((1000 + n) * shard_count + shard_id) << 22 | 1
+
+    def add_guild(self, guild_id: int, channel_id: int, name: str | None = None) -> int:
+        """The bot joins another guild with one text channel; its events go to its shard only.
+        Returns the channel id (pass it to user_says(channel_id=...))."""
+        with self.world.lock:
+            self.world.extra_guilds[guild_id] = name or f"Guild {guild_id}"
+            self.world.channels[channel_id] = {"name": "general", "type": 0, "guild_id": guild_id}
+        self.loop.call_soon_threadsafe(self.gateway.guild_joined, guild_id)
+        return channel_id
 
     def add_channel(self, channel_id: int, name: str) -> int:
         with self.world.lock:
@@ -443,6 +463,57 @@ class DiscordEmulator(ThreadedServer):
     def sessions(self) -> int:
         with self.world.lock:
             return self.gateway.connected_sessions()
+
+    def identifies_on(self, shard_id: int) -> int:
+        """IDENTIFYs received for one shard id (Discord allows ~1000 a day in all)."""
+        with self.world.lock:
+            return self.gateway.identifies[shard_id]
+
+    def sessions_on(self, shard_id: int) -> int:
+        """READY gateway sessions connected for one shard right now (two: events handled twice)."""
+        with self.world.lock:
+            return self.gateway.sessions_on(shard_id)
+
+    def presence(self, shard_id: int) -> list[tuple[float, int]]:
+        """(time.monotonic(), connected READY sessions) after every change on a shard."""
+        with self.world.lock:
+            return list(self.gateway.presence.get(shard_id, []))
+
+    def presence_gap(self, shard_id: int, since: float, until: float | None = None) -> float:
+        """The longest time within [since, until] during which the shard had no READY session."""
+        until = time.monotonic() if until is None else until
+        points = self.presence(shard_id)
+        count = 0
+        for at, n in points:
+            if at <= since:
+                count = n
+        longest, down_from = 0.0, (since if count == 0 else None)
+        for at, n in points:
+            if at <= since or at > until:
+                continue
+            if n == 0 and down_from is None:
+                down_from = at
+            elif n > 0 and down_from is not None:
+                longest, down_from = max(longest, at - down_from), None
+        if down_from is not None:
+            longest = max(longest, until - down_from)
+        return longest
+
+    def overlap_s(self, shard_id: int, since: float = 0.0) -> float:
+        """How long since `since` the shard had two or more READY sessions (events went to both)."""
+        total, began = 0.0, None
+        for at, n in self.presence(shard_id):
+            if at < since:
+                continue
+            if n >= 2 and began is None:
+                began = at
+            elif n < 2 and began is not None:
+                total, began = total + at - began, None
+        return total + (time.monotonic() - began if began is not None else 0.0)
+
+    def max_sessions_on(self, shard_id: int, since: float = 0.0) -> int:
+        """The most READY sessions one shard had at once since `since` (monotonic)."""
+        return max((n for at, n in self.presence(shard_id) if at >= since), default=0)
 
     @property
     def synced_commands(self) -> list[dict[str, Any]]:

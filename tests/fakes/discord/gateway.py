@@ -6,6 +6,7 @@ import asyncio
 import collections
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,7 +72,18 @@ class Session:
         if self.conn is not None:
             self.conn.send(frame)
 
+    def on_shard(self, data: dict[str, Any]) -> bool:
+        """Discord sends a guild's events to shard (guild_id >> 22) % shard_count, the rest (DMs)
+        to shard 0 only."""
+        shard_id, shard_count = self.shard
+        guild_id = data.get("guild_id")
+        if guild_id is None:
+            return shard_id == 0
+        return (int(guild_id) >> 22) % shard_count == shard_id
+
     def wants(self, event: str, data: dict[str, Any]) -> bool:
+        if not self.on_shard(data):
+            return False
         if event.startswith("MESSAGE_"):
             needed = INTENT_GUILD_MESSAGES if "guild_id" in data else INTENT_DIRECT_MESSAGES
             return bool(self.intents & needed)
@@ -91,6 +103,10 @@ class Gateway:
         self.heartbeat_interval_ms = 41250
         self.identify_count = 0
         self.resume_count = 0
+        # Per shard id: IDENTIFYs received, and (monotonic time, connected READY sessions) after
+        # every change, so tests can see overlaps (two sessions on one shard) and presence gaps.
+        self.identifies: collections.Counter[int] = collections.Counter()
+        self.presence: dict[int, list[tuple[float, int]]] = {}
         self.sessions: dict[str, Session] = {}
         self.connections: set[Connection] = set()
 
@@ -119,6 +135,25 @@ class Gateway:
 
     def connected_sessions(self) -> int:
         return sum(1 for s in self.sessions.values() if s.conn is not None and s.ready_sent)
+
+    def sessions_on(self, shard_id: int) -> int:
+        return sum(
+            1
+            for s in self.sessions.values()
+            if s.conn is not None and s.ready_sent and s.shard[0] == shard_id
+        )
+
+    def _presence_changed(self, shard_id: int) -> None:
+        self.presence.setdefault(shard_id, []).append((time.monotonic(), self.sessions_on(shard_id)))
+
+    def guild_joined(self, guild_id: int) -> None:
+        """GUILD_CREATE for a guild the bot was just added to, on the shard that guild maps to."""
+        with self.world.lock:
+            data = payloads.guild(self.world, guild_id)
+            for session in self.sessions.values():
+                wanted = session.ready_sent and session.intents & INTENT_GUILDS
+                if wanted and session.on_shard({"guild_id": guild_id}):
+                    session.dispatch("GUILD_CREATE", data)
 
     def close_all(self, code: int) -> None:
         for conn in list(self.connections):
@@ -151,6 +186,8 @@ class Gateway:
                 self.connections.discard(conn)
                 if conn.session is not None and conn.session.conn is conn:
                     conn.session.conn = None
+                    if conn.session.ready_sent:
+                        self._presence_changed(conn.session.shard[0])
             # Let queued frames (e.g. a close) drain before the writer goes away.
             await asyncio.sleep(0)
             writer.cancel()
@@ -173,13 +210,16 @@ class Gateway:
             return
         self.identify_count += 1
         shard = d.get("shard") or [0, 1]
+        self.identifies[shard[0]] += 1
         session = Session(id=secrets.token_hex(16), intents=int(d.get("intents", 0)), shard=shard)
         self.sessions[session.id] = session
         session.conn = conn
         conn.session = session
         world = self.world
+        shard_id, shard_count = shard
         with world.lock:
             bot = world.members[world.bot_user_id]
+            mine = [g for g in world.guild_ids() if (g >> 22) % shard_count == shard_id]
             ready = {
                 "v": 10,
                 "user": {
@@ -189,7 +229,7 @@ class Gateway:
                     "mfa_enabled": False,
                     "flags": 0,
                 },
-                "guilds": [{"id": str(world.guild_id), "unavailable": True}],
+                "guilds": [{"id": str(g), "unavailable": True} for g in mine],
                 "session_id": session.id,
                 "session_type": "normal",
                 "resume_gateway_url": self.gateway_url,
@@ -204,12 +244,13 @@ class Gateway:
                 "auth": {},
                 "_trace": ["spotrun-discord-emulator"],
             }
-            guild = payloads.guild(world)
+            guilds = [payloads.guild(world, g) for g in mine]
         session.dispatch("READY", ready)
-        shard_id, shard_count = shard
-        if (world.guild_id >> 22) % shard_count == shard_id and session.intents & INTENT_GUILDS:
-            session.dispatch("GUILD_CREATE", guild)
+        if session.intents & INTENT_GUILDS:
+            for guild in guilds:
+                session.dispatch("GUILD_CREATE", guild)
         session.ready_sent = True
+        self._presence_changed(shard_id)
 
     def _resume(self, conn: Connection, d: dict[str, Any]) -> None:
         session = self.sessions.get(d.get("session_id", ""))
@@ -224,6 +265,8 @@ class Gateway:
         if session.conn is not None and session.conn is not conn:
             session.conn.close(4000)
         session.conn = conn
+        if session.ready_sent:
+            self._presence_changed(session.shard[0])
         conn.session = session
         last = d.get("seq") or 0
         for frame in list(session.buffer):
@@ -233,10 +276,11 @@ class Gateway:
 
     def _members_chunk(self, session: Session, d: dict[str, Any]) -> None:
         world = self.world
+        guild_id = int(d.get("guild_id") or world.guild_id)
         with world.lock:
-            members = [payloads.member(world, m) for m in world.members.values()]
+            members = [payloads.member(world, m, guild_id=guild_id) for m in world.members.values()]
         chunk = {
-            "guild_id": str(world.guild_id),
+            "guild_id": str(guild_id),
             "members": members,
             "chunk_index": 0,
             "chunk_count": 1,

@@ -34,9 +34,10 @@ def user(member: Member) -> dict[str, Any]:
     }
 
 
-def member(world: World, m: Member, *, with_user: bool = True) -> dict[str, Any]:
+def member(world: World, m: Member, *, with_user: bool = True, guild_id: int | None = None) -> dict[str, Any]:
+    admin_role = world.role_ids(guild_id if guild_id is not None else world.guild_id)[1]
     data: dict[str, Any] = {
-        "roles": [str(world.admin_role_id)] if m.admin else [],
+        "roles": [str(admin_role)] if m.admin else [],
         "nick": None,
         "avatar": None,
         "joined_at": iso(m.joined_at),
@@ -56,7 +57,7 @@ def permissions_of(m: Member) -> str:
     return str(ALL_PERMISSIONS if m.admin else EVERYONE_PERMISSIONS)
 
 
-def roles(world: World) -> list[dict[str, Any]]:
+def roles(world: World, guild_id: int | None = None) -> list[dict[str, Any]]:
     def role(role_id: int, name: str, perms: int, position: int) -> dict[str, Any]:
         return {
             "id": str(role_id),
@@ -73,9 +74,10 @@ def roles(world: World) -> list[dict[str, Any]]:
             "flags": 0,
         }
 
+    everyone, admin = world.role_ids(guild_id if guild_id is not None else world.guild_id)
     return [
-        role(world.everyone_role_id, "@everyone", EVERYONE_PERMISSIONS, 0),
-        role(world.admin_role_id, "Admin", ADMINISTRATOR, 1),
+        role(everyone, "@everyone", EVERYONE_PERMISSIONS, 0),
+        role(admin, "Admin", ADMINISTRATOR, 1),
     ]
 
 
@@ -87,7 +89,7 @@ def channel(world: World, channel_id: int) -> dict[str, Any]:
     return {
         "id": str(channel_id),
         "type": info["type"],
-        "guild_id": str(world.guild_id),
+        "guild_id": str(world.guild_of(channel_id)),
         "name": info["name"],
         "position": 0,
         "permission_overwrites": [],
@@ -100,11 +102,12 @@ def channel(world: World, channel_id: int) -> dict[str, Any]:
     }
 
 
-def guild(world: World) -> dict[str, Any]:
+def guild(world: World, guild_id: int | None = None) -> dict[str, Any]:
     """The full GUILD_CREATE payload discord.py needs to cache the guild, its channels and members."""
+    gid = world.guild_id if guild_id is None else guild_id
     return {
-        "id": str(world.guild_id),
-        "name": world.guild_name,
+        "id": str(gid),
+        "name": world.guild_name if gid == world.guild_id else world.extra_guilds[gid],
         "icon": None,
         "splash": None,
         "discovery_splash": None,
@@ -114,7 +117,7 @@ def guild(world: World) -> dict[str, Any]:
         "verification_level": 0,
         "default_message_notifications": 0,
         "explicit_content_filter": 0,
-        "roles": roles(world),
+        "roles": roles(world, gid),
         "emojis": [],
         "stickers": [],
         "features": [],
@@ -139,8 +142,8 @@ def guild(world: World) -> dict[str, Any]:
         "unavailable": False,
         "member_count": len(world.members),
         "voice_states": [],
-        "members": [member(world, m) for m in world.members.values()],
-        "channels": [channel(world, cid) for cid, info in world.channels.items() if info["type"] != 1],
+        "members": [member(world, m, guild_id=gid) for m in world.members.values()],
+        "channels": [channel(world, cid) for cid in world.channels if world.guild_of(cid) == gid],
         "threads": [],
         "presences": [],
         "stage_instances": [],
@@ -200,9 +203,10 @@ def message(world: World, base_url: str, msg: Message) -> dict[str, Any]:
         data["webhook_id"] = str(world.application_id)
         data["application_id"] = str(world.application_id)
     if info["type"] != 1:
-        data["guild_id"] = str(world.guild_id)
+        gid = world.guild_of(msg.channel_id)
+        data["guild_id"] = str(gid)
         if not author.bot:
-            data["member"] = member(world, author, with_user=False)
+            data["member"] = member(world, author, with_user=False, guild_id=gid)
     return data
 
 
@@ -231,7 +235,7 @@ def interaction(
         "app_permissions": str(ALL_PERMISSIONS),
         "locale": "en-US",
         "entitlements": [],
-        "authorizing_integration_owners": {"0": str(world.guild_id)},
+        "authorizing_integration_owners": {"0": str(world.guild_of(channel_id) or world.guild_id)},
         "context": 0,
         "attachment_size_limit": 10 * 1024 * 1024,
     }
@@ -239,10 +243,11 @@ def interaction(
         payload["user"] = user(who)
         payload["context"] = 1
     else:
-        payload["guild_id"] = str(world.guild_id)
-        payload["guild"] = {"id": str(world.guild_id), "locale": "en-US", "features": []}
+        gid = world.guild_of(channel_id)
+        payload["guild_id"] = str(gid)
+        payload["guild"] = {"id": str(gid), "locale": "en-US", "features": []}
         payload["guild_locale"] = "en-US"
-        payload["member"] = {**member(world, who), "permissions": permissions_of(who)}
+        payload["member"] = {**member(world, who, guild_id=gid), "permissions": permissions_of(who)}
     if message_obj is not None:
         payload["message"] = message(world, base_url, message_obj)
     return payload

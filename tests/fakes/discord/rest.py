@@ -197,12 +197,12 @@ class Rest:
         return json_response(
             {
                 "url": self.emu.gateway_url,
-                "shards": 1,
+                "shards": self.emu.shard_count,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000 - self.emu.identify_count,
                     "reset_after": 86_400_000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.emu.max_concurrency,
                 },
             }
         )
@@ -289,30 +289,32 @@ class Rest:
 
     # -- guild and channels -----------------------------------------------------------------
 
-    def _guild(self, request: web.Request) -> None:
-        if int(request.match_info["gid"]) != self.world.guild_id:
+    def _guild(self, request: web.Request) -> int:
+        gid = int(request.match_info["gid"])
+        if gid not in self.world.guild_ids():
             raise ApiError(404, 10004, "Unknown Guild")
+        return gid
 
     async def get_guild(self, request: web.Request) -> web.Response:
-        self._guild(request)
+        gid = self._guild(request)
         with self.world.lock:
-            g = payloads.guild(self.world)
+            g = payloads.guild(self.world, gid)
         for key in ("members", "channels", "threads", "voice_states", "presences"):
             g.pop(key, None)
         return json_response(g)
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
-        self._guild(request)
+        gid = self._guild(request)
         with self.world.lock:
-            return json_response(payloads.guild(self.world)["channels"])
+            return json_response(payloads.guild(self.world, gid)["channels"])
 
     async def get_member(self, request: web.Request) -> web.Response:
-        self._guild(request)
+        gid = self._guild(request)
         with self.world.lock:
             m = self.world.members.get(int(request.match_info["uid"]))
             if m is None:
                 raise ApiError(404, 10007, "Unknown Member")
-            return json_response(payloads.member(self.world, m))
+            return json_response(payloads.member(self.world, m, guild_id=gid))
 
     async def get_channel(self, request: web.Request) -> web.Response:
         cid = self._channel(request)
@@ -365,8 +367,9 @@ class Rest:
             msg.deleted = True
         if not msg.ephemeral:
             data = {"id": str(msg.id), "channel_id": str(msg.channel_id)}
-            if self.world.channels[msg.channel_id]["type"] != 1:
-                data["guild_id"] = str(self.world.guild_id)
+            gid = self.world.guild_of(msg.channel_id)
+            if gid is not None:
+                data["guild_id"] = str(gid)
             self.emu.dispatch("MESSAGE_DELETE", data)
 
     async def add_reaction(self, request: web.Request) -> web.Response:

@@ -156,6 +156,25 @@ class World:
         self.timeline: list[Event] = []
         self.faults: list[Fault] = []
         self.dm_channels: dict[int, int] = {}
+        # More guilds beyond the first (emu.add_guild): id -> name. Each has its own channels
+        # (channels[cid]["guild_id"]); members are shared, as one user base in every guild.
+        self.extra_guilds: dict[int, str] = {}
+
+    def guild_ids(self) -> list[int]:
+        return [self.guild_id, *self.extra_guilds]
+
+    def guild_of(self, channel_id: int) -> int | None:
+        """The guild a channel belongs to; None for a DM."""
+        info = self.channels.get(channel_id, {"type": 0})
+        if info["type"] == 1:
+            return None
+        return int(info.get("guild_id", self.guild_id))
+
+    def role_ids(self, guild_id: int) -> tuple[int, int]:
+        """(@everyone, Admin) role ids of a guild: @everyone shares the guild's id, as in Discord."""
+        if guild_id == self.guild_id:
+            return self.everyone_role_id, self.admin_role_id
+        return guild_id, guild_id + 1
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         key = f"{method} {path}"
