@@ -42,12 +42,21 @@ class CountingAgent:
     keys: collections.Counter[str] = field(default_factory=collections.Counter)
     cancelled: set[str] = field(default_factory=set)
     active: set[str] = field(default_factory=set)  # keys being worked on right now
+    running: dict[str, asyncio.Event] = field(default_factory=dict)  # set when that work ends
 
     async def handle(self, request: web.Request) -> web.Response:
         key = request.headers[IDEMPOTENCY_HEADER]
         body = await request.json()
         self.keys[key] += 1
+        if key in self.active:
+            # A take-over resent a job whose first call is still running here (a SIGKILLed
+            # caller's request is not cancelled: aiohttp lets its handler finish). The shared
+            # runtime's IdempotencyCache joins such a duplicate to the running call instead of
+            # working twice; so does this agent, so its in-flight count is work, not requests.
+            await self.running[key].wait()
+            return self._answer(body)
         self.active.add(key)
+        self.running[key] = asyncio.Event()
         self.inflight += 1
         self.peak = max(self.peak, self.inflight)
         try:
@@ -59,8 +68,13 @@ class CountingAgent:
         finally:
             self.inflight -= 1
             self.active.discard(key)
+            self.running.pop(key).set()
+        return self._answer(body)
+
+    @staticmethod
+    def _answer(body: dict[str, object]) -> web.Response:
         result = AgentResult(
-            job_id=body["job_id"], command=Command.TTS, text="ok", usage=Usage(duration_ms=1)
+            job_id=str(body["job_id"]), command=Command.TTS, text="ok", usage=Usage(duration_ms=1)
         )
         return web.Response(body=result.model_dump_json().encode(), content_type="application/json")
 
