@@ -6,6 +6,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from agents.data_analysis import correlations
 from agents.data_analysis.numbers import column_format
 from agents.data_analysis.quantiles import quartiles
 from agents.data_analysis.settings import AnalysisSettings
@@ -134,18 +135,15 @@ def compute(frame: pl.DataFrame, settings: AnalysisSettings) -> dict[str, Any]:
 def _correlations(
     frame: pl.DataFrame, numeric: list[str], settings: AnalysisSettings
 ) -> list[dict[str, Any]]:
-    import polars as pl
 
     if len(numeric) < 2 or settings.max_correlations == 0:
         return []
-    pairs = [(a, b) for i, a in enumerate(numeric) for b in numeric[i + 1 :]]
-    row = frame.select(
-        [pl.corr(_as_number(frame, a), _as_number(frame, b)).alias(str(i)) for i, (a, b) in enumerate(pairs)]
-    ).row(0)
+    r = correlations.matrix(frame, numeric)
     found = [
-        {"a": a, "b": b, "r": round(r, 4)}
-        for (a, b), r in zip(pairs, row, strict=True)
-        if r is not None and math.isfinite(r)
+        {"a": a, "b": b, "r": round(float(r[i, j]), 4)}
+        for i, a in enumerate(numeric)
+        for j, b in enumerate(numeric)
+        if j > i and math.isfinite(r[i, j])
     ]
     found.sort(key=lambda p: -abs(p["r"]))
     return found[: settings.max_correlations]
