@@ -194,11 +194,13 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     """Fit the named method, or for `auto` the one with the lowest error on held-out tails.
 
     With a season (m ≥ 2) `auto` also weighs seasonal naive, ETS, Theta, Holt-Winters and their
-    mean on up to six rolling origins one holdout apart, newer origins weighted more (×0.8 per
+    mean (for positive series also ETS and Holt-Winters in logs, and always the median of the best
+    three) on up to six rolling origins one holdout apart, newer origins weighted more (×0.8 per
     step back): on real series one or three holdouts picked a different model from one cut to the
     next. Each origin's error is taken relative to seasonal naive's on that origin, so a volatile
     stretch does not outvote the others. The holdout also gives every method an honest error
-    estimate: it never saw those points.
+    estimate: it never saw those points. A lead over seasonal naive inside the origins' spread is
+    reported as a tie (`Choice.tie`).
     """
     if season >= 2:
         # Seasonal fits cost up to seconds per thousand points. Shorter histories were tried and
@@ -315,18 +317,14 @@ def _members(score: dict[str, float]) -> list[str]:
     return ranked[:_MEMBERS]
 
 
-def _median(rows: list[list[float]]) -> list[float]:
-    import numpy as np
-
-    return np.median(np.asarray(rows, dtype=float), axis=0).tolist()
-
-
 def _add_ensemble(origins: list[tuple[int, np.ndarray, dict[str, list[float]]]]) -> None:
     """The median of the best three models, as a candidate judged on the same origins.
 
     Which three is decided on the *other* origins (leave one out), so an origin never helps choose
     the members it then scores: the ensemble's holdout error is as honest as a single model's.
     """
+    from agents.data_analysis import seasonal
+
     ratios: dict[str, list[tuple[int, float]]] = {}
     for fold, test, found in origins:
         naive = _mae(test, found["seasonal_naive"]) if "seasonal_naive" in found else 0.0
@@ -336,7 +334,7 @@ def _add_ensemble(origins: list[tuple[int, np.ndarray, dict[str, list[float]]]])
     for fold, _, found in origins:
         members = [m for m in _members(_scores(ratios, exclude=fold)) if m in found]
         if len(members) >= 2:
-            found["ensemble"] = _median([found[m] for m in members])
+            found["ensemble"] = seasonal.median_rows([found[m] for m in members])
 
 
 def _final_fit(picked: str, values: np.ndarray, steps: int, season: int, score: dict[str, float]) -> Fit:
@@ -351,6 +349,8 @@ def _final_fit(picked: str, values: np.ndarray, steps: int, season: int, score: 
             log_skip(name, exc)
     from agents.data_analysis import seasonal
 
+    if not fits:  # every member failed on the full history: the benchmark everything was judged by
+        return seasonal.seasonal_naive(values, steps, season)
     return seasonal.median_of(fits, season)
 
 

@@ -238,21 +238,25 @@ def combine(fits: list[Fit], season: int) -> Fit:
     )
 
 
+def median_rows(rows: list[list[float]]) -> list[float]:
+    """The step-by-step median of several forecasts."""
+    import numpy as np
+
+    return [float(v) for v in np.median(np.asarray(rows, dtype=float), axis=0)]
+
+
 def median_of(fits: list[Fit], season: int) -> Fit:
     """The step-by-step median of the given models' forecasts (and of their interval bounds): a
     model badly wrong on a step is outvoted there instead of averaged in."""
     import numpy as np
 
-    def median(rows: list[list[float]]) -> list[float]:
-        return np.median(np.asarray(rows, dtype=float), axis=0).tolist()
-
     return Fit(
         "ensemble",
-        median([f.forecast for f in fits]),
+        median_rows([f.forecast for f in fits]),
         {},
         float(np.median([f.fit_rmse for f in fits])),
-        lower=median([f.lower or f.forecast for f in fits]),
-        upper=median([f.upper or f.forecast for f in fits]),
+        lower=median_rows([f.lower or f.forecast for f in fits]),
+        upper=median_rows([f.upper or f.forecast for f in fits]),
         label=f"median of {', '.join(f.label or f.method for f in fits)}",
     )
 

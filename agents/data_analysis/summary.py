@@ -94,8 +94,8 @@ def compute(frame: pl.DataFrame, settings: AnalysisSettings) -> dict[str, Any]:
         # numpy compares and partitions with the GIL released: two columns at a time for one more
         # column copy alive at once.
         with ThreadPoolExecutor(max_workers=_QUARTILE_THREADS) as pool:
-            found = pool.map(quartiles, [frame.get_column(name) for name in numeric])
-            for name, quarters in zip(numeric, found, strict=True):
+            each = pool.map(quartiles, [frame.get_column(name) for name in numeric])
+            for name, quarters in zip(numeric, each, strict=True):
                 stats[name].update({k: _clean(v) for k, v in quarters.items()})
                 stats[name] = {k: stats[name][k] for k in _STATS}  # the documented key order
     if ordered:
