@@ -161,6 +161,7 @@ class Result:
     took: float
     library: dict[str, float]  # name -> MAE / seasonal naive's
     library_took: float
+    tie: bool = False  # the agent said its lead over seasonal naive was within the noise
 
     @property
     def best(self) -> str:
@@ -201,6 +202,7 @@ def evaluate(s: Series) -> Result:
         took,
         library,
         library_took,
+        choice.tie is not None,
     )
 
 
@@ -221,7 +223,8 @@ def rows() -> list[Row]:
                     "MAE/snaive",
                     best,
                     r.ours / r.library[best],
-                    f"{r.method} ({r.label}); season from {r.source}; MASE {r.mase:.2f}; "
+                    f"{r.method} ({r.label}){'; said: a tie within the noise' if r.tie else ''}; "
+                    f"season from {r.source}; MASE {r.mase:.2f}; "
                     f"95 % interval held {r.inside:.0%} of the cut; {r.took:.1f}s",
                 ),
                 Row(

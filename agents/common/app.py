@@ -215,7 +215,7 @@ async def dispatch(request: web.Request) -> web.Response:
     if command not in spec.handlers:
         raise AgentFailure(ErrorCode.NOT_FOUND, f"the {spec.name} agent does not serve {command!r}")
     # A ValidationError here becomes a 422 with `field: reason` in the error middleware.
-    payload = AgentRequest.model_validate_json(await request.read())
+    payload = AgentRequest.model_validate_json(await _read_body(request))
     if payload.command != command:
         raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "command in body does not match the URL")
     if isinstance(payload.args, dict):
@@ -263,9 +263,25 @@ async def dispatch(request: web.Request) -> web.Response:
     )
 
 
-async def _run(
-    app: web.Application, spec: AgentSpec, command: str, payload: AgentRequest
-) -> StoredResponse:
+async def _read_body(request: web.Request) -> bytearray:
+    """The body, read under the app's size cap, that the request does not keep.
+
+    `request.read()` caches the body on the request (and copies it once more from its buffer), so
+    an upload's base64 JSON — 4/3 of the file — stayed alive beside the decoded file for the whole
+    job. The caller drops this buffer once it is parsed.
+    """
+    limit = int(request.app[SETTINGS].max_request_mb * 1024 * 1024)
+    if (request.content_length or 0) > limit:  # refused before a byte is buffered
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length or 0)
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return body
+
+
+async def _run(app: web.Application, spec: AgentSpec, command: str, payload: AgentRequest) -> StoredResponse:
     settings = app[SETTINGS]
     budget = min(settings.request_deadline_s, payload.deadline_s or settings.request_deadline_s)
     started = time.monotonic()

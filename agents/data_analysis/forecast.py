@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     import numpy as np
 
-Method = Literal["linear", "holt", "seasonal_naive", "ets", "theta", "holt_winters", "combined"]
+Method = Literal[
+    "linear",
+    "holt",
+    "seasonal_naive",
+    "ets",
+    "theta",
+    "holt_winters",
+    "combined",
+    "ensemble",
+    "ets_log",
+    "holt_winters_log",
+]
 NAMES: dict[str, str] = {
     "linear": "least-squares linear trend",
     "holt": "Holt's linear exponential smoothing",
@@ -19,6 +30,9 @@ NAMES: dict[str, str] = {
     "theta": "the Theta method (statsmodels)",
     "holt_winters": "Holt-Winters exponential smoothing (statsmodels)",
     "combined": "the mean of ETS, Theta and Holt-Winters",
+    "ensemble": "the median of the three models that did best on the held-out origins",
+    "ets_log": "ETS on the logarithm of the values (a season that grows with the level)",
+    "holt_winters_log": "Holt-Winters on the logarithm of the values (a season that grows with the level)",
 }
 _GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 … 0.95 for both α and β
 
@@ -43,6 +57,7 @@ class Choice:
     season: int = 1
     holdout_mae: dict[str, float] = field(default_factory=dict)
     folds: int = 1  # held-out tails the errors are averaged over
+    tie: str | None = None  # the chosen model, when its lead over seasonal naive is within the noise
 
     def where(self) -> str:
         if self.folds > 1:
@@ -110,6 +125,10 @@ def _fitter(name: str, season: int) -> Callable[[np.ndarray, int], Fit]:
         return lambda values, steps: seasonal.combine(
             [_fitter(member, season)(values, steps) for member in seasonal.COMBINED], season
         )
+    if name.endswith("_log"):
+        return lambda values, steps: seasonal.in_logs(
+            _fitter(name.removesuffix("_log"), season), values, steps
+        )
     fitter = {
         "seasonal_naive": seasonal.seasonal_naive,
         "ets": seasonal.ets,
@@ -175,11 +194,13 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     """Fit the named method, or for `auto` the one with the lowest error on held-out tails.
 
     With a season (m ≥ 2) `auto` also weighs seasonal naive, ETS, Theta, Holt-Winters and their
-    mean on up to six rolling origins one holdout apart, newer origins weighted more (×0.8 per
+    mean (for positive series also ETS and Holt-Winters in logs, and always the median of the best
+    three) on up to six rolling origins one holdout apart, newer origins weighted more (×0.8 per
     step back): on real series one or three holdouts picked a different model from one cut to the
     next. Each origin's error is taken relative to seasonal naive's on that origin, so a volatile
     stretch does not outvote the others. The holdout also gives every method an honest error
-    estimate: it never saw those points.
+    estimate: it never saw those points. A lead over seasonal naive inside the origins' spread is
+    reported as a tie (`Choice.tie`).
     """
     if season >= 2:
         # Seasonal fits cost up to seconds per thousand points. Shorter histories were tried and
@@ -190,16 +211,24 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     holdout = holdout_size(n, steps, season, holdout_fraction)
     seasonal = season >= 2 and n - holdout >= 2 * season + 2
     candidates = ["linear", "holt"] + (_SEASONAL if seasonal else []) if method == "auto" else [method]
+    if method == "auto" and seasonal and bool((values > 0).all()):
+        # A season that grows with the level (air passengers) is additive in logs.
+        candidates = [*candidates, *_IN_LOGS]
     folds = _FOLDS if seasonal else 1
-    errors: dict[str, list[tuple[int, float, float]]] = {}
-    relative: dict[str, list[tuple[int, float]]] = {}
+    origins: list[tuple[int, np.ndarray, dict[str, list[float]]]] = []
     for fold in range(folds):
         end = n - fold * holdout
         if end - holdout < (2 * season + 2 if seasonal else 3):
             break
         train, test = values[: end - holdout], values[end - holdout : end]
         names = candidates + (["seasonal_naive"] if seasonal and "seasonal_naive" not in candidates else [])
-        found = _forecasts(train, holdout, names, season)
+        origins.append((fold, test, _forecasts(train, holdout, names, season)))
+    if method == "auto" and seasonal:
+        _add_ensemble(origins)
+        candidates = [*candidates, "ensemble"]
+    errors: dict[str, list[tuple[int, float, float]]] = {}
+    relative: dict[str, list[tuple[int, float]]] = {}
+    for fold, test, found in origins:
         naive = _mae(test, found["seasonal_naive"]) if "seasonal_naive" in found else 0.0
         for name, predicted in found.items():
             mae_here = _mae(test, predicted)
@@ -211,12 +240,7 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     # The score that picks: relative to seasonal naive per origin when there is one, else the MAE.
     # Ratios are averaged as logs (a geometric mean, AvgRelMAE): one origin where a model is 2×
     # worse and one where it is 2× better cancel out instead of counting as 1.25× worse.
-    score = {
-        name: math.exp(_weighted([(k, math.log(max(r, 1e-12))) for k, r in runs]))
-        for name, runs in relative.items()
-    }
-    if not relative:
-        score = mae
+    score = _scores(relative) if relative else mae
     if not mae:
         holdout = 0
     if method != "auto":
@@ -241,16 +265,103 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     order = [c for c in candidates if c in score]
     best = min(score[c] for c in order)
     picked = next(c for c in order if score[c] <= best * 1.01 or score[c] - best < 1e-12)
-    others = ", ".join(f"{mae[c]:.4g} {c.replace('_', ' ')}" for c in order if c != picked)
     choice = Choice(
-        _fitter(picked, season)(values, steps), holdout, rmse, "", season, mae, len(errors[picked])
+        _final_fit(picked, values, steps, season, score), holdout, rmse, "", season, mae, len(errors[picked])
     )
-    name = picked.replace("_", " ")
-    weighted = " (recent ones weighted more)" if choice.folds > 1 else ""
-    choice.reason = (
-        f"auto chose {name}: holdout MAE {mae[picked]:.4g} vs {others} on " + choice.where() + weighted
-    )
+    # Said, not acted on: keeping seasonal naive whenever the lead was within the noise lost more
+    # than it saved on the development cuts (wine and beer wins became ties; no loss was avoided).
+    if picked != "seasonal_naive" and picked in relative and _within_noise(relative[picked]):
+        choice.tie = picked
+    choice.reason = _reason(choice, picked, order, score)
     return choice
+
+
+def _reason(choice: Choice, picked: str, order: list[str], score: dict[str, float]) -> str:
+    mae = choice.holdout_mae
+    others = ", ".join(f"{mae[c]:.4g} {c.replace('_', ' ')}" for c in order if c != picked)
+    weighted = " (recent ones weighted more)" if choice.folds > 1 else ""
+    if choice.tie:
+        return (
+            f"auto chose {picked.replace('_', ' ')} ({score[picked]:.2f}× seasonal naive's error on "
+            f"{choice.where()}{weighted}), but it won on some origins and lost on others by more than "
+            "that edge: against seasonal naive this is a tie within the noise"
+        )
+    if picked == "seasonal_naive" and len(order) > 1:
+        return (
+            f"auto chose seasonal naive: no model beat it on {choice.where()} "
+            f"(MAE {mae[picked]:.4g} vs {others})"
+        )
+    name = picked.replace("_", " ")
+    return f"auto chose {name}: holdout MAE {mae[picked]:.4g} vs {others} on {choice.where()}{weighted}"
+
+
+_IN_LOGS = ["ets_log", "holt_winters_log"]
+_NOISE_Z = 1.0  # a model must beat seasonal naive by this many standard errors of its mean log ratio
+_MEMBERS = 3  # models in the ensemble: the best three by score, seasonal naive among them if it ranks
+_BASE = ("seasonal_naive", "ets", "theta", "holt_winters", "linear", "holt", "ets_log", "holt_winters_log")
+
+
+def _scores(relative: dict[str, list[tuple[int, float]]], exclude: int | None = None) -> dict[str, float]:
+    """Weighted geometric mean of each model's per-origin ratio to seasonal naive (AvgRelMAE),
+    leaving out origin `exclude` when given."""
+    out = {}
+    for name, runs in relative.items():
+        kept = [(k, math.log(max(r, 1e-12))) for k, r in runs if k != exclude]
+        if kept:
+            out[name] = math.exp(_weighted(kept))
+    return out
+
+
+def _members(score: dict[str, float]) -> list[str]:
+    ranked = sorted((name for name in _BASE if name in score), key=lambda name: score[name])
+    return ranked[:_MEMBERS]
+
+
+def _add_ensemble(origins: list[tuple[int, np.ndarray, dict[str, list[float]]]]) -> None:
+    """The median of the best three models, as a candidate judged on the same origins.
+
+    Which three is decided on the *other* origins (leave one out), so an origin never helps choose
+    the members it then scores: the ensemble's holdout error is as honest as a single model's.
+    """
+    from agents.data_analysis import seasonal
+
+    ratios: dict[str, list[tuple[int, float]]] = {}
+    for fold, test, found in origins:
+        naive = _mae(test, found["seasonal_naive"]) if "seasonal_naive" in found else 0.0
+        if naive > 0:
+            for name, predicted in found.items():
+                ratios.setdefault(name, []).append((fold, _mae(test, predicted) / naive))
+    for fold, _, found in origins:
+        members = [m for m in _members(_scores(ratios, exclude=fold)) if m in found]
+        if len(members) >= 2:
+            found["ensemble"] = seasonal.median_rows([found[m] for m in members])
+
+
+def _final_fit(picked: str, values: np.ndarray, steps: int, season: int, score: dict[str, float]) -> Fit:
+    if picked != "ensemble":
+        return _fitter(picked, season)(values, steps)
+    members = _members(score)
+    fits = []
+    for name in members:
+        try:
+            fits.append(_fitter(name, season)(values, steps))
+        except (ValueError, ArithmeticError, IndexError) as exc:
+            log_skip(name, exc)
+    from agents.data_analysis import seasonal
+
+    if not fits:  # every member failed on the full history: the benchmark everything was judged by
+        return seasonal.seasonal_naive(values, steps, season)
+    return seasonal.median_of(fits, season)
+
+
+def _within_noise(runs: list[tuple[int, float]]) -> bool:
+    """Is a model's edge over seasonal naive within the spread of its per-origin log ratios?"""
+    if len(runs) < 3:
+        return False
+    logs = [math.log(max(r, 1e-12)) for _, r in runs]
+    mean = _weighted([(k, v) for (k, _), v in zip(runs, logs, strict=True)])
+    spread = math.sqrt(sum((v - mean) ** 2 for v in logs) / (len(logs) - 1))
+    return mean + _NOISE_Z * spread / math.sqrt(len(logs)) >= 0
 
 
 def log_skip(name: str, exc: Exception) -> None:

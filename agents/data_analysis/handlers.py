@@ -14,7 +14,7 @@ from agents.data_analysis import charts, dates, forecast, summary
 from agents.data_analysis.loader import load_table, require_columns
 from agents.data_analysis.numbers import column_format
 from agents.data_analysis.settings import AnalysisSettings
-from spotrun.protocol import AnalyzeArgs, ChartArgs, ErrorCode, OutputFile, PredictArgs
+from spotrun.protocol import AnalyzeArgs, ChartArgs, ErrorCode, InputFile, OutputFile, PredictArgs
 
 if TYPE_CHECKING:
     import polars as pl
@@ -30,17 +30,20 @@ def _png_name(stem: str) -> str:
     return f"{safe or 'chart'}.png"
 
 
+def analyze_file(
+    file: InputFile, settings: AnalysisSettings, columns: list[str] | None
+) -> tuple[str, dict[str, Any]]:
+    """Blocking: the file's format and statistics. The upload's bytes are freed once decoded."""
+    table = load_table(file, settings, columns, consume=True)
+    return table.format, summary.compute(table.frame, settings)
+
+
 async def analyze(job: Job) -> Output:
     args: AnalyzeArgs = job.args
     settings = job.app[ANALYSIS]
     file = job.file()
-
-    def work() -> tuple[str, dict[str, Any]]:
-        table = load_table(file, settings, args.columns)
-        return table.format, summary.compute(table.frame, settings)
-
     async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
-        fmt, data = await asyncio.to_thread(work)
+        fmt, data = await asyncio.to_thread(analyze_file, file, settings, args.columns)
     text, fields = summary.render(file.name, fmt, data)
     data["format"] = fmt
     return Output(
@@ -57,7 +60,7 @@ async def chart(job: Job) -> Output:
     file = job.file()
 
     def work() -> charts.Chart:
-        return charts.render_chart(load_table(file, settings).frame, args, settings)
+        return charts.render_chart(load_table(file, settings, consume=True).frame, args, settings)
 
     async with job.heavy():  # decoding holds the table: at most the instance's heavy slots at once
         result = await asyncio.to_thread(work)
@@ -159,7 +162,7 @@ async def predict(job: Job) -> Output:
     file = job.file()
 
     def work() -> tuple[forecast.Choice, list[Any], str | None, dates.Frequency | None, str, bytes, int, int]:
-        frame = load_table(file, settings).frame
+        frame = load_table(file, settings, consume=True).frame
         # No x named: a date column is what a user means by "forecast this"; rows only if there is none.
         x = args.x or dates.date_column(frame, exclude=args.column)
         xs, values, dropped = _series(frame, args, x, settings)
@@ -276,6 +279,8 @@ def _predict_output(
             "holdout_rmse": choice.holdout_rmse,
             "holdout_mae": choice.holdout_mae,
             "relative_mae_vs_seasonal_naive": relative,
+            # True when the chosen model's lead over seasonal naive is within the origins' noise.
+            "tie_with_seasonal_naive": choice.tie is not None,
             "fit_rmse": fit.fit_rmse,
             "interval": band,
             "x": x,

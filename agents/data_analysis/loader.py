@@ -454,8 +454,15 @@ def require_columns(wanted: list[str], available: list[str]) -> None:
         )
 
 
-def load_table(file: InputFile, settings: AnalysisSettings, columns: list[str] | None = None) -> Table:
-    """Blocking (run it in a thread): detect, read, check limits and the optional column filter."""
+def load_table(
+    file: InputFile, settings: AnalysisSettings, columns: list[str] | None = None, *, consume: bool = False
+) -> Table:
+    """Blocking (run it in a thread): detect, read, check limits and the optional column filter.
+
+    `consume` empties `file.data` once the table is decoded: the upload's bytes (the size of the
+    file) are then freed before any statistic runs, so they and the statistics' working memory
+    are never alive together. The runtime holds no other copy (`agents.common.app` drops the body).
+    """
     _check_size(file, settings)
     fmt = detect_format(file)
     if fmt in ("json", "ndjson"):
@@ -468,6 +475,8 @@ def load_table(file: InputFile, settings: AnalysisSettings, columns: list[str] |
         table = _read_ndjson(file, settings)
     else:
         table = _read_csv(file, settings)
+    if consume:
+        file.data = b""
     frame = table.frame
     caps.check_columns(frame.width, file.name, settings)
     caps.check_decoded(frame, file.name, settings)

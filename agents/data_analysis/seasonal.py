@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agents.data_analysis.forecast import Fit
@@ -234,4 +235,51 @@ def combine(fits: list[Fit], season: int) -> Fit:
         lower=mean([f.lower or f.forecast for f in fits]),
         upper=mean([f.upper or f.forecast for f in fits]),
         label=f"mean of {', '.join(f.label or f.method for f in fits)}",
+    )
+
+
+def median_rows(rows: list[list[float]]) -> list[float]:
+    """The step-by-step median of several forecasts."""
+    import numpy as np
+
+    return [float(v) for v in np.median(np.asarray(rows, dtype=float), axis=0)]
+
+
+def median_of(fits: list[Fit], season: int) -> Fit:
+    """The step-by-step median of the given models' forecasts (and of their interval bounds): a
+    model badly wrong on a step is outvoted there instead of averaged in."""
+    import numpy as np
+
+    return Fit(
+        "ensemble",
+        median_rows([f.forecast for f in fits]),
+        {},
+        float(np.median([f.fit_rmse for f in fits])),
+        lower=median_rows([f.lower or f.forecast for f in fits]),
+        upper=median_rows([f.upper or f.forecast for f in fits]),
+        label=f"median of {', '.join(f.label or f.method for f in fits)}",
+    )
+
+
+def in_logs(fitter: Callable[[np.ndarray, int], Fit], values: np.ndarray, steps: int) -> Fit:
+    """A model fitted to log(values), its forecast and interval taken back with exp: an additive
+    model in logs is a multiplicative one in the values (a season that grows with the level, as in
+    air passengers). exp of the log forecast is the median forecast, what MAE rewards."""
+    import numpy as np
+
+    fit = fitter(np.log(values), steps)
+
+    def back(xs: list[float] | None) -> list[float] | None:
+        return None if xs is None else np.exp(np.asarray(xs, dtype=float)).tolist()
+
+    forecast = back(fit.forecast) or []
+    return Fit(
+        f"{fit.method}_log",  # type: ignore[arg-type]
+        forecast,
+        fit.params,
+        # An error of e in logs is about e × the level in the values (delta method).
+        fit.fit_rmse * float(np.median(values)),
+        lower=back(fit.lower),
+        upper=back(fit.upper),
+        label=f"{fit.label}, in logs" if fit.label else "in logs",
     )

@@ -141,3 +141,83 @@ async def test_a_named_model_that_cannot_fit_says_so(agent: str) -> None:  # noq
     status, body = await call(agent, "predict", {"column": "y", "method": "ets"}, "tiny.csv", data.encode())
     assert status == 422, body
     assert "method=ets" in body["error"]["message"] and "method=auto" in body["error"]["message"]
+
+
+def multiplicative(period: int, cycles: int, seed: int = 2) -> np.ndarray:
+    """A season whose swing grows with the level (as air passengers'): additive only in logs."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(period * cycles, dtype=float)
+    level = 100 * np.exp(0.02 * t)
+    return level * (1 + 0.3 * np.sin(2 * np.pi * t / period)) * np.exp(rng.normal(0, 0.02, t.size))
+
+
+def test_auto_weighs_models_in_logs_for_a_positive_series_and_exp_brings_them_back() -> None:
+    values = multiplicative(12, 10)
+    choice = forecast.choose(values, 12, "auto", 0.2, season=12)
+    assert {"ets_log", "holt_winters_log"} <= set(choice.holdout_mae)
+    fit = forecast._fitter("holt_winters_log", 12)(values, 12)
+    assert min(fit.forecast) > 0 and all(
+        lo < v < hi for v, lo, hi in zip(fit.forecast, fit.lower or [], fit.upper or [], strict=True)
+    )
+    assert "in logs" in fit.label
+    # Not offered where a log is undefined.
+    shifted = forecast.choose(values - values.mean(), 12, "auto", 0.2, season=12)
+    assert "ets_log" not in shifted.holdout_mae
+
+
+def test_a_lead_inside_the_noise_of_the_origins_is_called_a_tie() -> None:
+    # mixed: a geometric-mean edge below 1, but wins and losses bigger than the edge
+    mixed = [(0, 0.8), (1, 1.25), (2, 0.85), (3, 1.2), (4, 0.9), (5, 1.1)]  # wins and losses
+    steady = [(k, 0.9 + 0.01 * k) for k in range(6)]  # a small edge, every time
+    assert forecast._within_noise(mixed) is True
+    assert forecast._within_noise(steady) is False
+
+
+def test_the_ensemble_members_are_chosen_on_the_other_origins() -> None:
+    test = np.zeros(2)
+    origins = [
+        # On origin 0 "ets" is perfect; judged on origins 1-2 only, theta and holt_winters lead.
+        (
+            0,
+            test,
+            {
+                "seasonal_naive": [4.0, 4.0],
+                "ets": [0.0, 0.0],
+                "theta": [1.0, 1.0],
+                "holt_winters": [2.0, 2.0],
+                "holt": [3.0, 3.0],
+            },
+        ),
+        (
+            1,
+            test,
+            {
+                "seasonal_naive": [4.0, 4.0],
+                "ets": [9.0, 9.0],
+                "theta": [1.0, 1.0],
+                "holt_winters": [1.5, 1.5],
+                "holt": [3.0, 3.0],
+            },
+        ),
+        (
+            2,
+            test,
+            {
+                "seasonal_naive": [4.0, 4.0],
+                "ets": [9.0, 9.0],
+                "theta": [1.0, 1.0],
+                "holt_winters": [1.5, 1.5],
+                "holt": [3.0, 3.0],
+            },
+        ),
+    ]
+    forecast._add_ensemble(origins)
+    # Origin 0's members: theta, holt_winters, holt (ets lost on 1 and 2) → median 2.0, not ets' 0.
+    assert origins[0][2]["ensemble"] == [2.0, 2.0]
+
+
+def test_a_tie_is_said_in_the_reason() -> None:
+    fit = forecast.linear(np.arange(10.0), 2)
+    choice = forecast.Choice(fit, 2, {}, "", 4, {"linear": 1.0, "seasonal_naive": 1.02}, 6, tie="linear")
+    reason = forecast._reason(choice, "linear", ["seasonal_naive", "linear"], {"linear": 0.98})
+    assert "tie within the noise" in reason and "0.98×" in reason
