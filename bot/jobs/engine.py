@@ -273,7 +273,8 @@ class JobEngine:
             done = self._done.setdefault(job_id, asyncio.Event())
             # Another process may finish it: look again now and then.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), timeout=self.times.poll_s)
+                async with asyncio.timeout(self.times.poll_s):
+                    await done.wait()
 
     # ------------------------------------------------------------------------ internals
 
@@ -296,8 +297,12 @@ class JobEngine:
         """Claim what this process may run; look again when woken or every `poll_s` (other
         processes queue and finish jobs too)."""
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancel that arrives
+            # in the tick its inner wait ends (a job finishing as the bot stops), and the
+            # dispatcher then outlived stop() forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.times.poll_s)
+                async with asyncio.timeout(self.times.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 while not self.draining and (job := await self._claim()) is not None:
