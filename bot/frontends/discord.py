@@ -6,6 +6,7 @@ interaction token, status message id), so a restarted process re-attaches to the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ import discord
 
 from bot.frontends.base import DeliveryError
 from bot.jobs.store import Job
-from bot.render import Embed, Message, render_error
+from bot.render import Embed, Message
 from spotrun.logs import get_logger
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 log = get_logger("bot.discord")
 
 NO_MENTIONS = discord.AllowedMentions.none()
+CONTENT_MAX = 2000
 
 
 def may_cancel(user: discord.abc.User, job: Job, owner_ids: tuple[int, ...]) -> bool:
@@ -171,7 +173,10 @@ class DiscordFrontend:
         if not job.interaction_alive() or self.bot.application_id is None:
             return None
         assert job.interaction_token is not None
-        return discord.Webhook.partial(self.bot.application_id, job.interaction_token, client=self.bot)
+        # An application webhook (type 3), as discord.py builds Interaction.followup: only that
+        # kind may send ephemeral messages (a failed job's error goes to its user alone).
+        data = {"id": self.bot.application_id, "type": 3, "token": job.interaction_token}
+        return discord.Webhook.from_state(data=data, state=self.bot._connection)  # type: ignore[arg-type]
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         assert job.channel_id is not None, job.id
@@ -268,8 +273,35 @@ class DiscordFrontend:
             await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
         return first_id
 
-    async def post_error(self, job: Job, text: str) -> str | None:
-        return await self._post(job, render_error(text, job_id=job.id), nonce=f"e{job.id}"[:25])
+    async def show_error(self, job: Job, text: str) -> str | None:
+        """One plain message: the status becomes the error. A slash job in the process that
+        accepted it trades its public status for an ephemeral answer (Discord cannot make a
+        message ephemeral later): the reason goes to the one person it concerns."""
+        line = error_line(text, job.id)
+        hook = self._webhook(job)
+        fresh = job.created_at >= self.started_at
+        try:
+            if hook is not None and fresh and job.status_message_id and job.status_message_id.isdigit():
+                with contextlib.suppress(discord.NotFound):  # an earlier attempt deleted it
+                    await hook.delete_message(int(job.status_message_id))
+                sent = await hook.send(line, ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS)
+                return str(sent.id)
+            # An edit says the same thing however often it is retried, by whichever process.
+            cleared: dict[str, Any] = {"embeds": [], "attachments": [], "view": None}
+            if hook is not None:
+                msg = await hook.edit_message(
+                    "@original", content=line, allowed_mentions=NO_MENTIONS, **cleared
+                )  # type: ignore[call-overload]
+                return str(msg.id)
+            if job.status_message_id and job.status_message_id.isdigit() and not job.interaction_id:
+                message = self._channel(job).get_partial_message(int(job.status_message_id))
+                await message.edit(content=line, allowed_mentions=NO_MENTIONS, **cleared)
+                return job.status_message_id
+        except discord.NotFound:
+            pass  # the status message is gone (deleted by someone): say it in a message of its own
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"error of {job.id}: {exc}") from exc
+        return await self._post(job, Message(content=line), nonce=f"e{job.id}"[:25])
 
     async def _post(
         self, job: Job, message: Message, *, nonce: str, view: discord.ui.View | None = None
@@ -314,6 +346,12 @@ class DiscordFrontend:
             return str(sent_msg.id)
         except discord.HTTPException as exc:
             raise DeliveryError(f"result of {job.id}: {exc}") from exc
+
+
+def error_line(text: str, job_id: str) -> str:
+    """A failed job's one message: the reason in plain words, the job id small underneath."""
+    tail = f"\n-# job `{job_id}`"
+    return f"❌ {text}"[: CONTENT_MAX - len(tail)] + tail
 
 
 def token_expiry(ttl_s: float) -> float:

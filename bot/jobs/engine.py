@@ -17,7 +17,7 @@ from bot import metrics
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.progress import StatusBoard
 from bot.jobs.queue import FairQueue
-from bot.jobs.runner import FAILED_LINE, JobRunner
+from bot.jobs.runner import JobRunner
 from bot.jobs.store import InvalidTransition, Job, JobState, JobStore
 from spotrun.logs import get_logger
 from spotrun.protocol import InputFile
@@ -400,8 +400,7 @@ class JobEngine:
             return
         text = "the bot hit an internal error running this job; an admin can find it in the logs"
         job = await self.store.transition(job_id, JobState.FAILED, error_code="internal", error_message=text)
-        await self.board.show(job, FAILED_LINE, active=False, final=True)
-        await self.runner.deliver(job, self.runner.frontends[job.frontend].post_error(job, text))
+        await self.runner.deliver(job, self.runner.show_error(job, text))
 
     def _finished(self, job_id: str) -> None:
         # Events stay set (not popped) so a late wait() returns at once instead of hanging.

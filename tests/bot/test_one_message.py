@@ -5,6 +5,7 @@ Counted and read at the Discord emulator, with the real bot and the real agents.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -148,3 +149,21 @@ async def test_a_result_needing_two_messages_gets_exactly_one_follow_up(
     assert (follow_up.nonce or "").startswith("r1") and "continued" in follow_up.text()
     # Run again under the whole result; the Cancel button gone from the status.
     assert buttons(status) == [] and buttons(follow_up) == ["Run again"]
+
+
+@pytest.mark.agents_down("image-gen")
+async def test_a_failed_slash_job_tells_its_user_alone_in_one_message(
+    emu: DiscordEmulator, bot: Running
+) -> None:
+    inter = emu.slash(ALICE, "generate", {"prompt": "a lighthouse"})
+    error = await emu.wait_for(
+        lambda m: m.interaction_id == inter and m.content.startswith("❌") and not m.deleted, timeout=30
+    )
+    assert "the image agent is down right now" in error.content and error.ephemeral
+    assert not error.embeds and error.components == []
+    await asyncio.sleep(0.5)
+    # The public status is gone; the error is the job's one visible message, said once.
+    shown = [m for m in emu.messages() if not m.deleted]
+    assert [m.id for m in shown] == [error.id], [m.text()[:60] for m in shown]
+    job = next(iter(await bot.core.store.user_jobs(str(ALICE))))
+    assert job.posted_at is not None and job.result_message_id == str(error.id)
