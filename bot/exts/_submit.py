@@ -9,7 +9,7 @@ import discord
 from discord.ext import commands
 
 from bot.commands.parse import ParsedCommand, UsageError, guess_content_type, parse, parse_options
-from bot.frontends.discord import NO_MENTIONS, token_expiry
+from bot.frontends.discord import NO_MENTIONS, DiscordFrontend, token_expiry
 from bot.jobs.engine import Submission
 from bot.ledger import Ledger
 from bot.messages import budget_exhausted, budget_warning
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 Ctx = commands.Context["SpotrunBot"]
 
-# Marks an interaction whose deferred reply is public (see bot.exts.errors._withdraw_public_reply).
-PUBLIC_DEFER = "spotrun.public_defer"
 
 async def read_attachments(
     ctx: Ctx, spec: CommandSpec, attachments: list[discord.Attachment], max_bytes: int
@@ -93,10 +91,34 @@ async def submit(
     """A job command, from the prefix form (`text`, the message's attachments) or the slash form
     (typed `options` and attachment options): check, parse against the manifest's model, submit."""
     bot: SpotrunBot = ctx.bot
-    if ctx.interaction is not None:
-        # Acknowledge within Discord's 3 s before anything slow (downloads, the store).
-        await ctx.defer()
-        ctx.interaction.extras[PUBLIC_DEFER] = True
+    if ctx.interaction is None:
+        await _submit(ctx, spec, text=text, options=options, attachments=attachments)
+        return
+    # The job's first status line answers the interaction (one REST call, not a defer and an
+    # edit); a timer defers it if that line is not ready within Discord's 3 s.
+    answers = discord_frontend(bot).answers
+    answers.hold(ctx.interaction)
+    try:
+        await _submit(ctx, spec, text=text, options=options, attachments=attachments)
+    finally:
+        await answers.release(ctx.interaction)
+
+
+def discord_frontend(bot: SpotrunBot) -> DiscordFrontend:
+    frontend = bot.core.frontends["discord"]
+    assert isinstance(frontend, DiscordFrontend)
+    return frontend
+
+
+async def _submit(
+    ctx: Ctx,
+    spec: CommandSpec,
+    *,
+    text: str | None,
+    options: Mapping[str, Any] | None,
+    attachments: list[discord.Attachment] | None,
+) -> None:
+    bot: SpotrunBot = ctx.bot
     await check_budget(ctx)
     settings = bot.settings
     limit = max_upload(ctx, spec)

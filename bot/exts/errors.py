@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from agent_client import AgentError
 from bot.commands.parse import UsageError, describe_validation, usage_hint
-from bot.exts._submit import PUBLIC_DEFER, Ctx
+from bot.exts._submit import Ctx
+from bot.frontends.answers import PUBLIC_DEFER
 from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.queue import UserLimitReached
 from bot.messages import describe_agent_error

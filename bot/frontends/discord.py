@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.frontends.answers import PendingAnswers
 from bot.frontends.base import DeliveryError
 from bot.jobs.store import Job
 from bot.render import Embed, Message
@@ -124,9 +125,10 @@ class RunAgainButton(
                 refusal or "", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
-        # A public deferred answer becomes the new job's status message, as for a slash command.
-        await interaction.response.defer(thinking=True)
+        # The new job's status line answers the click (a public message), as for a slash command.
         settings = bot.settings
+        answers = bot.core.frontends["discord"].answers  # type: ignore[attr-defined]
+        answers.hold(interaction)
         try:
             await bot.core.engine.submit(
                 Submission(
@@ -143,8 +145,16 @@ class RunAgainButton(
                 )
             )
         except UserLimitReached as exc:
-            await interaction.delete_original_response()
+            await answers.release(interaction)
+            if not interaction.response.is_done():
+                await interaction.response.send_message(
+                    str(exc), ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+                return
+            await interaction.delete_original_response()  # the public "thinking…" of a slow store
             await interaction.followup.send(str(exc), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        finally:
+            await answers.release(interaction)
 
 
 def result_view(job_id: str) -> discord.ui.View:
@@ -168,6 +178,7 @@ class DiscordFrontend:
     def __init__(self, bot: SpotrunBot) -> None:
         self.bot = bot
         self.started_at = time.time()
+        self.answers = PendingAnswers(bot.settings.slash_ack_after_s)
 
     def _webhook(self, job: Job) -> discord.Webhook | None:
         if not job.interaction_alive() or self.bot.application_id is None:
@@ -198,6 +209,11 @@ class DiscordFrontend:
             # once — in the message posted after it. A progress line never clears them: one from
             # a lagging process must not erase a result another process made of this message.
             cleared: dict[str, Any] = {} if active else {"embeds": [], "attachments": []}
+            if (
+                job.interaction_id
+                and (answered := await self.answers.answer(job.interaction_id, text, view)) is not None
+            ):
+                return answered or None  # the status line is the slash command's response
             if hook is not None:
                 msg = await hook.edit_message(
                     "@original", content=text, view=view, allowed_mentions=NO_MENTIONS, **cleared

@@ -115,7 +115,9 @@ async def test_tts_posts_an_audio_file(emu: DiscordEmulator, bot: Running) -> No
 
 
 @needs_agent("data-analysis")
-async def test_slash_chart_defers_then_posts_a_png(emu: DiscordEmulator, bot: Running) -> None:
+async def test_slash_chart_answers_with_its_status_then_posts_a_png(
+    emu: DiscordEmulator, bot: Running
+) -> None:
     assert any(c["name"] == "chart" for c in emu.synced_commands)
     inter = emu.slash(
         ALICE,
@@ -127,7 +129,10 @@ async def test_slash_chart_defers_then_posts_a_png(emu: DiscordEmulator, bot: Ru
     png = next(a for a in msg.attachments if a[0].endswith(".png"))
     assert png[1][:8] == b"\x89PNG\r\n\x1a\n"
     responses = emu.interaction_responses(inter)
-    assert responses and responses[0]["type"] == 5  # deferred first, within the 3 s window
+    # Answered within the 3 s window by the status line itself (no defer), with its Cancel button.
+    assert responses and responses[0]["type"] == 4
+    assert "chart" in responses[0]["payload"]["data"]["content"]
+    assert responses[0]["payload"]["data"]["components"]
     assert msg.allowed_mentions is not None and msg.allowed_mentions.get("parse") == []
 
 
@@ -212,7 +217,8 @@ async def test_slash_with_bad_arguments_gets_an_ephemeral_usage_line(
         await asyncio.sleep(0.05)
     usage = next(m for m in emu.messages() if m.interaction_id == inter and "usage:" in m.content)
     assert "`voice`" in usage.content and usage.ephemeral
-    assert emu.interaction_responses(inter)[0]["type"] == 5  # deferred before parsing
+    # Refused before it became a job: the usage line is the interaction's only answer.
+    assert [r["type"] for r in emu.interaction_responses(inter)] == [4]
 
 
 @needs_agent("web-scraper")
