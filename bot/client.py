@@ -24,6 +24,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.exts.monitor",
     "bot.exts.cost",
     "bot.exts.status",
+    "bot.exts.config",
 )
 
 

@@ -15,6 +15,8 @@ import discord
 
 from bot.frontends.answers import PendingAnswers
 from bot.frontends.base import DeliveryError
+from bot.frontends.threads import is_long, result_thread, threads_on
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import Job
 from bot.render import Embed, Message
 from spotrun.logs import get_logger
@@ -237,16 +239,40 @@ class DiscordFrontend:
             raise DeliveryError(f"status of {job.id}: {exc}") from exc
 
     async def post_result(self, job: Job, messages: list[Message]) -> str | None:
-        first: str | None = None
-        for i, message in enumerate(messages):
-            last = i == len(messages) - 1
-            view = result_view(job.id) if last else None  # "Run again" under the whole result
-            msg_id = await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
-            first = first or msg_id
+        in_thread = await self._in_thread(job, messages)
+        # "Run again" under the whole result: on its last message, or on the channel's one.
+        view = result_view(job.id) if in_thread or len(messages) == 1 else None
+        first = await self._post(job, messages[0], nonce=f"r0{job.id}"[:25], view=view)
+        await self._post_rest(job, first, messages, in_thread=in_thread)
         return first
+
+    async def _in_thread(self, job: Job, messages: list[Message]) -> bool:
+        """Whether this result's later messages go into a thread (the server's setting)."""
+        if not is_long(messages):
+            return False
+        try:
+            return await threads_on(self.bot.core.store, job.guild_id)
+        except DatabaseErrors as exc:
+            raise DeliveryError(f"result of {job.id}: settings unreadable: {exc}") from exc
+
+    async def _post_rest(self, job: Job, anchor_id: str, messages: list[Message], *, in_thread: bool) -> None:
+        """The result's later messages (nonces r1…): after the first, or in a thread started on it."""
+        thread_id: str | None = None
+        if in_thread and len(messages) > 1:
+            try:
+                thread_id = await result_thread(self.bot, job, anchor_id)
+            except discord.HTTPException as exc:
+                raise DeliveryError(f"thread for {job.id}: {exc}") from exc
+        for i, message in enumerate(messages[1:], start=1):
+            last = i == len(messages) - 1
+            view = result_view(job.id) if last and thread_id is None else None
+            await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view, channel_id=thread_id)
 
     async def show_result(self, job: Job, status: str, messages: list[Message]) -> str | None:
         first, rest = messages[0], messages[1:]
+        in_thread = await self._in_thread(job, messages)
+        if in_thread:
+            status = f"{status} · the rest is in the thread 🧵"
         content = f"{status}\n{first.content}".strip()
         hook = self._webhook(job)
         editable = hook is not None or (
@@ -262,7 +288,8 @@ class DiscordFrontend:
             return await self.post_result(job, messages)
         embeds = [to_embed(e) for e in first.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in first.files]
-        view = result_view(job.id) if not rest else None  # also drops the Cancel button
+        # Also drops the Cancel button. With a thread, Run again stays in the channel.
+        view = result_view(job.id) if not rest or in_thread else None
         try:
             if hook is not None:
                 msg = await hook.edit_message(
@@ -283,10 +310,7 @@ class DiscordFrontend:
                 first_id = job.status_message_id
         except discord.HTTPException as exc:
             raise DeliveryError(f"result of {job.id}: {exc}") from exc
-        for i, message in enumerate(rest, start=1):
-            last = i == len(messages) - 1
-            view = result_view(job.id) if last else None
-            await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
+        await self._post_rest(job, first_id, messages, in_thread=in_thread)
         return first_id
 
     async def show_error(self, job: Job, text: str) -> str | None:
@@ -320,12 +344,31 @@ class DiscordFrontend:
         return await self._post(job, Message(content=line), nonce=f"e{job.id}"[:25])
 
     async def _post(
-        self, job: Job, message: Message, *, nonce: str, view: discord.ui.View | None = None
+        self,
+        job: Job,
+        message: Message,
+        *,
+        nonce: str,
+        view: discord.ui.View | None = None,
+        channel_id: str | None = None,
     ) -> str:
+        """One message of the job's: a follow-up while this process holds the interaction, else
+        a channel message with the job's nonce; into `channel_id` (a thread) when given."""
         embeds = [to_embed(e) for e in message.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in message.files]
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         try:
+            if channel_id is not None:
+                # In the job's thread: a plain message there, de-duplicated by its nonce.
+                in_thread = await self.bot.get_partial_messageable(int(channel_id)).send(
+                    message.content or None,
+                    embeds=embeds,
+                    files=files,
+                    nonce=nonce,
+                    allowed_mentions=NO_MENTIONS,
+                    **extra,
+                )
+                return str(in_thread.id)
             # A follow-up has no nonce: only the process that accepted the interaction sends one.
             # After a restart the previous process may have sent it unrecorded, so the result goes
             # to the channel with the job's nonce, which Discord de-duplicates across processes.
