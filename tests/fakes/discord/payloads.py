@@ -156,7 +156,7 @@ def guild(world: World) -> dict[str, Any]:
         "member_count": len(world.members),
         "voice_states": [],
         "members": [member(world, m) for m in world.members.values()],
-        "channels": [channel(world, cid) for cid, info in world.channels.items() if info["type"] not in (1, 11)],
+        "channels": [channel(world, c) for c, info in world.channels.items() if info["type"] not in (1, 11)],
         "threads": [channel(world, cid) for cid, info in world.channels.items() if info["type"] == 11],
         "presences": [],
         "stage_instances": [],
