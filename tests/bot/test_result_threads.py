@@ -116,3 +116,14 @@ async def test_a_retried_post_reuses_the_thread_and_posts_nothing_twice(
     assert len(emu.messages(status.id)) == before
     again = await bot.core.store.get(job.id)
     assert again is not None and again.thread_id == str(status.id)
+
+
+async def test_config_by_prefix_and_only_for_admins(emu: DiscordEmulator, bot: Running) -> None:
+    await turn_on(emu)
+    emu.user_says(ALICE, "!config result-threads off")
+    refusal = await emu.wait_for(lambda m: "administrators" in m.content, timeout=10)
+    assert refusal.message_reference is not None
+    assert await bot.core.store.guild_setting(str(emu.guild_id), RESULT_THREADS) == "on"
+    emu.user_says(ADMIN, "!config result-threads off")
+    await emu.wait_for(lambda m: "`result-threads` is now **off**" in m.content, timeout=10)
+    assert await bot.core.store.guild_setting(str(emu.guild_id), RESULT_THREADS) == "off"
