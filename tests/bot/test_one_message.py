@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from bot.jobs.store import Job
 from bot.main import Running, start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
@@ -78,6 +79,17 @@ def buttons(msg) -> list[str]:  # type: ignore[no-untyped-def]
     return [c.get("label") for row in msg.components for c in row["components"]]
 
 
+async def recorded(bot: Running, job_id: str) -> Job:
+    """The job once its post is recorded: right after the edit Discord shows (on PostgreSQL the
+    test can read the store in between)."""
+    for _ in range(100):
+        job = await bot.core.store.get(job_id)
+        if job is not None and job.posted_at is not None:
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id}: its post was never recorded")
+
+
 def bot_calls(emu: DiscordEmulator) -> list[tuple[str, str]]:
     """Requests about messages and interactions: what a command costs (not the gateway's setup)."""
     return [
@@ -102,8 +114,8 @@ async def test_a_simple_command_costs_two_rest_calls_and_its_status_becomes_the_
     ]
     assert [m.id for m in mine] == [msg.id]  # one message for the job
     assert mine[0].content.startswith("✅ done in") and "running" not in mine[0].content
-    job = await bot.core.store.get(msg.nonce[1:])
-    assert job is not None and job.posted_at is not None and job.result_message_id == str(msg.id)
+    job = await recorded(bot, msg.nonce[1:])
+    assert job.result_message_id == str(msg.id)
 
 
 @needs_agent("data-analysis")
@@ -209,5 +221,6 @@ async def test_a_failed_slash_job_tells_its_user_alone_in_one_message(
     # The public status is gone; the error is the job's one visible message, said once.
     shown = [m for m in emu.messages() if not m.deleted]
     assert [m.id for m in shown] == [error.id], [m.text()[:60] for m in shown]
-    job = next(iter(await bot.core.store.user_jobs(str(ALICE))))
-    assert job.posted_at is not None and job.result_message_id == str(error.id)
+    (job,) = await bot.core.store.user_jobs(str(ALICE))
+    job = await recorded(bot, job.id)
+    assert job.result_message_id == str(error.id)

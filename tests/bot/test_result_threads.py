@@ -4,18 +4,16 @@ becomes it — and post the rest into a thread started on it, once, whoever retr
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.frontends.threads import RESULT_THREADS
-from bot.jobs.store import Job
 from bot.main import Running
 from bot.render import render_result
 from tests.bot import test_one_message
 from tests.bot.conftest import ADMIN, ALICE, needs_agent
-from tests.bot.test_one_message import buttons
+from tests.bot.test_one_message import buttons, recorded
 from tests.fakes.discord import DiscordEmulator
 
 bot, site = test_one_message.bot, test_one_message.site
@@ -38,15 +36,6 @@ async def turn_on(emu: DiscordEmulator) -> None:
     inter = emu.slash(ADMIN, "config", {"setting": "result-threads", "value": "on"})
     said = await emu.wait_for(lambda m: m.interaction_id == inter, timeout=10)
     assert said.ephemeral and "`result-threads` is now **on**" in said.content
-
-
-async def posted(bot: Running, job_id: str) -> Job:
-    for _ in range(100):  # the post is recorded right after its last message
-        job = await bot.core.store.get(job_id)
-        if job is not None and job.posted_at is not None:
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} never recorded as posted")
 
 
 async def test_a_long_result_posts_its_rest_into_a_thread_on_its_status_message(
@@ -79,7 +68,7 @@ async def test_a_long_result_posts_its_rest_into_a_thread_on_its_status_message(
     thread = emu.messages(status.id)
     assert thread and all((m.nonce or "").startswith("r") for m in thread)
     assert all(buttons(m) == [] for m in thread)  # Run again stays in the channel
-    job = await posted(bot, status.nonce[1:])  # type: ignore[index]
+    job = await recorded(bot, status.nonce[1:])  # type: ignore[index]
     assert job.thread_id == str(status.id)
     created = [r for r in emu.requests if r[0] == "POST" and r[1].endswith("/threads")]
     assert len(created) == 1
@@ -91,7 +80,7 @@ async def test_a_retried_post_reuses_the_thread_and_posts_nothing_twice(
     await turn_on(emu)
     emu.user_says(ALICE, f"!extract {site}/long p limit=60")
     status = await emu.wait_for(lambda m: buttons(m) == ["Run again"] and m.embeds, timeout=30)
-    job = await posted(bot, status.nonce[1:])  # type: ignore[index]
+    job = await recorded(bot, status.nonce[1:])  # type: ignore[index]
     assert job.thread_id == str(status.id)
     before = len(emu.messages(status.id))
     assert before >= 1
