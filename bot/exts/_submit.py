@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.commands.parse import ParsedCommand, UsageError, guess_content_type, parse, parse_options
 from bot.frontends.discord import NO_MENTIONS, DiscordFrontend, token_expiry
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.engine import Submission
 from bot.ledger import Ledger
 from bot.messages import budget_exhausted, budget_warning
@@ -55,6 +56,17 @@ def max_upload(ctx: Ctx, spec: CommandSpec) -> int:
     """The smaller of the bot's limit and what the agent's manifest says it takes."""
     limit = ctx.bot.settings.max_input_bytes
     return min(limit, spec.limits.max_upload_bytes) if spec.limits else limit
+
+
+class StoreUnavailable(commands.CommandError):
+    """The job store could not take the command (a database restart or failover): nothing was
+    stored, and the user is told so rather than "something went wrong"."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the bot can't reach its job store right now, so this command was not taken; "
+            "try again in a minute"
+        )
 
 
 class BudgetExhausted(commands.CheckFailure):
@@ -119,7 +131,10 @@ async def _submit(
     attachments: list[discord.Attachment] | None,
 ) -> None:
     bot: SpotrunBot = ctx.bot
-    await check_budget(ctx)
+    try:
+        await check_budget(ctx)
+    except DatabaseErrors as exc:
+        raise StoreUnavailable from exc
     settings = bot.settings
     limit = max_upload(ctx, spec)
     given = list(ctx.message.attachments) if attachments is None else attachments
@@ -137,7 +152,7 @@ async def _submit(
             specs={spec.command: spec},
         )
     interaction = ctx.interaction
-    await bot.core.engine.submit(
+    submitting = bot.core.engine.submit(
         Submission(
             command=parsed.command,
             args=parsed.args.model_dump(mode="json"),
@@ -152,3 +167,8 @@ async def _submit(
             token_expires_at=token_expiry(settings.interaction_ttl_s) if interaction else None,
         )
     )
+    try:
+        await submitting
+    except DatabaseErrors as exc:
+        # Admission and creation are one transaction: it failed, so nothing was stored.
+        raise StoreUnavailable from exc

@@ -190,7 +190,8 @@ class JobEngine:
     async def submit(self, sub: Submission) -> tuple[Job, int]:
         """Admit and persist the job in one store transaction, queue it, show its status.
 
-        Raises UserLimitReached when the store refuses it: then nothing is stored or queued."""
+        Raises UserLimitReached when the store refuses it, and the store's error when it cannot be
+        reached: then nothing is stored or queued. Nothing after the commit raises a store error."""
         # Admission order is queue order: a burst gets the positions the store's order implies.
         async with self._admission:
             job = await self.store.create_job(
@@ -208,7 +209,12 @@ class JobEngine:
                 limits=self.queue.limits,
                 agent=self.runner.registry.for_command(sub.command).name,
             )
-        position = await self._position(job.id)
+        try:
+            position = await self._position(job.id)
+        except DatabaseErrors as exc:
+            # The job is stored and will run: show it queued; the refresher corrects the number.
+            self._store_failed("submit", exc)
+            position = 1
         self._positions[job.id] = position
         self._done.setdefault(job.id, asyncio.Event())
         metrics.JOBS.labels(job.command, JobState.QUEUED.value).inc()

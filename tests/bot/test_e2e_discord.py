@@ -272,3 +272,31 @@ async def test_scrape_does_not_repeat_its_text_in_an_excerpt_field(
     names = [f["name"] for e in msg.embeds for f in e.get("fields", [])]
     assert "Excerpt" not in names
     assert msg.text().count("The lamp was restored this spring") == 1
+
+
+async def test_a_command_while_the_job_store_refuses_writes_is_told_so_and_stores_nothing(
+    emu: DiscordEmulator, bot: Running
+) -> None:
+    # A Cloud SQL failover or restart: the command cannot be stored. The user hears why, in
+    # words, and nothing is queued behind their back (not "something went wrong").
+    store = bot.core.store
+    db = store._db  # the test breaks the store on purpose
+    if store.dialect == "sqlite":
+        breaks, mends = ["PRAGMA query_only = 1"], ["PRAGMA query_only = 0"]
+    else:
+        breaks = [
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "'BEGIN RAISE EXCEPTION ''writes refused''; END'",
+            "CREATE TRIGGER refuse BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ]
+        mends = ["DROP TRIGGER refuse ON jobs"]
+    for sql in breaks:
+        await db.execute(sql)
+    try:
+        emu.user_says(ALICE, "!tts hello")
+        msg = await emu.wait_for(lambda m: "job store" in m.content, timeout=15)
+        assert "try again in a minute" in msg.content and "ref `" not in msg.content
+    finally:
+        for sql in mends:
+            await db.execute(sql)
+    assert await store.user_jobs(str(ALICE)) == []
