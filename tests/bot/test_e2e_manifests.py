@@ -344,7 +344,8 @@ async def test_run_again_runs_the_same_command_for_its_author_only(
     emu.click(ALICE, first.id, button["custom_id"])
     for _ in range(200):
         jobs = [j for j in await bot.core.store.user_jobs(str(ALICE)) if j.command == "shout"]
-        if len(jobs) == 2 and all(j.state.value == "succeeded" for j in jobs):
+        # Posted, not just succeeded: the state is recorded before the result is shown.
+        if len(jobs) == 2 and all(j.state.value == "succeeded" and j.posted_at for j in jobs):
             break
         await asyncio.sleep(0.05)
     assert len(jobs) == 2 and jobs[0].id != jobs[1].id and jobs[0].args == jobs[1].args
