@@ -86,12 +86,17 @@ def bot_process(emu: Any, workdir: Path, registry: Path, **extra: str) -> Iterat
 
 
 def results_by_origin(emu: Any) -> dict[int, float]:
-    """origin message id -> creation time of the bot's result message (read without deep copies)."""
+    """origin message (or interaction) id -> when the bot's result appeared (read without deep
+    copies). The status message becomes the result by an edit: the edit's time, not the post's."""
     out: dict[int, float] = {}
     with emu.world.lock:
         for m in emu.world.messages.values():
-            if m.author_id == emu.bot_user_id and m.embeds and m.message_reference:
-                out[int(m.message_reference["message_id"])] = m.created_at
+            if m.author_id != emu.bot_user_id or not m.embeds:
+                continue
+            if m.message_reference:
+                out[int(m.message_reference["message_id"])] = m.edited_at or m.created_at
+            elif m.interaction_id:
+                out[m.interaction_id] = m.edited_at or m.created_at
     return out
 
 
@@ -123,13 +128,17 @@ def per_command(calls: list[tuple[str, str]], n: int) -> str:
     kinds: dict[str, int] = {}
     for method, path in calls:
         parts = path.split("?")[0].strip("/").split("/")
-        shape = "/".join(p if not p.isdigit() else "…" for p in parts[:4])
+        # Ids become "…" and interaction tokens "{token}", so one route is one kind.
+        shape = "/".join("…" if p.isdigit() else "{token}" if len(p) > 24 else p for p in parts[:5])
         kinds[f"{method} {shape}"] = kinds.get(f"{method} {shape}", 0) + 1
     return " · ".join(f"{k} {v / n:.2f}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
-async def through_bot(emu: Any, bot: Any, concurrency: int, rounds: int) -> tuple[list[float], float, float]:
-    """`rounds` bursts of `concurrency` commands; returns latencies, wall seconds, bot CPU seconds."""
+async def through_bot(
+    emu: Any, bot: Any, concurrency: int, rounds: int, *, slash: bool = False
+) -> tuple[list[float], float, float]:
+    """`rounds` bursts of `concurrency` commands (`!tts`, or `/tts` when `slash`); returns
+    latencies, wall seconds, bot CPU seconds."""
     latencies: list[float] = []
     wall = 0.0
     cpu0 = cpu_s(bot)
@@ -138,7 +147,11 @@ async def through_bot(emu: Any, bot: Any, concurrency: int, rounds: int) -> tupl
         origins: dict[int, float] = {}
         for i in range(concurrency):
             sent = time.time()
-            mid = emu.user_says(FIRST_USER + i % USERS, f"!tts bench {r}-{i}")
+            user = FIRST_USER + i % USERS
+            if slash:
+                mid = emu.slash(user, "tts", {"text": f"bench {r}-{i}"})
+            else:
+                mid = emu.user_says(user, f"!tts bench {r}-{i}")
             origins[mid] = sent
         got = await wait_results(emu, origins, timeout_s=60 + concurrency * 0.5)
         wall += time.perf_counter() - t0
@@ -248,6 +261,21 @@ async def run(levels: tuple[int, ...] = (1, 50, 200)) -> list[Row]:
                         ),
                     ]
                     print(f"[pipeline] C={c}: {n} commands in {wall:.1f}s", file=sys.stderr)
+                for c in levels:
+                    # The same commands as /tts: what an interaction costs (the response, its edits).
+                    rounds = 10 if c == 1 else max(2, 100 // c)
+                    calls_before = len(rest_calls(emu))
+                    lat, _, _ = await through_bot(emu, bot, c, rounds, slash=True)
+                    calls = rest_calls(emu)[calls_before:]
+                    rows.append(
+                        Row(
+                            "pipeline",
+                            f"C={c} slash: Discord REST calls per command",
+                            len(calls) / len(lat),
+                            "calls",
+                            note=per_command(calls, len(lat)),
+                        )
+                    )
     return rows
 
 

@@ -30,6 +30,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.exts.cost",
     "bot.exts.status",
     "bot.exts.ask",
+    "bot.exts.config",
 )
 
 

@@ -82,6 +82,13 @@ class BotSettings(BaseSettings):
     status_edit_interval_s: float = Field(default=3.0, ge=0.2, le=60)
     waking_after_s: float = Field(default=4.0, ge=0, le=120)
     interaction_ttl_s: float = Field(default=15 * 60 - 30, gt=0, le=15 * 60)
+    slash_ack_after_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=2.8,
+        description="a slash command's status line answers it; if not ready by then, a defer "
+        "answers first (Discord's limit is 3 s)",
+    )
     manifest_timeout_s: float = Field(
         default=5.0,
         gt=0,

@@ -9,7 +9,8 @@ import discord
 from discord.ext import commands
 
 from bot.commands.parse import ParsedCommand, UsageError, guess_content_type, parse, parse_options
-from bot.frontends.discord import NO_MENTIONS, token_expiry
+from bot.frontends.discord import NO_MENTIONS, DiscordFrontend, token_expiry
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.engine import Submission
 from bot.ledger import Ledger
 from bot.messages import budget_exhausted, budget_warning
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
 
 Ctx = commands.Context["SpotrunBot"]
 
-# Marks an interaction whose deferred reply is public (see bot.exts.errors._withdraw_public_reply).
-PUBLIC_DEFER = "spotrun.public_defer"
 
 async def read_attachments(
     ctx: Ctx, spec: CommandSpec, attachments: list[discord.Attachment], max_bytes: int
@@ -57,6 +56,17 @@ def max_upload(ctx: Ctx, spec: CommandSpec) -> int:
     """The smaller of the bot's limit and what the agent's manifest says it takes."""
     limit = ctx.bot.settings.max_input_bytes
     return min(limit, spec.limits.max_upload_bytes) if spec.limits else limit
+
+
+class StoreUnavailable(commands.CommandError):
+    """The job store could not take the command (a database restart or failover): nothing was
+    stored, and the user is told so rather than "something went wrong"."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the bot can't reach its job store right now, so this command was not taken; "
+            "try again in a minute"
+        )
 
 
 class BudgetExhausted(commands.CheckFailure):
@@ -99,11 +109,38 @@ async def submit(
     """A job command, from the prefix form (`text`, the message's attachments) or the slash form
     (typed `options` and attachment options): check, parse against the manifest's model, submit."""
     bot: SpotrunBot = ctx.bot
-    if ctx.interaction is not None:
-        # Acknowledge within Discord's 3 s before anything slow (downloads, the store).
-        await ctx.defer()
-        ctx.interaction.extras[PUBLIC_DEFER] = True
-    await check_budget(ctx)
+    if ctx.interaction is None:
+        await _submit(ctx, spec, text=text, options=options, attachments=attachments)
+        return
+    # The job's first status line answers the interaction (one REST call, not a defer and an
+    # edit); a timer defers it if that line is not ready within Discord's 3 s.
+    answers = discord_frontend(bot).answers
+    answers.hold(ctx.interaction)
+    try:
+        await _submit(ctx, spec, text=text, options=options, attachments=attachments)
+    finally:
+        await answers.release(ctx.interaction)
+
+
+def discord_frontend(bot: SpotrunBot) -> DiscordFrontend:
+    frontend = bot.core.frontends["discord"]
+    assert isinstance(frontend, DiscordFrontend)
+    return frontend
+
+
+async def _submit(
+    ctx: Ctx,
+    spec: CommandSpec,
+    *,
+    text: str | None,
+    options: Mapping[str, Any] | None,
+    attachments: list[discord.Attachment] | None,
+) -> None:
+    bot: SpotrunBot = ctx.bot
+    try:
+        await check_budget(ctx)
+    except DatabaseErrors as exc:
+        raise StoreUnavailable from exc
     settings = bot.settings
     limit = max_upload(ctx, spec)
     given = list(ctx.message.attachments) if attachments is None else attachments
@@ -121,7 +158,7 @@ async def submit(
             specs={spec.command: spec},
         )
     interaction = ctx.interaction
-    await bot.core.engine.submit(
+    submitting = bot.core.engine.submit(
         Submission(
             command=parsed.command,
             args=parsed.args.model_dump(mode="json"),
@@ -136,3 +173,8 @@ async def submit(
             token_expires_at=token_expiry(settings.interaction_ttl_s) if interaction else None,
         )
     )
+    try:
+        await submitting
+    except DatabaseErrors as exc:
+        # Admission and creation are one transaction: it failed, so nothing was stored.
+        raise StoreUnavailable from exc

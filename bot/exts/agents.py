@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = get_logger("bot.exts.agents")
 
 # Names the bot's own commands use: an agent may not shadow them.
-RESERVED = frozenset({"help", "jobs", "cancel", "monitor", "status", "cost", "budget"})
+RESERVED = frozenset({"help", "jobs", "cancel", "monitor", "status", "cost", "budget", "config"})
 
 
 def _annotation(opt: OptionDef) -> Any:

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from agent_client import AgentError
 from bot.commands.parse import UsageError, describe_validation, usage_hint
-from bot.exts._submit import PUBLIC_DEFER, Ctx
+from bot.exts._submit import Ctx, StoreUnavailable
+from bot.frontends.answers import PUBLIC_DEFER
 from bot.frontends.discord import NO_MENTIONS
 from bot.jobs.queue import UserLimitReached
 from bot.messages import describe_agent_error
@@ -59,7 +60,7 @@ def describe(ctx: Ctx, error: BaseException) -> str | None:
         return None
     if isinstance(error, UsageError):
         return error.for_slash() if _slash(ctx) else str(error)
-    if isinstance(error, UserLimitReached):
+    if isinstance(error, UserLimitReached | StoreUnavailable):
         return str(error)
     if isinstance(error, AgentError):
         return describe_agent_error(error)

@@ -104,7 +104,10 @@ class Status(commands.Cog):
             f"pod {settings.pod_name or '–'} on node {settings.node_name or '–'} · Spot: {spot}",
         ]
         if life is not None:
-            if life.previous_cause is None:
+            if life.previous_cause is None and life.path is None:
+                # The record lives beside a SQLite store; a PostgreSQL process keeps no local file.
+                lines.append("no record of earlier starts (kept beside a SQLite store only)")
+            elif life.previous_cause is None:
                 lines.append("first start on this volume")
             else:
                 since = f"{_duration(now - life.started_at)} ago" if life.started_at else "–"

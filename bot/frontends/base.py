@@ -29,5 +29,6 @@ class Frontend(Protocol):
         """The status message becomes the result: `status` (the final line) and the result's first
         message in one edit, later messages posted after it. Returns the first message's id."""
 
-    async def post_error(self, job: Job, text: str) -> str | None:
-        """Tell the job's user what went wrong and what to do."""
+    async def show_error(self, job: Job, text: str) -> str | None:
+        """The status message becomes the error: what went wrong and what to do, said once (and
+        only to the job's user where the surface allows). Returns the message's id."""

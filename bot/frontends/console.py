@@ -54,7 +54,7 @@ class ConsoleFrontend:
         await self.show_status(job, status, active=False)
         return await self.post_result(job, messages)
 
-    async def post_error(self, job: Job, text: str) -> str | None:
+    async def show_error(self, job: Job, text: str) -> str | None:
         self._print(f"[{job.id}] error:\n{render_error(text, job_id=job.id).as_text()}")
         return None
 

@@ -6,15 +6,19 @@ interaction token, status message id), so a restarted process re-attaches to the
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.frontends.answers import PendingAnswers
 from bot.frontends.base import DeliveryError
+from bot.frontends.threads import is_long, result_thread, threads_on
+from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import Job
-from bot.render import Embed, Message, render_error
+from bot.render import Embed, Message
 from spotrun.logs import get_logger
 
 if TYPE_CHECKING:
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
 log = get_logger("bot.discord")
 
 NO_MENTIONS = discord.AllowedMentions.none()
+CONTENT_MAX = 2000
 
 
 def may_cancel(user: discord.abc.User, job: Job, owner_ids: tuple[int, ...]) -> bool:
@@ -122,9 +127,10 @@ class RunAgainButton(
                 refusal or "", ephemeral=True, allowed_mentions=NO_MENTIONS
             )
             return
-        # A public deferred answer becomes the new job's status message, as for a slash command.
-        await interaction.response.defer(thinking=True)
+        # The new job's status line answers the click (a public message), as for a slash command.
         settings = bot.settings
+        answers = bot.core.frontends["discord"].answers  # type: ignore[attr-defined]
+        answers.hold(interaction)
         try:
             await bot.core.engine.submit(
                 Submission(
@@ -141,8 +147,16 @@ class RunAgainButton(
                 )
             )
         except UserLimitReached as exc:
-            await interaction.delete_original_response()
+            await answers.release(interaction)
+            if not interaction.response.is_done():
+                await interaction.response.send_message(
+                    str(exc), ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+                return
+            await interaction.delete_original_response()  # the public "thinking…" of a slow store
             await interaction.followup.send(str(exc), ephemeral=True, allowed_mentions=NO_MENTIONS)
+        finally:
+            await answers.release(interaction)
 
 
 def result_view(job_id: str) -> discord.ui.View:
@@ -166,12 +180,16 @@ class DiscordFrontend:
     def __init__(self, bot: SpotrunBot) -> None:
         self.bot = bot
         self.started_at = time.time()
+        self.answers = PendingAnswers(bot.settings.slash_ack_after_s)
 
     def _webhook(self, job: Job) -> discord.Webhook | None:
         if not job.interaction_alive() or self.bot.application_id is None:
             return None
         assert job.interaction_token is not None
-        return discord.Webhook.partial(self.bot.application_id, job.interaction_token, client=self.bot)
+        # An application webhook (type 3), as discord.py builds Interaction.followup: only that
+        # kind may send ephemeral messages (a failed job's error goes to its user alone).
+        data = {"id": self.bot.application_id, "type": 3, "token": job.interaction_token}
+        return discord.Webhook.from_state(data=data, state=self.bot._connection)  # type: ignore[arg-type]
 
     def _channel(self, job: Job) -> discord.PartialMessageable:
         assert job.channel_id is not None, job.id
@@ -201,6 +219,11 @@ class DiscordFrontend:
             # once — in the message posted after it. A progress line never clears them: one from
             # a lagging process must not erase a result another process made of this message.
             cleared: dict[str, Any] = {} if active else {"embeds": [], "attachments": []}
+            if (
+                job.interaction_id
+                and (answered := await self.answers.answer(job.interaction_id, text, view)) is not None
+            ):
+                return answered or None  # the status line is the slash command's response
             if hook is not None:
                 msg = await hook.edit_message(
                     "@original", content=text, view=view, allowed_mentions=NO_MENTIONS, **cleared
@@ -224,16 +247,40 @@ class DiscordFrontend:
             raise DeliveryError(f"status of {job.id}: {exc}") from exc
 
     async def post_result(self, job: Job, messages: list[Message]) -> str | None:
-        first: str | None = None
-        for i, message in enumerate(messages):
-            last = i == len(messages) - 1
-            view = self.finished_view(job) if last else None  # "Run again" under the whole result
-            msg_id = await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
-            first = first or msg_id
+        in_thread = await self._in_thread(job, messages)
+        # "Run again" under the whole result: on its last message, or on the channel's one.
+        view = self.finished_view(job) if in_thread or len(messages) == 1 else None
+        first = await self._post(job, messages[0], nonce=f"r0{job.id}"[:25], view=view)
+        await self._post_rest(job, first, messages, in_thread=in_thread)
         return first
+
+    async def _in_thread(self, job: Job, messages: list[Message]) -> bool:
+        """Whether this result's later messages go into a thread (the server's setting)."""
+        if not is_long(messages):
+            return False
+        try:
+            return await threads_on(self.bot.core.store, job.guild_id)
+        except DatabaseErrors as exc:
+            raise DeliveryError(f"result of {job.id}: settings unreadable: {exc}") from exc
+
+    async def _post_rest(self, job: Job, anchor_id: str, messages: list[Message], *, in_thread: bool) -> None:
+        """The result's later messages (nonces r1…): after the first, or in a thread started on it."""
+        thread_id: str | None = None
+        if in_thread and len(messages) > 1:
+            try:
+                thread_id = await result_thread(self.bot, job, anchor_id)
+            except discord.HTTPException as exc:
+                raise DeliveryError(f"thread for {job.id}: {exc}") from exc
+        for i, message in enumerate(messages[1:], start=1):
+            last = i == len(messages) - 1
+            view = self.finished_view(job) if last and thread_id is None else None
+            await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view, channel_id=thread_id)
 
     async def show_result(self, job: Job, status: str, messages: list[Message]) -> str | None:
         first, rest = messages[0], messages[1:]
+        in_thread = await self._in_thread(job, messages)
+        if in_thread:
+            status = f"{status} · the rest is in the thread 🧵"
         content = f"{status}\n{first.content}".strip()
         hook = self._webhook(job)
         editable = hook is not None or (
@@ -249,7 +296,8 @@ class DiscordFrontend:
             return await self.post_result(job, messages)
         embeds = [to_embed(e) for e in first.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in first.files]
-        view = self.finished_view(job) if not rest else None  # also drops the Cancel button
+        # Also drops the Cancel button. With a thread, Run again stays in the channel.
+        view = self.finished_view(job) if not rest or in_thread else None
         try:
             if hook is not None:
                 msg = await hook.edit_message(
@@ -270,22 +318,65 @@ class DiscordFrontend:
                 first_id = job.status_message_id
         except discord.HTTPException as exc:
             raise DeliveryError(f"result of {job.id}: {exc}") from exc
-        for i, message in enumerate(rest, start=1):
-            last = i == len(messages) - 1
-            view = self.finished_view(job) if last else None
-            await self._post(job, message, nonce=f"r{i}{job.id}"[:25], view=view)
+        await self._post_rest(job, first_id, messages, in_thread=in_thread)
         return first_id
 
-    async def post_error(self, job: Job, text: str) -> str | None:
-        return await self._post(job, render_error(text, job_id=job.id), nonce=f"e{job.id}"[:25])
+    async def show_error(self, job: Job, text: str) -> str | None:
+        """One plain message: the status becomes the error. A slash job in the process that
+        accepted it trades its public status for an ephemeral answer (Discord cannot make a
+        message ephemeral later): the reason goes to the one person it concerns."""
+        line = error_line(text, job.id)
+        hook = self._webhook(job)
+        fresh = job.created_at >= self.started_at
+        try:
+            if hook is not None and fresh and job.status_message_id and job.status_message_id.isdigit():
+                with contextlib.suppress(discord.NotFound):  # an earlier attempt deleted it
+                    await hook.delete_message(int(job.status_message_id))
+                sent = await hook.send(line, ephemeral=True, wait=True, allowed_mentions=NO_MENTIONS)
+                return str(sent.id)
+            # An edit says the same thing however often it is retried, by whichever process.
+            cleared: dict[str, Any] = {"embeds": [], "attachments": [], "view": None}
+            if hook is not None:
+                msg = await hook.edit_message(
+                    "@original", content=line, allowed_mentions=NO_MENTIONS, **cleared
+                )  # type: ignore[call-overload]
+                return str(msg.id)
+            if job.status_message_id and job.status_message_id.isdigit() and not job.interaction_id:
+                message = self._channel(job).get_partial_message(int(job.status_message_id))
+                await message.edit(content=line, allowed_mentions=NO_MENTIONS, **cleared)
+                return job.status_message_id
+        except discord.NotFound:
+            pass  # the status message is gone (deleted by someone): say it in a message of its own
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"error of {job.id}: {exc}") from exc
+        return await self._post(job, Message(content=line), nonce=f"e{job.id}"[:25])
 
     async def _post(
-        self, job: Job, message: Message, *, nonce: str, view: discord.ui.View | None = None
+        self,
+        job: Job,
+        message: Message,
+        *,
+        nonce: str,
+        view: discord.ui.View | None = None,
+        channel_id: str | None = None,
     ) -> str:
+        """One message of the job's: a follow-up while this process holds the interaction, else
+        a channel message with the job's nonce; into `channel_id` (a thread) when given."""
         embeds = [to_embed(e) for e in message.embeds]
         files = [discord.File(io.BytesIO(a.data), filename=a.name) for a in message.files]
         extra: dict[str, Any] = {"view": view} if view is not None else {}
         try:
+            if channel_id is not None:
+                # In the job's thread: a plain message there, de-duplicated by its nonce.
+                in_thread = await self.bot.get_partial_messageable(int(channel_id)).send(
+                    message.content or None,
+                    embeds=embeds,
+                    files=files,
+                    nonce=nonce,
+                    allowed_mentions=NO_MENTIONS,
+                    **extra,
+                )
+                return str(in_thread.id)
             # A follow-up has no nonce: only the process that accepted the interaction sends one.
             # After a restart the previous process may have sent it unrecorded, so the result goes
             # to the channel with the job's nonce, which Discord de-duplicates across processes.
@@ -322,6 +413,12 @@ class DiscordFrontend:
             return str(sent_msg.id)
         except discord.HTTPException as exc:
             raise DeliveryError(f"result of {job.id}: {exc}") from exc
+
+
+def error_line(text: str, job_id: str) -> str:
+    """A failed job's one message: the reason in plain words, the job id small underneath."""
+    tail = f"\n-# job `{job_id}`"
+    return f"❌ {text}"[: CONTENT_MAX - len(tail)] + tail
 
 
 def token_expiry(ttl_s: float) -> float:

@@ -17,7 +17,7 @@ from bot import metrics
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.progress import StatusBoard
 from bot.jobs.queue import FairQueue
-from bot.jobs.runner import FAILED_LINE, JobRunner
+from bot.jobs.runner import JobRunner
 from bot.jobs.store import InvalidTransition, Job, JobState, JobStore
 from spotrun.logs import get_logger
 from spotrun.protocol import InputFile
@@ -197,7 +197,8 @@ class JobEngine:
     async def submit(self, sub: Submission) -> tuple[Job, int]:
         """Admit and persist the job in one store transaction, queue it, show its status.
 
-        Raises UserLimitReached when the store refuses it: then nothing is stored or queued."""
+        Raises UserLimitReached when the store refuses it, and the store's error when it cannot be
+        reached: then nothing is stored or queued. Nothing after the commit raises a store error."""
         # Admission order is queue order: a burst gets the positions the store's order implies.
         async with self._admission:
             job = await self.store.create_job(
@@ -215,7 +216,12 @@ class JobEngine:
                 limits=self.queue.limits,
                 agent=self.runner.registry.for_command(sub.command).name,
             )
-        position = await self._position(job.id)
+        try:
+            position = await self._position(job.id)
+        except DatabaseErrors as exc:
+            # The job is stored and will run: show it queued; the refresher corrects the number.
+            self._store_failed("submit", exc)
+            position = 1
         self._positions[job.id] = position
         self._done.setdefault(job.id, asyncio.Event())
         metrics.JOBS.labels(job.command, JobState.QUEUED.value).inc()
@@ -280,7 +286,8 @@ class JobEngine:
             done = self._done.setdefault(job_id, asyncio.Event())
             # Another process may finish it: look again now and then.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), timeout=self.times.poll_s)
+                async with asyncio.timeout(self.times.poll_s):
+                    await done.wait()
 
     # ------------------------------------------------------------------------ internals
 
@@ -303,8 +310,12 @@ class JobEngine:
         """Claim what this process may run; look again when woken or every `poll_s` (other
         processes queue and finish jobs too)."""
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancel that arrives
+            # in the tick its inner wait ends (a job finishing as the bot stops), and the
+            # dispatcher then outlived stop() forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.times.poll_s)
+                async with asyncio.timeout(self.times.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 while not self.draining and (job := await self._claim()) is not None:
@@ -402,8 +413,7 @@ class JobEngine:
             return
         text = "the bot hit an internal error running this job; an admin can find it in the logs"
         job = await self.store.transition(job_id, JobState.FAILED, error_code="internal", error_message=text)
-        await self.board.show(job, FAILED_LINE, active=False, final=True)
-        await self.runner.deliver(job, self.runner.frontends[job.frontend].post_error(job, text))
+        await self.runner.deliver(job, self.runner.show_error(job, text))
 
     def _finished(self, job_id: str) -> None:
         # Events stay set (not popped) so a late wait() returns at once instead of hanging.

@@ -84,7 +84,12 @@ class StatusBoard:
             if message_id and message_id != known:
                 self._message_ids[job.id] = message_id
                 job.status_message_id = message_id
-                await self._store.update(job.id, status_message_id=message_id)
+                try:
+                    await self._store.update(job.id, status_message_id=message_id)
+                except DatabaseErrors as exc:
+                    # This process still knows the id; a later process (after a restart) posts
+                    # the result as its own message instead of editing this one.
+                    log.warning("status message id not recorded", job_id=job.id, error=str(exc))
 
     async def finish_with(self, job: Job, write: Callable[[Job], Awaitable[str | None]]) -> str | None:
         """The job's last status write is `write(job)` — the result replacing the status message:

@@ -26,9 +26,6 @@ from spotrun.trace import TraceContext
 
 log = get_logger("bot.runner")
 
-# The status line of a failed job: the reason is said once, in the error message posted after it.
-FAILED_LINE = "❌ failed — the reason is below"
-
 # Cloud Run scales an idle service to zero after roughly this long: the next call is a cold start.
 _COLD_AFTER_S = 15 * 60
 
@@ -137,9 +134,14 @@ class JobRunner:
             error_message=text,
         )
         await self._finish(job, started)
-        await self.board.show(job, FAILED_LINE, active=False, final=True)
-        await self.deliver(job, self.frontends[job.frontend].post_error(job, text))
+        await self.deliver(job, self.show_error(job, text))
         return job
+
+    def show_error(self, job: Job, text: str) -> Awaitable[str | None]:
+        """The job's status message becomes its error, after any status write in flight: one
+        message, the reason said once."""
+        frontend = self.frontends[job.frontend]
+        return self.board.finish_with(job, lambda j: frontend.show_error(j, text))
 
     async def post_finished(self, job: Job) -> None:
         """Post a finished job's stored result (or error) that was never recorded as posted: a
@@ -154,9 +156,7 @@ class JobRunner:
                 job, self.board.finish_with(job, lambda j: frontend.show_result(j, "✅ done", messages))
             )
         elif job.state is JobState.FAILED:
-            text = job.error_message or "the job failed"
-            await self.board.show(job, FAILED_LINE, active=False, final=True)
-            await self.deliver(job, self.frontends[job.frontend].post_error(job, text))
+            await self.deliver(job, self.show_error(job, job.error_message or "the job failed"))
         log.info("unposted result posted after restart", job_id=job.id, state=job.state.value)
 
     async def cancelled(self, job_id: str, by: str) -> None:

@@ -172,6 +172,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE handled_events (id TEXT PRIMARY KEY, owner TEXT NOT NULL, at REAL NOT NULL);
     CREATE INDEX handled_events_at ON handled_events(at);
     """,
+    # Per-server settings admins change with /config (bot.exts.config), and the thread a long
+    # result was posted into (recorded so a retried or taken-over post reuses it).
+    """
+    CREATE TABLE guild_settings (
+        guild_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (guild_id, name)
+    );
+    ALTER TABLE jobs ADD COLUMN thread_id TEXT;
+    """,
 )
 
 
@@ -209,6 +222,7 @@ class Job:
     lease_owner: str | None = None
     lease_expires_at: float | None = None
     cancel_requested_by: str | None = None
+    thread_id: str | None = None  # the thread holding a long result's later messages
     files: list[InputFile] = field(default_factory=list, repr=False)
 
     @property
@@ -346,6 +360,22 @@ class JobStore:
         """A real write that commits (/readyz); raises the backend's error when the database is gone."""
         await self.set_meta("probe", str(time.time()))
         return True
+
+    # --------------------------------------------------------------- per-server settings
+
+    async def guild_setting(self, guild_id: str, name: str) -> str | None:
+        row = await self._db.fetchone(
+            "SELECT value FROM guild_settings WHERE guild_id = ? AND name = ?", (guild_id, name)
+        )
+        return str(row[0]) if row else None
+
+    async def set_guild_setting(self, guild_id: str, name: str, value: str, *, by: str) -> None:
+        await self._db.execute(
+            "INSERT INTO guild_settings (guild_id, name, value, set_by, set_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, name) DO UPDATE SET value = excluded.value, "
+            "set_by = excluded.set_by, set_at = excluded.set_at",
+            (guild_id, name, value, by, time.time()),
+        )
 
     # ------------------------------------------------------------------------- meta
 
@@ -1144,4 +1174,5 @@ def _job(row: Any) -> Job:
         lease_owner=d["lease_owner"],
         lease_expires_at=d["lease_expires_at"],
         cancel_requested_by=d["cancel_requested_by"],
+        thread_id=d.get("thread_id"),
     )

@@ -103,7 +103,7 @@ class MonitorOutcomes:
             await self.notices.recovered(mon)
         return message_id
 
-    async def post_error(self, job: Job, text: str) -> str | None:
+    async def show_error(self, job: Job, text: str) -> str | None:
         mon = await self._monitor_of(job)
         if mon is not None:
             await self.failed(mon, text, time.time(), job_id=job.id)

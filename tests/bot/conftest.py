@@ -82,12 +82,23 @@ def registry_file(tmp_path: Path, agent_urls: dict[str, str]) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every end-to-end test runs on both job stores: a SQLite file, and a fresh database on the
+    session's one real PostgreSQL server (tests.postgres; a missing server skips, or fails in CI)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.db'}"
+    return str(request.getfixturevalue("postgres").new_database())
+
+
 @pytest.fixture
-def bot_env(tmp_path: Path, registry_file: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def bot_env(
+    tmp_path: Path, registry_file: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
     env = {
         "SPOTRUN_CLIENT_REGISTRY_FILE": str(registry_file),
         "SPOTRUN_CLIENT_BACKOFF_INITIAL_S": "0.05",
-        "SPOTRUN_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "SPOTRUN_DATABASE_URL": database_url,
         "SPOTRUN_STATUS_EDIT_INTERVAL_S": "0.3",
         "SPOTRUN_OPS_PORT": "0",
         "SPOTRUN_DRAIN_BUDGET_S": "1",

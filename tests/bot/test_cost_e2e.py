@@ -72,7 +72,7 @@ async def test_cost_report_and_csv_after_real_jobs(emu: DiscordEmulator, bot: Ru
     await tts(emu, "hello there")
     await tts(emu, "second job")
     emu.user_says(BOB, "!generate a lighthouse")  # reaches the agent, fails: billed all the same
-    await emu.wait_for(lambda m: "Job failed" in m.text(), timeout=30)
+    await emu.wait_for(lambda m: m.content.startswith("❌"), timeout=30)
     await wait_jobs_finished(bot, 3)
 
     inter = emu.slash(ADMIN, "cost", {"csv": True})

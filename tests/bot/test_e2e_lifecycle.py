@@ -109,7 +109,7 @@ async def test_restart_resumes_a_queued_job_posts_once_and_does_not_resync(
 ) -> None:
     # A previous process accepted the command and died before running it.
     origin = emu.user_says(ALICE, "(a message whose command was accepted before the crash)")
-    store = await JobStore.open(tmp_path / "bot.db")
+    store = await JobStore.open(bot_env["SPOTRUN_DATABASE_URL"])
     job = await store.create_job(
         command="scrape", args={"url": f"{site}/p", "render_js": False}, user_id=str(ALICE),
         guild_id=str(emu.guild_id), channel_id=str(emu.channel_id), origin_message_id=str(origin),

@@ -163,7 +163,7 @@ async def test_a_new_agent_is_a_registry_entry_not_bot_code(emu: DiscordEmulator
     msg = await emu.wait_for(lambda m: "hey hey hey" in m.text() and "vCPU-s" in m.text(), timeout=30)
     files = {a[0]: a[1] for m in emu.messages() for a in m.attachments}
     assert files.get("echo-note.txt") == b"psst"
-    assert emu.interaction_responses(inter)[0]["type"] == 5
+    assert emu.interaction_responses(inter)[0]["type"] == 4  # answered by its status line
 
     # Billed like any job: the ledger names the agent and a cost.
     store = bot.core.store
@@ -344,7 +344,8 @@ async def test_run_again_runs_the_same_command_for_its_author_only(
     emu.click(ALICE, first.id, button["custom_id"])
     for _ in range(200):
         jobs = [j for j in await bot.core.store.user_jobs(str(ALICE)) if j.command == "shout"]
-        if len(jobs) == 2 and all(j.state.value == "succeeded" for j in jobs):
+        # Posted, not just succeeded: the state is recorded before the result is shown.
+        if len(jobs) == 2 and all(j.state.value == "succeeded" and j.posted_at for j in jobs):
             break
         await asyncio.sleep(0.05)
     assert len(jobs) == 2 and jobs[0].id != jobs[1].id and jobs[0].args == jobs[1].args

@@ -78,7 +78,7 @@ async def test_agent_text_is_shown_as_text_not_as_markdown(
 
 async def test_admin_commands_are_hidden_from_non_admins(emu: DiscordEmulator, bot: Running) -> None:
     synced = {c["name"]: c for c in emu.synced_commands}
-    for name in ("status", "cost", "budget"):
+    for name in ("status", "cost", "budget", "config"):
         cmd = synced[name]
         assert str(cmd.get("default_member_permissions")) == "8", name  # Administrator only
         assert cmd.get("contexts") == [0] or cmd.get("dm_permission") is False, name

@@ -78,13 +78,27 @@ async def test_readyz_follows_gateway_and_store_and_metrics_have_the_families(
 
             # A real write probe: a store that refuses writes makes the pod unready, with the reason.
             db = running.core.store._db  # the test breaks the store on purpose
-            await db.execute("PRAGMA query_only = 1")
+            if running.core.store.dialect == "sqlite":
+                breaks, mends = ["PRAGMA query_only = 1"], ["PRAGMA query_only = 0"]
+                reason = "store: OperationalError: attempt to write a readonly database"
+            else:  # the superuser ignores grants and read-only settings: a trigger refuses instead
+                breaks = [
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "'BEGIN RAISE EXCEPTION ''writes refused''; END'",
+                    "CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON meta"
+                    " FOR EACH ROW EXECUTE FUNCTION refuse()",
+                ]
+                mends = ["DROP TRIGGER refuse ON meta"]
+                reason = "store: RaiseError: writes refused"
+            for sql in breaks:
+                await db.execute(sql)
             status, body = await get(http, f"{base}/readyz")
             assert status == 503 and body["store"] is False and body["gateway"] is True
-            assert body["reasons"] == ["store: OperationalError: attempt to write a readonly database"]
+            assert body["reasons"] == [reason]
             async with http.get(f"{base}/metrics") as resp:
                 assert "spotrun_ready 0.0" in await resp.text()
-            await db.execute("PRAGMA query_only = 0")
+            for sql in mends:
+                await db.execute(sql)
 
             emu.user_says(ALICE, "!tts metrics please")
             await emu.wait_for(lambda m: bool(m.attachments), timeout=30)

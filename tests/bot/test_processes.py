@@ -53,14 +53,16 @@ def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @needs_agent("audio-video")
-def test_console_through_a_pipe_prints_the_result_and_saves_the_audio(tmp_path: Path) -> None:
+def test_console_through_a_pipe_prints_the_result_and_saves_the_audio(
+    tmp_path: Path, database_url: str
+) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "spotrun", "dev", "--console", "--output", str(out)],
         input=b"!tts hello\n!tts\n",
         capture_output=True,
         cwd=ROOT,
-        env=env_for(tmp_path, SPOTRUN_DEV_AGENTS="audio-video"),
+        env=env_for(tmp_path, SPOTRUN_DEV_AGENTS="audio-video", SPOTRUN_DATABASE_URL=database_url),
         timeout=90,
         check=False,
     )
@@ -126,7 +128,9 @@ def test_console_on_a_terminal_prompts_and_its_help_shows_how_to_pass_a_file(tmp
         os.close(leader)
 
 
-def test_bot_subprocess_starts_like_production_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_bot_subprocess_starts_like_production_and_stops_on_sigterm(
+    tmp_path: Path, database_url: str
+) -> None:
     with DiscordEmulator(token="test-token") as emu:
         emu.add_user(ALICE, "alice")
         ops = free_port()
@@ -139,6 +143,7 @@ def test_bot_subprocess_starts_like_production_and_stops_on_sigterm(tmp_path: Pa
                 SPOTRUN_DISCORD_API_BASE=emu.api_base,
                 SPOTRUN_SYNC_GUILD_IDS=str(emu.guild_id),
                 SPOTRUN_OPS_PORT=str(ops),
+                SPOTRUN_DATABASE_URL=database_url,
             ),
             stderr=subprocess.PIPE,
         )

@@ -72,12 +72,13 @@ STATUS_ONLY = ("queued", "running on", "⏳", "🔄")
 
 def answer_to(emu: DiscordEmulator, origin: int) -> Any:
     """The bot's terminal answer to one message: the job's status message once it has become the
-    result (it then carries embeds), or a reply that is not a progress line nor the status message
-    (whose final line only points at an error or a result posted under it)."""
+    result (it then carries embeds) or the error (`❌ …`), or a reply that is not a progress line
+    nor the status message (a refusal before the command became a job)."""
     for m in emu.messages():
         ref = m.message_reference and int(m.message_reference["message_id"]) == origin
         status = (m.nonce or "").startswith("s")
-        if ref and (m.embeds or (not status and not any(s in m.content for s in STATUS_ONLY))):
+        final = m.embeds or m.content.startswith("❌")
+        if ref and (final or (not status and not any(s in m.content for s in STATUS_ONLY))):
             return m
     return None
 

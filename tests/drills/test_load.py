@@ -32,8 +32,10 @@ def terminal_replies(emu: DiscordEmulator) -> dict[int, list[str]]:
             if m.author_id != emu.bot_user_id or not m.message_reference:
                 continue
             origin = int(m.message_reference["message_id"])
-            if m.embeds:
-                out[origin].append("error" if m.embeds[0].get("title") == "Job failed" else "result")
+            if m.content.startswith("❌"):  # a failed job's status message became its error
+                out[origin].append("error")
+            elif m.embeds:
+                out[origin].append("result")
             elif REFUSAL in m.content:
                 out[origin].append("refused")
     return out

@@ -94,11 +94,27 @@ def channel(world: World, channel_id: int) -> dict[str, Any]:
         "position": 0,
         "permission_overwrites": [],
         "nsfw": False,
-        "parent_id": None,
+        "parent_id": str(info["parent_id"]) if info.get("parent_id") else None,
         "topic": None,
         "last_message_id": None,
         "rate_limit_per_user": 0,
         "flags": 0,
+        **(_thread_fields(world, info) if info["type"] == 11 else {}),
+    }
+
+
+def _thread_fields(world: World, info: dict[str, Any]) -> dict[str, Any]:
+    """What a public thread (type 11) carries beyond a channel: its owner and metadata."""
+    return {
+        "owner_id": str(world.bot_user_id),
+        "message_count": 0,
+        "member_count": 1,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": info.get("auto_archive_duration", 1440),
+            "archive_timestamp": iso(info.get("created_at", 0.0)),
+            "locked": False,
+        },
     }
 
 
@@ -143,8 +159,15 @@ def guild(world: World, guild_id: int | None = None) -> dict[str, Any]:
         "member_count": len(world.members),
         "voice_states": [],
         "members": [member(world, m, guild_id=gid) for m in world.members.values()],
-        "channels": [channel(world, cid) for cid in world.channels if world.guild_of(cid) == gid],
-        "threads": [],
+        "channels": [
+            channel(world, c) for c, info in world.channels.items()
+            if world.guild_of(c) == gid and info["type"] not in (1, 11)
+        ],
+        "threads": [
+            channel(world, c)
+            for c, info in world.channels.items()
+            if world.guild_of(c) == gid and info["type"] == 11
+        ],
         "presences": [],
         "stage_instances": [],
         "guild_scheduled_events": [],

@@ -86,6 +86,7 @@ class Rest:
         r.add_get(API + "/channels/{cid}/messages/{mid}", self.get_message)
         r.add_patch(API + "/channels/{cid}/messages/{mid}", self.patch_message)
         r.add_delete(API + "/channels/{cid}/messages/{mid}", self.delete_message)
+        r.add_post(API + "/channels/{cid}/messages/{mid}/threads", self.start_thread)
         r.add_put(API + "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self.add_reaction)
         r.add_delete(API + "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self.remove_reaction)
         r.add_post(API + "/interactions/{iid}/{token}/callback", self.callback)
@@ -371,6 +372,31 @@ class Rest:
             if gid is not None:
                 data["guild_id"] = str(gid)
             self.emu.dispatch("MESSAGE_DELETE", data)
+
+    async def start_thread(self, request: web.Request) -> web.Response:
+        """A public thread on a message: like Discord, the thread's id is the message's id, and
+        a second thread on the same message is refused (160004)."""
+        msg = self._message(request)
+        payload, _ = await read_body(request)
+        name = str(payload.get("name") or "")
+        if not 1 <= len(name) <= 100:
+            raise ApiError(400, 50035, "Invalid Form Body: name (1-100 characters)")
+        with self.world.lock:
+            parent = self.world.channels[msg.channel_id]
+            if parent["type"] != 0:
+                raise ApiError(400, 50024, "Cannot execute action on this channel type")
+            if msg.id in self.world.channels:
+                raise ApiError(400, 160004, "A thread has already been created for this message")
+            self.world.channels[msg.id] = {
+                "name": name,
+                "type": 11,
+                "parent_id": msg.channel_id,
+                "auto_archive_duration": int(payload.get("auto_archive_duration") or 1440),
+                "created_at": time.time(),
+            }
+            data = payloads.channel(self.world, msg.id)
+        self.emu.dispatch("THREAD_CREATE", {**data, "newly_created": True})
+        return json_response(data)
 
     async def add_reaction(self, request: web.Request) -> web.Response:
         msg = self._message(request)
