@@ -10,8 +10,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.exts._submit import PUBLIC_DEFER
 from bot.exts.errors import report_error
+from bot.frontends.answers import PUBLIC_DEFER
 from bot.frontends.discord import NO_MENTIONS
 from bot.router import Decision, Router, RouterSettings, build_router, routables
 from bot.router.buttons import FixButton, PickButton, choices_view
