@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -50,6 +51,12 @@ class Receipt:
     requests: int
     provider_usd: float
     total_usd: float
+
+    def plus_provider(self, usd: float | None) -> Receipt:
+        """This bill with `usd` more of provider spend (an LLM router's tokens for the request)."""
+        if not usd:
+            return self
+        return dataclasses.replace(self, provider_usd=self.provider_usd + usd, total_usd=self.total_usd + usd)
 
     def footer(self) -> str:
         # The free tier is the billing account's, applied month to date: a single job can't know it.

@@ -58,7 +58,8 @@ async def record_cost(store: JobStore, job: Job, agent: AgentConfig, prices: Cos
                 return
             if job.started_at is None or job.finished_at is None:
                 return
-            bill = receipt(Usage(duration_ms=(job.finished_at - job.started_at) * 1000), agent, prices)
+            usage = Usage(duration_ms=(job.finished_at - job.started_at) * 1000)
+            bill = receipt(usage, agent, prices).plus_provider(job.routing_usd)
             await store.update(
                 job.id,
                 vcpu_s=bill.vcpu_s,

@@ -45,6 +45,7 @@ class LeaseTimes:
     repost_after_s: float = 15.0
     # Inputs of finished jobs are dropped after posting; this catches those never posted.
     input_retention_s: float = 3600.0
+    route_retention_s: float = 7 * 86400.0
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Submission:
     interaction_id: str | None = None
     interaction_token: str | None = None
     token_expires_at: float | None = None
+    routing_usd: float | None = None  # an LLM router's cost for this request, billed with the job
 
 
 class JobEngine:
@@ -158,6 +160,8 @@ class JobEngine:
                     await self.store.purge_inputs(time.time() - self.times.input_retention_s)
                     # Claims only matter while a shard is handed over (seconds): keep an hour.
                     await self.store.purge_events(time.time() - 3600)
+                    # Routing records back buttons ("Not what I meant", the readings offered).
+                    await self.store.purge_meta("route", time.time() - self.times.route_retention_s)
             except DatabaseErrors as exc:
                 self._store_failed("housekeeping", exc)
             await asyncio.sleep(self.times.repost_after_s / 3)
@@ -215,6 +219,7 @@ class JobEngine:
                 token_expires_at=sub.token_expires_at,
                 limits=self.queue.limits,
                 agent=self.runner.registry.for_command(sub.command).name,
+                routing_usd=sub.routing_usd,
             )
         try:
             position = await self._position(job.id)

@@ -97,7 +97,7 @@ class JobRunner:
         if error is not None:
             return await self._failed(job, agent.name, error, started, trace)
         self._last_answer[agent.name] = time.monotonic()
-        bill = receipt(result.usage, agent, self.prices)
+        bill = receipt(result.usage, agent, self.prices).plus_provider(job.routing_usd)
         job = await self._settle(
             job.id,
             JobState.SUCCEEDED,

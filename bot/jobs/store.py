@@ -185,6 +185,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE jobs ADD COLUMN thread_id TEXT;
     """,
+    # What a plain-language request cost to route (an LLM router's tokens), billed with its job;
+    # and when a meta row was written, so routing records (bot.router.records) can expire.
+    """
+    ALTER TABLE jobs ADD COLUMN routing_usd REAL;
+    ALTER TABLE meta ADD COLUMN updated_at REAL;
+    """,
 )
 
 
@@ -223,6 +229,7 @@ class Job:
     lease_expires_at: float | None = None
     cancel_requested_by: str | None = None
     thread_id: str | None = None  # the thread holding a long result's later messages
+    routing_usd: float | None = None  # what routing a plain-language request to it cost
     files: list[InputFile] = field(default_factory=list, repr=False)
 
     @property
@@ -385,9 +392,15 @@ class JobStore:
 
     async def set_meta(self, key: str, value: str) -> None:
         await self._db.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
+            "INSERT INTO meta(key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, value, time.time()),
+        )
+
+    async def purge_meta(self, prefix: str, before: float) -> int:
+        """Retention for meta rows under `prefix` (routing records) last written before `before`."""
+        return await self._db.execute(
+            "DELETE FROM meta WHERE key LIKE ? AND COALESCE(updated_at, 0) < ?", (prefix + "%", before)
         )
 
     # ------------------------------------------------------------------------- jobs
@@ -408,6 +421,7 @@ class JobStore:
         token_expires_at: float | None = None,
         limits: UserLimits | None = None,
         agent: str | None = None,
+        routing_usd: float | None = None,
     ) -> Job:
         """Admit and create a job in one transaction: with `limits`, raise UserLimitReached (and
         store nothing) when the user's queued and running jobs already fill them."""
@@ -436,6 +450,7 @@ class JobStore:
                 interaction_id=interaction_id,
                 interaction_token=interaction_token,
                 token_expires_at=token_expires_at,
+                routing_usd=routing_usd,
                 files=files,
             )
             await tx.execute(
@@ -443,7 +458,7 @@ class JobStore:
                 (
                     job.id, command, json.dumps(args), user_id, guild_id, channel_id, frontend,
                     origin_message_id, job.state.value, job.created_at, interaction_id,
-                    interaction_token, token_expires_at, agent,
+                    interaction_token, token_expires_at, agent, routing_usd,
                 ),
             )  # fmt: skip
             await tx.executemany(
@@ -1121,8 +1136,8 @@ def fair_queue(
 
 
 _JOB_COLUMNS = """id, command, args_json, user_id, guild_id, channel_id, frontend, origin_message_id, state,
-    created_at, interaction_id, interaction_token, token_expires_at, agent"""
-_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+    created_at, interaction_id, interaction_token, token_expires_at, agent, routing_usd"""
+_INSERT_JOB = f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
 _INSERT_FILE = "INSERT INTO job_files (job_id, idx, name, content_type, data) VALUES (?, ?, ?, ?, ?)"
 # Queued jobs, oldest first; `{frontends}` is filled with placeholders.
 _QUEUED = """SELECT q.id, q.user_id, q.command, q.agent, q.created_at FROM jobs q
@@ -1175,4 +1190,5 @@ def _job(row: Any) -> Job:
         lease_expires_at=d["lease_expires_at"],
         cancel_requested_by=d["cancel_requested_by"],
         thread_id=d.get("thread_id"),
+        routing_usd=d.get("routing_usd"),
     )

@@ -121,6 +121,8 @@ async def start_reading(
             interaction_id=str(interaction.id) if interaction else None,
             interaction_token=interaction.token if interaction else None,
             token_expires_at=token_expiry(bot.settings.interaction_ttl_s) if interaction else None,
+            # Billed once, with the first job started from this request (not again on a re-pick).
+            routing_usd=None if len(record.picked) > 1 else record.cost_usd or None,
         )
     )
     return job.id

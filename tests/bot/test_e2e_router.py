@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from bot.cost import receipt
 from bot.main import Running, start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
@@ -250,6 +251,18 @@ async def test_an_llm_router_shows_its_cost_and_the_offline_router_covers_its_fa
             assert msg.content.startswith(
                 "→ `!chart line x=month y=cost` · routed by llm:gpt-4o-mini, ≈ $0.000"
             )
+            # The routing tokens are billed with the job: on its receipt and in the ledger.
+            [routed] = await running.core.store.user_jobs(str(ALICE))
+            assert routed.routing_usd is not None and routed.routing_usd > 0
+            assert routed.result is not None
+            agent_bill = receipt(
+                routed.result.usage,
+                running.core.registry.for_command("chart"),
+                running.core.engine.runner.prices,
+            )
+            assert routed.total_usd == pytest.approx(agent_bill.total_usd + routed.routing_usd)
+            footers = [(e.get("footer") or {}).get("text", "") for e in msg.embeds]
+            assert any(f"provider ${agent_bill.provider_usd + routed.routing_usd:.4f}" in f for f in footers)
             provider.mode = "500"
             emu.user_says(
                 BOB, mention(emu, "histogram of revenue"), attachments=[("s.csv", SALES, "text/csv")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -90,4 +91,23 @@ async def test_monitors_and_meta(store_url: str) -> None:
     await store.set_meta("k", "v")
     assert await store.get_meta("k") == "v"
     assert await store.writable()
+    await store.close()
+
+
+async def test_routing_records_expire_and_other_meta_stays(store_url: str) -> None:
+    store = await JobStore.open(store_url)
+    await store.set_meta("route:old", "{}")
+    await store.set_meta("route-origin:1", "{}")
+    await store.set_meta("restarts", "3")  # not a routing record: never purged by age
+    assert await store.purge_meta("route", time.time() - 60) == 0  # written just now: kept
+    assert await store.purge_meta("route", time.time() + 1) == 2
+    assert await store.get_meta("route:old") is None and await store.get_meta("route-origin:1") is None
+    assert await store.get_meta("restarts") == "3"
+    await store.close()
+
+
+async def test_a_jobs_routing_cost_is_stored_with_it(store_url: str) -> None:
+    store = await JobStore.open(store_url)
+    job = await store.create_job(command="tts", args={"text": "hi"}, user_id="1", routing_usd=0.0025)
+    assert (await store.get(job.id)).routing_usd == 0.0025  # type: ignore[union-attr]
     await store.close()

@@ -160,7 +160,8 @@ def guild(world: World, guild_id: int | None = None) -> dict[str, Any]:
         "voice_states": [],
         "members": [member(world, m, guild_id=gid) for m in world.members.values()],
         "channels": [
-            channel(world, c) for c, info in world.channels.items()
+            channel(world, c)
+            for c, info in world.channels.items()
             if world.guild_of(c) == gid and info["type"] not in (1, 11)
         ],
         "threads": [
