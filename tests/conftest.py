@@ -32,6 +32,8 @@ def metadata() -> _Meta:
 
 # ------------------------------------------------------------------------ job store backends
 
+from collections.abc import Iterator  # noqa: E402
+
 from tests.postgres import PostgresServer, postgres_session, require  # noqa: E402
 
 
@@ -43,8 +45,11 @@ def postgres_server() -> object:
 
 
 @pytest.fixture
-def postgres(postgres_server: PostgresServer | str) -> PostgresServer:
-    return require(postgres_server)
+def postgres(postgres_server: PostgresServer | str) -> Iterator[PostgresServer]:
+    """The session's server for one test; the databases the test made are dropped after it."""
+    server = require(postgres_server)
+    yield server
+    server.drop_databases()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,5 +57,5 @@ def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     """A job store location for each backend: a SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         return str(tmp_path) + "/jobs.db"  # type: ignore[operator]
-    server = require(request.getfixturevalue("postgres_server"))
+    server: PostgresServer = request.getfixturevalue("postgres")
     return server.new_database()
