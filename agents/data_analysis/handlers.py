@@ -34,8 +34,8 @@ def analyze_file(
     file: InputFile, settings: AnalysisSettings, columns: list[str] | None
 ) -> tuple[str, dict[str, Any]]:
     """Blocking: the file's format and statistics. The upload's bytes are freed once decoded."""
-    table = load_table(file, settings, columns, consume=True)
-    return table.format, summary.compute(table.frame, settings)
+    table = load_table(file, settings, columns, consume=True, compact=True)
+    return table.format, summary.compute(table.frame, settings, table.compact)
 
 
 async def analyze(job: Job) -> Output:

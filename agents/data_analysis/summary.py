@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +58,9 @@ def _text_values(frame: pl.DataFrame, names: list[str], top: int) -> dict[str, d
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         counts = frame.lazy().select(name).drop_nulls().group_by(name).len("\x00count").collect()
-        if frame.schema[name] == pl.String:
+        if isinstance(frame.schema[name], pl.Categorical):  # its distinct values, as text
+            counts = counts.with_columns(pl.col(name).cast(pl.String))
+        if counts.schema[name] == pl.String:
             counts = counts.filter(~pl.col(name).str.contains(r"^\s*$"))
         # Ties in count are ordered by value so the same file always shows the same top list.
         ranked = counts.sort(["\x00count", name], descending=[True, False], nulls_last=True).head(top)
@@ -68,8 +71,14 @@ def _text_values(frame: pl.DataFrame, names: list[str], top: int) -> dict[str, d
     return out
 
 
-def compute(frame: pl.DataFrame, settings: AnalysisSettings) -> dict[str, Any]:
-    """Blocking (run in a thread): every statistic, as plain JSON-ready data."""
+def compute(
+    frame: pl.DataFrame, settings: AnalysisSettings, compact: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Blocking (run in a thread): every statistic, as plain JSON-ready data.
+
+    `compact` maps columns the loader held in a narrower type to the file's type, which is shown.
+    """
+    compact = compact or {}
     import polars as pl
 
     numeric = [c for c, t in frame.schema.items() if is_numeric(t)]
@@ -115,7 +124,7 @@ def compute(frame: pl.DataFrame, settings: AnalysisSettings) -> dict[str, Any]:
     for name, dtype in frame.schema.items():
         entry: dict[str, Any] = {
             "name": name,
-            "dtype": str(dtype),
+            "dtype": compact.get(name, str(dtype)),
             "nulls": nulls[name],
             "null_pct": round(100 * nulls[name] / frame.height, 2),
         }

@@ -432,3 +432,50 @@ def test_line_count_for_the_cell_cap_matches_bytes_count_across_slices(size: int
             if 0 <= i < size:
                 data[i] = 0x0A
     assert caps.count_lines(bytes(data)) == bytes(data).count(b"\n")
+
+
+def _narrow_csv(rows: int, big_at: int | None = None) -> bytes:
+    lines = ["city,code,n,when"]
+    for i in range(rows):
+        city = "  " if i == 7 else ["Paris", "Lyon", "Nice"][i % 3]  # a blank cell is not a value
+        n = 2**40 if i == big_at else i % 50
+        lines.append(f"{city},u{i:05d},{n},2024-01-{1 + i % 28:02d}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_analyze_holds_repetitive_text_and_small_integers_narrow() -> None:
+    from agents.data_analysis.handlers import analyze_file
+    from agents.data_analysis.loader import load_table
+    from spotrun.protocol import InputFile
+
+    data = _narrow_csv(600)
+
+    def upload() -> InputFile:
+        return InputFile(name="t.csv", content_type="text/csv", data=data)
+
+    table = load_table(upload(), AnalysisSettings(), compact=True)
+    schema = table.frame.schema
+    assert isinstance(schema["city"], pl.Categorical)  # 3 values over 600 rows
+    assert schema["code"] == pl.String  # every value distinct: views are cheaper
+    assert schema["n"] == pl.Int32 and schema["when"] == pl.Date
+    assert dict(table.compact) == {"city": "String", "n": "Int64"}
+    # The user sees the file's types and the same statistics as without the narrow types.
+    _, stats = analyze_file(upload(), AnalysisSettings(), None)
+    cols = {c["name"]: c for c in stats["columns"]}
+    assert cols["city"]["dtype"] == "String" and cols["n"]["dtype"] == "Int64"
+    assert cols["city"]["unique"] == 3
+    assert [t["value"] for t in cols["city"]["top"]] == ["Nice", "Paris", "Lyon"]  # 200, 200, 199
+    assert cols["n"]["stats"]["max"] == 49 and cols["n"]["stats"]["median"] == pytest.approx(24.5)
+    assert load_table(upload(), AnalysisSettings()).compact == {}  # charts and forecasts: the file's types
+
+
+def test_integer_past_int32_below_the_head_is_read_in_full() -> None:
+    from agents.data_analysis.handlers import analyze_file
+    from spotrun.protocol import InputFile
+
+    data = _narrow_csv(400, big_at=300)  # the head (100 rows) holds only small integers
+    _, stats = analyze_file(
+        InputFile(name="t.csv", content_type="text/csv", data=data), AnalysisSettings(infer_rows=100), None
+    )
+    n = next(c for c in stats["columns"] if c["name"] == "n")
+    assert n["dtype"] == "Int64" and n["stats"]["max"] == 2**40
