@@ -372,8 +372,14 @@ class JobEngine:
                     continue  # announced by another process: it shows the position
                 position = queue.position(ticket.job_id)
                 if position is not None and position != self._positions.get(ticket.job_id):
+                    try:
+                        job = await self.store.get(ticket.job_id)
+                    except DatabaseErrors as exc:
+                        # The store went away mid-pass: the next pass shows it (a task nobody
+                        # awaits must not end in "Task exception was never retrieved").
+                        self._store_failed("positions", exc)
+                        return
                     self._positions[ticket.job_id] = position
-                    job = await self.store.get(ticket.job_id)
                     if job is not None and job.state is JobState.QUEUED:
                         await self.board.show(job, _queued_text(job, position), active=True)
             if not self._refresh_again:
