@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.bot.bot_process import BotProcess
 from tests.bot.conftest import AGENTS, agent_available
 from tests.fakes.discord import DiscordEmulator
 from tests.helpers import ROOT, free_port, serve, wait_http
@@ -130,3 +131,12 @@ def mentions_are_safe(msg: Any, requester: int | None = None) -> bool:
         return False
     users = [str(u) for u in am.get("users", [])]
     return am.get("parse") == [] and not am.get("roles") and users in ([], [str(requester)])
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[BotProcess]]:
+    """Bot subprocesses a drill started; whatever is still running is killed after it."""
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        bot.kill()

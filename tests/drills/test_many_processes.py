@@ -91,14 +91,6 @@ async def agent() -> AsyncIterator[tuple[CountingAgent, str]]:
         yield counting, url
 
 
-@pytest.fixture
-async def processes() -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.kill()
-
-
 def results(emu: DiscordEmulator) -> dict[int, int]:
     """origin message id -> how many results were posted under it."""
     out: collections.Counter[int] = collections.Counter()

@@ -37,14 +37,6 @@ async def agent() -> AsyncIterator[tuple[CountingAgent, str]]:
         yield counting, url
 
 
-@pytest.fixture
-async def processes() -> AsyncIterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.kill()
-
-
 async def metric(bot: BotProcess, name: str) -> float:
     """One sample of the process's /metrics, as Prometheus would scrape it."""
     import aiohttp
