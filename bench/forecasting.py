@@ -206,7 +206,16 @@ def evaluate(s: Series) -> Result:
     )
 
 
+def _as_the_agent() -> None:
+    """BLAS threads as the agent sets them at startup (agents/data_analysis/blas.py): process-wide."""
+    from agents.data_analysis import blas
+    from agents.data_analysis.settings import AnalysisSettings
+
+    blas.limit_process(AnalysisSettings().blas_threads)
+
+
 def rows() -> list[Row]:
+    _as_the_agent()
     out: list[Row] = []
     results = [evaluate(s) for s in _series()]
     for seasonal in (True, False):
@@ -293,9 +302,11 @@ def dev(cuts: list[int], only: str | None, cache: str | None, library: bool) -> 
     from agents.data_analysis import dates, forecast, seasonal
     from agents.data_analysis.handlers import _season
 
+    _as_the_agent()
     if cache:
         _cache_fits(cache)
     logs: list[tuple[float, str]] = []
+    per_library: dict[str, list[float]] = {}
     took_all = 0.0
     for s in _series():
         if not s.seasonal or (only and only.lower() not in s.name.lower()):
@@ -319,12 +330,19 @@ def dev(cuts: list[int], only: str | None, cache: str | None, library: bool) -> 
                 )
                 scored = {n: float(np.mean(np.abs(test - np.asarray(f)))) / naive for n, f in lib.items()}
                 best = min(scored, key=scored.__getitem__)
+                for name, ratio_ in scored.items():
+                    per_library.setdefault(name, []).append(float(np.log(ratio_)))
                 context = f"  | best library {scored[best]:.3f} ({best})"
             print(
                 f"{s.name:34s} cut {k}: {ratio:.3f}  {choice.fit.method:18s} {took:6.1f}s{context}",
                 flush=True,
             )
     mean = float(np.exp(np.mean([v for v, _ in logs])))
+    for name, values in sorted(per_library.items()):
+        print(
+            f"  {name}, run directly on every cut: geometric mean {float(np.exp(np.mean(values))):.3f}"
+            f" over {len(values)}"
+        )
     small = [v for v, name in logs if not name.startswith("CO₂")]
     if small and len(small) < len(logs):
         print(f"geometric mean without CO₂ {float(np.exp(np.mean(small))):.3f} over {len(small)} forecasts")
