@@ -6,6 +6,9 @@ numbers, yearly with an 11-year cycle). Each is cut at one horizon before its en
 fitted on the rest and scored by MAE on the cut, as a ratio to seasonal naive's MAE (below 1 beats
 repeating the last season). "Library directly" is the best of statsmodels' ETS (AAdA), Holt-Winters
 (damped additive) and Theta, each run with the true season length.
+
+`--dev` scores the development cuts instead (the windows 1…5 horizons before the evaluation cut),
+which is where every change to `predict` is decided; the evaluation cut is run once, at the end.
 """
 
 from __future__ import annotations
