@@ -6,6 +6,9 @@ numbers, yearly with an 11-year cycle). Each is cut at one horizon before its en
 fitted on the rest and scored by MAE on the cut, as a ratio to seasonal naive's MAE (below 1 beats
 repeating the last season). "Library directly" is the best of statsmodels' ETS (AAdA), Holt-Winters
 (damped additive) and Theta, each run with the true season length.
+
+`--dev` scores the development cuts instead (the windows 1…5 horizons before the evaluation cut),
+which is where every change to `predict` is decided; the evaluation cut is run once, at the end.
 """
 
 from __future__ import annotations
@@ -206,7 +209,16 @@ def evaluate(s: Series) -> Result:
     )
 
 
+def _as_the_agent() -> None:
+    """BLAS threads as the agent sets them at startup (agents/data_analysis/blas.py): process-wide."""
+    from agents.data_analysis import blas
+    from agents.data_analysis.settings import AnalysisSettings
+
+    blas.limit_process(AnalysisSettings().blas_threads)
+
+
 def rows() -> list[Row]:
+    _as_the_agent()
     out: list[Row] = []
     results = [evaluate(s) for s in _series()]
     for seasonal in (True, False):
@@ -238,7 +250,137 @@ def rows() -> list[Row]:
     return out
 
 
+def _dev_cut(s: Series, k: int) -> tuple[Any, Any, list[dt.date]]:
+    """Development cut k: the window ending k horizons before the evaluation cut, and all before it.
+
+    Nothing at or after the evaluation window (the last horizon) is fitted or scored.
+    """
+    end = len(s.values) - k * s.horizon
+    return s.values[: end - s.horizon], s.values[end - s.horizon : end], s.dates[: end - s.horizon]
+
+
+def _cached(cache: str | None, key: tuple[Any, ...], compute: Any) -> Any:
+    """`compute()`, kept on disk under `cache` by key: statsmodels fits are deterministic, so a
+    selection change re-scores in seconds instead of refitting every origin."""
+    if cache is None:
+        return compute()
+    import hashlib
+    import os
+    import pickle
+
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()
+    path = os.path.join(cache, digest + ".pkl")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            return pickle.load(f)  # noqa: S301 -- files this bench wrote itself
+    value = compute()
+    os.makedirs(cache, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(value, f)
+    return value
+
+
+def _cache_fits(cache: str) -> None:
+    """Route every model fit of the agent through the disk cache (dev mode only)."""
+    import hashlib
+
+    from agents.data_analysis import forecast
+
+    plain = forecast._fitter
+
+    def fitter(name: str, season: int) -> Any:
+        inner = plain(name, season)
+
+        def fit(values: Any, steps: int) -> Any:
+            digest = hashlib.sha256(np.ascontiguousarray(values, dtype=float).tobytes()).hexdigest()
+            return _cached(cache, ("fit", name, season, steps, digest), lambda: inner(values, steps))
+
+        return fit
+
+    forecast._fitter = fitter  # type: ignore[assignment]
+
+
+def dev(cuts: list[int], only: str | None, cache: str | None, library: bool) -> float:
+    """Per-series, per-cut MAE / snaive on the development cuts; prints them, returns the geometric mean."""
+    from agents.data_analysis import dates, forecast, seasonal
+    from agents.data_analysis.handlers import _season
+
+    _as_the_agent()
+    if cache:
+        _cache_fits(cache)
+    logs: list[tuple[float, str]] = []
+    per_library: dict[str, list[float]] = {}
+    took_all = 0.0
+    for s in _series():
+        if not s.seasonal or (only and only.lower() not in s.name.lower()):
+            continue
+        for k in cuts:
+            train, test, days = _dev_cut(s, k)
+            season, _ = _season(train, dates.infer(days))
+            started = time.perf_counter()
+            choice = forecast.choose(train, s.horizon, "auto", 0.2, season)
+            took = time.perf_counter() - started
+            took_all += took
+            naive = float(np.mean(np.abs(test - seasonal.seasonal_naive(train, s.horizon, season).forecast)))
+            ratio = float(np.mean(np.abs(test - np.asarray(choice.fit.forecast)))) / naive
+            logs.append((float(np.log(ratio)), f"{s.name} cut {k}"))
+            context = ""
+            if library:
+                lib = _cached(
+                    cache,
+                    ("library", s.name, k, len(train)),
+                    lambda train=train, h=s.horizon, m=season: _library(train, h, m),
+                )
+                scored = {n: float(np.mean(np.abs(test - np.asarray(f)))) / naive for n, f in lib.items()}
+                best = min(scored, key=scored.__getitem__)
+                for name, ratio_ in scored.items():
+                    per_library.setdefault(name, []).append(float(np.log(ratio_)))
+                context = f"  | best library {scored[best]:.3f} ({best})"
+            print(
+                f"{s.name:34s} cut {k}: {ratio:.3f}  {choice.fit.method:18s} {took:6.1f}s{context}",
+                flush=True,
+            )
+    mean = float(np.exp(np.mean([v for v, _ in logs])))
+    for name, values in sorted(per_library.items()):
+        print(
+            f"  {name}, run directly on every cut: geometric mean {float(np.exp(np.mean(values))):.3f}"
+            f" over {len(values)}"
+        )
+    small = [v for v, name in logs if not name.startswith("CO₂")]
+    if small and len(small) < len(logs):
+        print(f"geometric mean without CO₂ {float(np.exp(np.mean(small))):.3f} over {len(small)} forecasts")
+    worst = max(logs)
+    print(
+        f"geometric mean {mean:.3f} over {len(logs)} forecasts; worst {np.exp(worst[0]):.3f} ({worst[1]}); "
+        f"agent time {took_all:.1f}s"
+    )
+    return mean
+
+
+def _cut_list(text: str) -> list[int]:
+    if "-" in text:
+        first, last = text.split("-")
+        return list(range(int(first), int(last) + 1))
+    return [int(k) for k in text.split(",")]
+
+
 if __name__ == "__main__":
+    import argparse
+
     from bench._util import render_table
 
-    print(render_table(rows()))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--dev", action="store_true", help="score the development cuts, never the evaluation one"
+    )
+    parser.add_argument(
+        "--cuts", default="1-5", help="dev cuts: horizons before the evaluation cut, e.g. 1-5 or 1,3"
+    )
+    parser.add_argument("--series", help="only the seasonal series whose name contains this")
+    parser.add_argument("--cache", help="dev: keep fits in this directory (deterministic; speeds re-scoring)")
+    parser.add_argument("--no-library", action="store_true", help="dev: skip the library baselines")
+    args = parser.parse_args()
+    if args.dev:
+        dev(_cut_list(args.cuts), args.series, args.cache, not args.no_library)
+    else:
+        print(render_table(rows()))

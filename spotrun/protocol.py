@@ -399,7 +399,7 @@ class PredictArgs(CommandArgs):
     )
     # auto picks by rolling holdouts; the others name one model (agents/data_analysis/forecast.py).
     method: Literal[
-        "auto", "linear", "holt", "ets", "theta", "holt_winters", "seasonal_naive", "combined"
+        "auto", "linear", "holt", "ets", "theta", "holt_winters", "seasonal_naive", "combined", "stl"
     ] = Field(
         default="auto",
         description="forecasting model; auto picks by rolling holdouts",
@@ -807,7 +807,7 @@ COMMANDS: dict[str, CommandSpec] = {
             examples=("!predict sales steps=30 method=holt (with daily.csv attached)",),
             summary="Forecast a numeric column N steps ahead",
             usage="predict <column> [steps=10] "
-            "[method=auto|linear|holt|ets|theta|holt_winters|seasonal_naive|combined] + data file",
+            "[method=auto|linear|holt|ets|theta|holt_winters|seasonal_naive|combined|stl] + data file",
             example="!predict revenue steps=12 (with sales.csv attached)",
         ),
         CommandSpec(

@@ -7,6 +7,7 @@ from importlib.util import find_spec
 from aiohttp import web
 
 from agents.common import AgentSettings, AgentSpec, create_agent_app, run_agent
+from agents.data_analysis import blas
 from agents.data_analysis.handlers import ANALYSIS, analyze, chart, predict
 from agents.data_analysis.settings import AnalysisSettings
 from spotrun.config import load_settings
@@ -42,6 +43,9 @@ def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> 
         settings,
     )
     app[ANALYSIS] = analysis or load_settings(AnalysisSettings)
+    # Here, in the main thread before any request: a BLAS limit taken later, in a request's worker
+    # thread, did not hold (blas.py).
+    blas.limit_process(app[ANALYSIS].blas_threads)
     return app
 
 

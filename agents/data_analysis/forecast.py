@@ -21,6 +21,7 @@ Method = Literal[
     "ensemble",
     "ets_log",
     "holt_winters_log",
+    "stl",
 ]
 NAMES: dict[str, str] = {
     "linear": "least-squares linear trend",
@@ -33,6 +34,7 @@ NAMES: dict[str, str] = {
     "ensemble": "the median of the three models that did best on the held-out origins",
     "ets_log": "ETS on the logarithm of the values (a season that grows with the level)",
     "holt_winters_log": "Holt-Winters on the logarithm of the values (a season that grows with the level)",
+    "stl": "STL decomposition, then ETS on the seasonally adjusted values (statsmodels)",
 }
 _GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 … 0.95 for both α and β
 
@@ -134,6 +136,7 @@ def _fitter(name: str, season: int) -> Callable[[np.ndarray, int], Fit]:
         "ets": seasonal.ets,
         "theta": seasonal.theta,
         "holt_winters": seasonal.holt_winters,
+        "stl": seasonal.stl,
     }[name]
     return lambda values, steps: fitter(values, steps, season)
 
@@ -163,7 +166,8 @@ def holdout_size(n: int, steps: int, season: int, fraction: float) -> int:
 _SEASONAL_POINTS = 2500  # most recent points a seasonal choice is fitted on (at least ten seasons)
 _FOLDS = 6  # rolling origins a seasonal choice is judged on: one holdout is one draw
 _DECAY = 0.8  # weight of each older origin relative to the next newer one
-_SEASONAL = ["seasonal_naive", "ets", "theta", "holt_winters", "combined"]
+# STL last: it joined after the others, and near-ties go to the earlier (simpler) model.
+_SEASONAL = ["seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl"]
 
 
 def _forecasts(train: np.ndarray, steps: int, names: list[str], season: int) -> dict[str, list[float]]:
@@ -193,14 +197,14 @@ def _weighted(runs: list[tuple[int, float]]) -> float:
 def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float, season: int = 1) -> Choice:
     """Fit the named method, or for `auto` the one with the lowest error on held-out tails.
 
-    With a season (m ≥ 2) `auto` also weighs seasonal naive, ETS, Theta, Holt-Winters and their
-    mean (for positive series also ETS and Holt-Winters in logs, and always the median of the best
-    three) on up to six rolling origins one holdout apart, newer origins weighted more (×0.8 per
-    step back): on real series one or three holdouts picked a different model from one cut to the
-    next. Each origin's error is taken relative to seasonal naive's on that origin, so a volatile
-    stretch does not outvote the others. The holdout also gives every method an honest error
-    estimate: it never saw those points. A lead over seasonal naive inside the origins' spread is
-    reported as a tie (`Choice.tie`).
+    With a season (m ≥ 2) `auto` also weighs seasonal naive, ETS, Theta, Holt-Winters, their
+    mean and STL + ETS (for positive series also ETS and Holt-Winters in logs, and always the
+    median of the best three) on up to six rolling origins one holdout apart, newer origins
+    weighted more (×0.8 per step back): on real series one or three holdouts picked a different
+    model from one cut to the next. Each origin's error is taken relative to seasonal naive's on
+    that origin, so a volatile stretch does not outvote the others. The holdout also gives every
+    method an honest error estimate: it never saw those points. A lead over seasonal naive inside
+    the origins' spread is reported as a tie (`Choice.tie`).
     """
     if season >= 2:
         # Seasonal fits cost up to seconds per thousand points. Shorter histories were tried and
@@ -298,7 +302,17 @@ def _reason(choice: Choice, picked: str, order: list[str], score: dict[str, floa
 _IN_LOGS = ["ets_log", "holt_winters_log"]
 _NOISE_Z = 1.0  # a model must beat seasonal naive by this many standard errors of its mean log ratio
 _MEMBERS = 3  # models in the ensemble: the best three by score, seasonal naive among them if it ranks
-_BASE = ("seasonal_naive", "ets", "theta", "holt_winters", "linear", "holt", "ets_log", "holt_winters_log")
+_BASE = (
+    "seasonal_naive",
+    "ets",
+    "theta",
+    "holt_winters",
+    "linear",
+    "holt",
+    "ets_log",
+    "holt_winters_log",
+    "stl",
+)
 
 
 def _scores(relative: dict[str, list[tuple[int, float]]], exclude: int | None = None) -> dict[str, float]:
