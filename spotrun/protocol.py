@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SerializeAsAny,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -56,9 +57,11 @@ MAX_FILE_BYTES = 25 * 1024 * 1024
 UPLOAD_JSON = "json"
 UPLOAD_MULTIPART = "multipart"
 # A multipart request: this part first (the AgentRequest as JSON, its files' `data` empty), then one
-# raw application/octet-stream part per file, in the order of `files`, named after the file.
+# raw application/octet-stream part per file, in the order of `files`.
 MULTIPART_REQUEST_PART = "request"
-MULTIPART_FILE_PART = "file"
+MULTIPART_FILE_PART = "file"  # every file part has this name; its place says which file
+# Validation context key: the receiving agent's cap on one file's bytes (default MAX_FILE_BYTES).
+MAX_FILE_BYTES_CONTEXT = "max_file_bytes"
 MAX_FILES = 4
 MAX_TEXT_CHARS = 16_000
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -926,11 +929,20 @@ class InputFile(BaseModel):
 
     name: str = Field(min_length=1, max_length=255)
     content_type: str = Field(default="application/octet-stream", max_length=255)
-    data: bytes = Field(max_length=MAX_FILE_BYTES)
+    data: bytes
     # The raw upload as received (1 MiB reads), never serialized: a reader that frees each piece once
     # parsed never holds the whole file beside what it decoded (docs/protocol.md, "Multipart uploads").
     _pieces: list[bytes] | None = PrivateAttr(default=None)
     _size: int = PrivateAttr(default=0)
+
+    @field_validator("data")
+    @classmethod
+    def _capped(cls, value: bytes, info: ValidationInfo) -> bytes:
+        # The protocol's cap, unless the receiving agent validates with its own (AgentSettings.max_file_mb).
+        cap = (info.context or {}).get(MAX_FILE_BYTES_CONTEXT, MAX_FILE_BYTES)
+        if len(value) > cap:
+            raise ValueError(f"Data should have at most {cap} bytes")
+        return value
 
     @classmethod
     def from_pieces(cls, name: str, content_type: str, pieces: list[bytes]) -> InputFile:

@@ -27,6 +27,7 @@ def engines(app: web.Application) -> dict[str, EngineStatus]:
 
 
 def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> web.Application:
+    analysis = analysis or load_settings(AnalysisSettings)
     app = create_agent_app(
         AgentSpec(
             name=NAME,
@@ -38,10 +39,11 @@ def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> 
             # Figures: docs/reliability.md "Resource caps".
             heavy_job_mb=1024,
             base_mb=256,
+            max_file_bytes=int(analysis.max_file_mb * 2**20),
         ),
         settings,
     )
-    app[ANALYSIS] = analysis or load_settings(AnalysisSettings)
+    app[ANALYSIS] = analysis
     return app
 
 
