@@ -386,6 +386,9 @@ def _check_text(data: bytes, delimiter: str, settings: AnalysisSettings, name: s
 # --------------------------------------------------------------- a CSV file held in pieces
 
 
+_QUOTE = 0x22
+
+
 def _boundary(data: bytes, odd: bool, quotes: int) -> int:
     """The end of the last complete record in `piece` (just past a newline), or -1 if none.
 
@@ -413,7 +416,7 @@ def record_batches(pieces: list[bytes], min_bytes: int) -> Iterator[bytes]:
     carried, odd = 0, False
     while pieces:
         piece = pieces.pop()
-        quotes = piece.count(b'"')
+        quotes = caps.count_byte(piece, _QUOTE)
         cut = -1 if carried + len(piece) < min_bytes and pieces else _boundary(piece, odd, quotes)
         if cut < 0:
             carry.append(piece)
@@ -468,7 +471,7 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings) -> Table | No
     head = _head(file, settings)
     sample = head[:65536].decode("utf-8", errors="ignore")
     delimiter = _sniff_delimiter(sample)
-    lines = sum(p.count(b"\n") for p in file.pieces())
+    lines = sum(caps.count_lines(p) for p in file.pieces())
     _check_csv_caps(file.size, lambda: lines, sample, delimiter, name, settings)
     # Rows ≤ newlines: below the cap no batch can cross it, so no check depends on the whole file.
     if lines > settings.max_rows:
@@ -511,7 +514,7 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings) -> Table | No
                 _check_batch(batch, header, first, lines_before, bytes_before, delimiter, settings, name)
         frames.append(frame)
         first = False
-        lines_before, bytes_before = lines_before + batch.count(b"\n"), bytes_before + len(batch)
+        lines_before, bytes_before = lines_before + caps.count_lines(batch), bytes_before + len(batch)
         del batch
     frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame()
     del frames
