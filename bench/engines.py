@@ -284,27 +284,31 @@ _UPLOAD_ROWS = 250_000  # about 24 MB of CSV: just under the protocol's 25 MiB u
 
 
 async def upload_rows() -> list[Row]:
-    """`analyze` through the real agent over HTTP at the upload cap: the agent's peak RSS over its idle
-    RSS, against the file's size (the base64 body is 4/3 of it; the decoded upload is 1×)."""
+    """`analyze` through the real agent over HTTP at the default upload cap, sent as the client sends
+    it to a current agent (multipart): the agent's peak RSS over its idle RSS, against the file's size."""
+    from agent_client._multipart import encode_multipart
+    from spotrun.protocol import AgentRequest
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "upload.csv"
         make_csv(_UPLOAD_ROWS, path)
         data = path.read_bytes()
-    body = request("analyze", {}, [("upload.csv", "text/csv", data)], job="upload-1")
+    raw = request("analyze", {}, [("upload.csv", "text/csv", data)], job="upload-1")
+    body, content_type = encode_multipart(AgentRequest.model_validate(raw))
     with agent_process("data-analysis") as (proc, url):
         await ready(url, proc)
         # A small file first: the engine's own first-use allocations are not the upload's.
         await call(url, "analyze", request("analyze", {}, [("w.csv", "text/csv", b"a,b\n1,x\n")], job="w"))
         idle = peak_rss_mb(proc.pid)
         started = time.perf_counter()
-        await call(url, "analyze", body)
+        await call_raw(url, "analyze", body, content_type, "upload-1")
         took = time.perf_counter() - started
         peak = peak_rss_mb(proc.pid)
     mb = len(data) / 2**20
     return [
         Row(
             "engines",
-            f"analyze {_UPLOAD_ROWS:,}-row CSV ({mb:.0f} MiB) through the agent: peak RSS added",
+            f"analyze {_UPLOAD_ROWS:,}-row CSV ({mb:.0f} MiB) through the agent (multipart): peak RSS added",
             peak - idle,
             "MB",
             "file size",

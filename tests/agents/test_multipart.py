@@ -99,16 +99,10 @@ async def test_a_file_past_the_agents_own_cap_is_refused_as_it_arrives(agent: st
     assert "t.csv is larger than 1 MiB, the limit for one file" in result["error"]["message"]
 
 
-async def test_a_streamed_multipart_body_past_the_cap_is_413_without_any_length() -> None:
-    reached = []
-
-    async def handler(job: Job) -> Output:
-        reached.append(job)
-        return Output()
-
-    spec = AgentSpec(name="data-analysis", handlers={Command.ANALYZE: handler})
-    app = create_agent_app(spec, AgentSettings(auth="none", max_request_mb=1))
-    listed = analyze("stream-1", b"").model_dump_json()
+async def post_streamed(url: str, job_id: str, file_mib: float) -> tuple[int, dict]:
+    """A multipart body streamed in 64 KiB chunks with no length anywhere (neither the body's nor
+    the part's): a cap can only be found while reading."""
+    listed = analyze(job_id, b"").model_dump_json()
     boundary = "b0undary"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="request"\r\n'
@@ -119,12 +113,11 @@ async def test_a_streamed_multipart_body_past_the_cap_is_413_without_any_length(
 
     async def chunks() -> AsyncIterator[bytes]:
         yield head
-        for _ in range(40):  # 2.5 MiB of file with no length anywhere: found while reading
+        for _ in range(int(file_mib * 16)):
             yield b"x" * 65536
         yield f"\r\n--{boundary}--\r\n".encode()
 
     async with (
-        serve(app) as url,
         aiohttp.ClientSession() as session,
         session.post(
             f"{url}/v1/analyze",
@@ -132,9 +125,27 @@ async def test_a_streamed_multipart_body_past_the_cap_is_413_without_any_length(
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         ) as response,
     ):
-        result = await response.json()
-    assert response.status == 413 and result["error"]["code"] == "payload_too_large"
+        return response.status, await response.json()
+
+
+async def test_a_streamed_multipart_body_past_the_cap_is_413_without_any_length() -> None:
+    reached = []
+
+    async def handler(job: Job) -> Output:
+        reached.append(job)
+        return Output()
+
+    spec = AgentSpec(name="data-analysis", handlers={Command.ANALYZE: handler})
+    async with serve(create_agent_app(spec, AgentSettings(auth="none", max_request_mb=1))) as url:
+        status, result = await post_streamed(url, "stream-1", 2.5)
+    assert status == 413 and result["error"]["code"] == "payload_too_large"
     assert "request too large" in result["error"]["message"] and not reached
+
+
+async def test_a_streamed_file_past_the_agents_own_cap_is_413_while_it_arrives(agent: str) -> None:
+    status, result = await post_streamed(agent, "stream-2", 1.5)  # the body cap is 2 MiB, a file's 1
+    assert status == 413 and result["error"]["code"] == "payload_too_large"
+    assert "t.csv is larger than 1 MiB, the limit for one file" in result["error"]["message"]
 
 
 async def test_parts_that_do_not_match_the_listed_files_are_refused(agent: str) -> None:
