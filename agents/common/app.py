@@ -143,6 +143,10 @@ class AgentSpec:
     # The agent's own cap on one input file, when below the runtime's: a multipart upload past it is
     # refused while it arrives, before the rest is read (the handler checks JSON uploads itself).
     max_file_bytes: int | None = None
+    # Whether the handlers read files through `size`/`content()`/`take_pieces()` (which serve a file
+    # received in pieces) rather than `file.data`. Off: the runtime joins a multipart upload's pieces
+    # into `data` before the handler runs, so an agent written against `data` works unchanged.
+    reads_pieces: bool = False
 
     def specs(self) -> dict[str, CommandSpec]:
         """Every served command's spec: its own declaration first, else the protocol's table."""
@@ -224,6 +228,9 @@ async def dispatch(request: web.Request) -> web.Response:
     # A ValidationError here becomes a 422 with `field: reason` in the error middleware.
     if request.content_type == "multipart/form-data":
         payload = await _read_multipart(request, _file_cap(request.app))
+        if not spec.reads_pieces:
+            for file in payload.files:
+                file.content()
     else:
         # The runtime's cap: the handler checks the agent's own, with its own message, as it always did.
         payload = AgentRequest.model_validate_json(

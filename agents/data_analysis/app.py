@@ -40,6 +40,7 @@ def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> 
             heavy_job_mb=1024,
             base_mb=256,
             max_file_bytes=int(analysis.max_file_mb * 2**20),
+            reads_pieces=True,  # a CSV is parsed batch by batch as its pieces are freed
         ),
         settings,
     )

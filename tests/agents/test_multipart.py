@@ -167,3 +167,16 @@ async def test_json_uploads_still_work_and_keep_their_validation(agent: str) -> 
     request["files"][0]["name"] = ".."
     status, result, _ = await post(agent, json.dumps(request).encode(), "application/json", "plain-1")
     assert status == 422 and "file name is empty" in result["error"]["message"]
+
+
+async def test_an_agent_written_against_file_data_gets_the_bytes_from_a_multipart_upload() -> None:
+    async def echo(job: Job) -> Output:
+        file = job.file()
+        return Output(text=f"{len(file.data)}:{file.data[:5].decode()}:{file.in_pieces}")
+
+    # Not opted in to pieces (reads_pieces defaults to False): the runtime joins them into `data`.
+    spec = AgentSpec(name="data-analysis", handlers={Command.ANALYZE: echo})
+    data = csv_rows(40_000)  # ~1.2 MB: several 1 MiB pieces
+    async with serve(create_agent_app(spec, AgentSettings(auth="none"))) as url:
+        status, result, _ = await post_multipart(url, analyze("echo-1", data))
+    assert status == 200 and result["text"] == f"{len(data)}:id,ci:False"
