@@ -292,8 +292,8 @@ def _read_csv(
     """
     import polars as pl
 
-    if compact and consume and file.in_pieces and file.size > settings.csv_batch_mb * 2**20:
-        table = _read_csv_batches(file, settings)
+    if consume and file.in_pieces and file.size > settings.csv_batch_mb * 2**20:
+        table = _read_csv_batches(file, settings, compact)
         if table is not None:
             return table
     data = file.content().removeprefix(codecs.BOM_UTF8)
@@ -456,10 +456,10 @@ def _head(file: InputFile, settings: AnalysisSettings) -> bytes:
     return b"".join(taken).removeprefix(codecs.BOM_UTF8)
 
 
-def _read_csv_batches(file: InputFile, settings: AnalysisSettings) -> Table | None:
-    """The `compact` read of a file held in pieces: each batch of records is parsed in the schema the
-    whole-file read would use, and its bytes are freed once parsed, so the upload and the table it
-    becomes are never both whole in memory.
+def _read_csv_batches(file: InputFile, settings: AnalysisSettings, compact: bool) -> Table | None:
+    """The consuming read of a file held in pieces (`analyze` compact, `chart`/`predict` in the file's
+    types): each batch of records is parsed in the schema the whole-file read would use, and its
+    bytes are freed once parsed, so the upload and the table it becomes are never both whole in memory.
 
     None (the caller reads the file whole) when the head gives no schema or the file may hold more
     rows than the cap: there the whole-file read decides, and says what is wrong, as before. Errors
@@ -480,7 +480,7 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings) -> Table | No
     if inferred is None:
         return None
     plain: dict[str, pl.DataType] = dict(inferred.schema)
-    schema: dict[str, pl.DataType] = {**plain, **_compact(inferred)}
+    schema: dict[str, pl.DataType] = {**plain, **(_compact(inferred) if compact else {})}
     header = _first_record(head)
     del head, inferred
 

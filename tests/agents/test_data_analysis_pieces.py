@@ -29,13 +29,13 @@ def whole(data: bytes, name: str = "t.csv") -> InputFile:
     return InputFile(name=name, content_type="text/csv", data=data)
 
 
-def read(file: InputFile, settings: AnalysisSettings = TINY) -> Table:
-    return load_table(file, settings, consume=True, compact=True)
+def read(file: InputFile, settings: AnalysisSettings = TINY, compact: bool = True) -> Table:
+    return load_table(file, settings, consume=True, compact=compact)
 
 
-def failure(file: InputFile, settings: AnalysisSettings = TINY) -> tuple[str, str]:
+def failure(file: InputFile, settings: AnalysisSettings = TINY, compact: bool = True) -> tuple[str, str]:
     with pytest.raises(AgentFailure) as caught:
-        read(file, settings)
+        read(file, settings, compact)
     return str(caught.value.code), caught.value.message
 
 
@@ -58,14 +58,15 @@ def test_batches_end_at_record_boundaries_and_keep_every_byte(size: int) -> None
         assert batch.endswith(b"\n") and batch.count(b'"') % 2 == 0  # never inside a quoted field
 
 
+@pytest.mark.parametrize("compact", [True, False])  # analyze; chart and predict (the file's types)
 @pytest.mark.parametrize("size", [1, 37, 1000, 1 << 20])
-def test_quoted_newlines_across_pieces_parse_as_the_whole_file(size: int) -> None:
+def test_quoted_newlines_across_pieces_parse_as_the_whole_file(size: int, compact: bool) -> None:
     data = quoted_csv(301)
-    ours, theirs = read(pieces_of(data, size)), read(whole(data))
+    ours, theirs = read(pieces_of(data, size), compact=compact), read(whole(data), compact=compact)
     assert ours.frame.equals(theirs.frame) and ours.frame.schema == theirs.frame.schema
     assert ours.compact == theirs.compact and ours.format == theirs.format
     assert ours.frame.height == 301 and ours.frame["note"][0] == 'line one\nline "two" of 0, with a comma'
-    assert isinstance(ours.frame.schema["city"], pl.Categorical)
+    assert isinstance(ours.frame.schema["city"], pl.Categorical) is compact
 
 
 def test_analyze_of_a_file_in_pieces_frees_it_and_matches_the_whole_file() -> None:
@@ -119,12 +120,13 @@ BAD = {
 }
 
 
+@pytest.mark.parametrize("compact", [True, False])
 @pytest.mark.parametrize("kind", sorted(BAD))
 @pytest.mark.parametrize("size", [29, 4096])
-def test_errors_in_pieces_are_the_whole_files_errors(kind: str, size: int) -> None:
+def test_errors_in_pieces_are_the_whole_files_errors(kind: str, size: int, compact: bool) -> None:
     data = BAD[kind]
-    expected = failure(whole(data))
-    assert failure(pieces_of(data, size)) == expected
+    expected = failure(whole(data), compact=compact)
+    assert failure(pieces_of(data, size), compact=compact) == expected
     if kind in ("long", "short"):
         assert "line 602: expected 3 fields, found" in expected[1]
     if kind == "quoted":

@@ -33,11 +33,13 @@ def analyze(job_id: str, data: bytes, name: str = "t.csv") -> AgentRequest:
     )
 
 
-async def post(url: str, body: bytes, content_type: str, job_id: str) -> tuple[int, dict, dict]:
+async def post(
+    url: str, body: bytes, content_type: str, job_id: str, command: str = "analyze"
+) -> tuple[int, dict, dict]:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{url}/v1/analyze",
+            f"{url}/v1/{command}",
             data=body,
             headers={"Content-Type": content_type, "Idempotency-Key": job_id},
         ) as response,
@@ -62,14 +64,23 @@ async def agent() -> AsyncIterator[str]:
         yield url
 
 
-async def test_a_multipart_upload_is_analysed_like_the_json_one(agent: str) -> None:
-    data = csv_rows(3000)  # ~90 KiB: read in several pieces, parsed in several batches
+@pytest.fixture
+async def big_agent() -> AsyncIterator[str]:
+    """Room for a file of several 1 MiB pieces, parsed in batches of ~4 KiB."""
+    analysis = AnalysisSettings(infer_rows=100, csv_batch_mb=1 / 256, max_file_mb=8)
+    async with serve(build(AgentSettings(auth="none", max_request_mb=16), analysis)) as url:
+        yield url
+
+
+async def test_a_multipart_upload_is_analysed_like_the_json_one(big_agent: str) -> None:
+    agent = big_agent
+    data = csv_rows(100_000)  # ~3.4 MB: four 1 MiB pieces, each parsed as a batch
     status, by_json, _ = await post_json(agent, analyze("json-1", data))
     assert status == 200, by_json
     status, by_parts, headers = await post_multipart(agent, analyze("parts-1", data))
     assert status == 200, by_parts
     assert by_parts["data"] == by_json["data"] and by_parts["text"] == by_json["text"]
-    assert by_parts["data"]["rows"] == 3000
+    assert by_parts["data"]["rows"] == 100_000
     assert "Idempotent-Replay" not in headers
 
 
@@ -180,3 +191,22 @@ async def test_an_agent_written_against_file_data_gets_the_bytes_from_a_multipar
     async with serve(create_agent_app(spec, AgentSettings(auth="none"))) as url:
         status, result, _ = await post_multipart(url, analyze("echo-1", data))
     assert status == 200 and result["text"] == f"{len(data)}:id,ci:False"
+
+
+async def test_a_chart_from_a_multipart_upload_matches_the_json_one(big_agent: str) -> None:
+    agent = big_agent
+    data = csv_rows(100_000)  # read in batches in the file's own types (not analyze's narrow ones)
+
+    def chart(job_id: str) -> AgentRequest:
+        request = analyze(job_id, data).model_dump()
+        return AgentRequest.model_validate(
+            {**request, "command": "chart", "args": {"kind": "line", "y": ["v"]}}
+        )
+
+    as_json = chart("c-json")
+    status, by_json, _ = await post(
+        agent, as_json.model_dump_json().encode(), "application/json", "c-json", "chart"
+    )
+    status_parts, by_parts, _ = await post(agent, *encode_multipart(chart("c-parts")), "c-parts", "chart")
+    assert status == status_parts == 200, (by_json, by_parts)
+    assert by_parts["text"] == by_json["text"] and by_parts["files"] == by_json["files"]
