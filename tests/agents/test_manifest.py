@@ -134,7 +134,8 @@ def test_serving_the_manifest_imports_no_engine(module: str) -> None:
     """Cold start must not grow: building the app and its manifest loads no engine (polars,
     matplotlib, playwright, numpy…) beyond what the agent's module itself imports (image-gen's
     PIL, already at module level)."""
-    code = """
+    code = (
+        """
 import importlib, json, sys
 HEAVY = ("polars", "PIL", "matplotlib", "playwright", "pandas", "numpy")
 mod = importlib.import_module("MODULE")
@@ -144,6 +145,7 @@ app = mod.build(AgentSettings(auth="none"))
 app[MANIFEST].model_dump_json()
 print(json.dumps([before, [n for n in HEAVY if n in sys.modules]]))
 """.replace("MODULE", module)
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     before, after = json.loads(out.stdout.strip().splitlines()[-1])
