@@ -3,7 +3,7 @@
 A call passes through small layers, one concern each:
     call()        deadline for the whole job, concurrency limit, metrics
     _retrying()   tenacity: which failures to retry, backoff with jitter, Retry-After
-    _attempt()    breaker check, auth header, one HTTP request, status -> result or error
+    _attempt()    breaker check, auth header, upload form, one HTTP request, status -> result or error
     _verdict()    an agent's ErrorBody -> retry or not, breaker count or not (the agent decides)
 """
 
@@ -41,11 +41,14 @@ from agent_client._exceptions import (
     CircuitOpen,
     ProtocolViolation,
 )
+from agent_client._multipart import encode_multipart
 from agent_client._registry import AgentConfig, AgentRegistry
 from agent_client._stats import AgentStats, RollingStats
 from spotrun.protocol import (
     AGENT_BUILD_HEADER,
     IDEMPOTENCY_HEADER,
+    UPLOAD_JSON,
+    UPLOAD_MULTIPART,
     AgentManifest,
     AgentRequest,
     AgentResult,
@@ -102,6 +105,25 @@ class _WaitRetryAfter:
         return float(self.fallback(state))
 
 
+class _Bodies:
+    """A job's request in each upload form, each encoded once: every retry in a form sends the same
+    bytes, and both forms carry the same job id, arguments and file digests (one idempotency key)."""
+
+    def __init__(self, request: AgentRequest) -> None:
+        self.request = request
+        self._encoded: dict[str, tuple[bytes, str]] = {}
+
+    def get(self, form: str) -> tuple[bytes, str]:
+        if form not in self._encoded:
+            if form == UPLOAD_MULTIPART:
+                self._encoded.clear()  # one form's body alive at a time: a file can be 25 MiB
+                self._encoded[form] = encode_multipart(self.request)
+            else:
+                self._encoded.clear()
+                self._encoded[form] = (self.request.model_dump_json().encode(), "application/json")
+        return self._encoded[form]
+
+
 @dataclass
 class _AgentRuntime:
     config: AgentConfig
@@ -147,6 +169,10 @@ class AgentClient:
         # when it changes: the bot re-reads that agent's manifest.
         self._builds: dict[str, str] = {}
         self._build_listeners: list[Callable[[str, str, str | None], None]] = []
+        # Agent -> the build whose manifest lists multipart uploads. Files go multipart only while
+        # the agent still answers as that build: agents deploy on their own, and an older one reads
+        # JSON only (it has no "uploads" in its manifest, or no manifest).
+        self._multipart: dict[str, str] = {}
 
     def on_new_build(self, listener: Callable[[str, str, str | None], None]) -> None:
         """Call `listener(agent, build, previous)` whenever an agent answers with another build."""
@@ -154,6 +180,11 @@ class AgentClient:
 
     def seen_build(self, agent: str) -> str | None:
         return self._builds.get(agent)
+
+    def upload_form(self, agent: str) -> str:
+        """How files go to `agent` now: multipart if its current build said it takes it, else JSON."""
+        build = self._multipart.get(agent)
+        return UPLOAD_MULTIPART if build is not None and build == self._builds.get(agent) else UPLOAD_JSON
 
     def _saw_build(self, agent: str, build: str | None, *, notify: bool = True) -> None:
         if not build or self._builds.get(agent) == build:
@@ -193,7 +224,7 @@ class AgentClient:
         agent, command = rt.config.name, request.command
         budget = deadline_s if deadline_s is not None else rt.config.timeout_s
         deadline = time.monotonic() + budget
-        body = request.model_copy(update={"deadline_s": budget}).model_dump_json().encode()
+        bodies = _Bodies(request.model_copy(update={"deadline_s": budget}))
         trace = trace or TraceContext.new()
         started = time.monotonic()
         outcome = "ok"
@@ -203,7 +234,7 @@ class AgentClient:
                     rt.in_flight += 1
                     _metrics.IN_FLIGHT.labels(agent).inc()
                     try:
-                        return await self._retrying(rt, request, body, deadline, trace)
+                        return await self._retrying(rt, request, bodies, deadline, trace)
                     finally:
                         rt.in_flight -= 1
                         _metrics.IN_FLIGHT.labels(agent).dec()
@@ -229,7 +260,7 @@ class AgentClient:
         self,
         rt: _AgentRuntime,
         request: AgentRequest,
-        body: bytes,
+        bodies: _Bodies,
         deadline: float,
         trace: TraceContext,
     ) -> AgentResult:
@@ -244,7 +275,7 @@ class AgentClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(rt, request, body, deadline, trace.child())
+                    return await self._attempt(rt, request, bodies, deadline, trace.child())
         except _Retryable as exc:
             raise exc.error from None
         raise AssertionError("unreachable: tenacity either returns or raises")
@@ -253,7 +284,7 @@ class AgentClient:
         self,
         rt: _AgentRuntime,
         request: AgentRequest,
-        body: bytes,
+        bodies: _Bodies,
         deadline: float,
         trace: TraceContext,
     ) -> AgentResult:
@@ -274,8 +305,10 @@ class AgentClient:
             except AuthError as exc:
                 exc.agent, exc.command = agent, command
                 raise _Retryable("auth", exc) from None
+            form = self.upload_form(agent) if request.files else UPLOAD_JSON
+            body, content_type = bodies.get(form)
             headers = {
-                "Content-Type": "application/json",
+                "Content-Type": content_type,
                 IDEMPOTENCY_HEADER: request.job_id,
                 **trace.headers(),
                 **auth,
@@ -309,6 +342,19 @@ class AgentClient:
                         f"could not reach the agent: {exc.__class__.__name__}", agent=agent, command=command
                     ),
                 ) from None
+            if (
+                form == UPLOAD_MULTIPART
+                and status in (400, 415, 422)
+                and self.upload_form(agent) == UPLOAD_JSON
+            ):
+                # Another build answered (a rollback, or a revision split) and refused the form: the
+                # same job again as JSON, which every agent reads.
+                raise _Retryable(
+                    "upload-form",
+                    AgentRejected(
+                        f"HTTP {status}", agent=agent, command=command, status=status, retryable=False
+                    ),
+                )
             return self._interpret(rt, request.command, status, payload, retry_after)
         finally:
             rt.breaker.release_probe()
@@ -429,6 +475,10 @@ class AgentClient:
                 return None, f"HTTP {status}"
             manifest = AgentManifest.model_validate_json(payload)
             self._saw_build(agent, manifest.build, notify=False)
+            if manifest.takes_multipart:
+                self._multipart[agent] = manifest.build
+            else:
+                self._multipart.pop(agent, None)
             return manifest, ""
         except (aiohttp.ClientError, TimeoutError, AuthError) as exc:
             return None, f"{exc.__class__.__name__}: {exc}"[:200]

@@ -59,3 +59,17 @@ async def call(url: str, command: str, body: dict) -> dict:
         if r.status != 200:
             raise RuntimeError(f"{command} failed: {r.status} {payload}")
         return payload
+
+
+async def call_raw(url: str, command: str, body: bytes, content_type: str, job: str) -> dict:
+    """One request with a body already encoded (JSON or multipart), as the bot sends it."""
+    headers = {"Content-Type": content_type, "Idempotency-Key": job}
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{url}/v1/{command}", data=body, headers=headers, timeout=timeout) as r,
+    ):
+        payload = await r.json()
+        if r.status != 200:
+            raise RuntimeError(f"{command} failed: {r.status} {payload}")
+        return payload

@@ -20,7 +20,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SerializeAsAny,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -52,6 +54,14 @@ def agent_build(version: str, revision: str | None) -> str:
 
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
+UPLOAD_JSON = "json"
+UPLOAD_MULTIPART = "multipart"
+# A multipart request: this part first (the AgentRequest as JSON, its files' `data` empty), then one
+# raw application/octet-stream part per file, in the order of `files`.
+MULTIPART_REQUEST_PART = "request"
+MULTIPART_FILE_PART = "file"  # every file part has this name; its place says which file
+# Validation context key: the receiving agent's cap on one file's bytes (default MAX_FILE_BYTES).
+MAX_FILE_BYTES_CONTEXT = "max_file_bytes"
 MAX_FILES = 4
 MAX_TEXT_CHARS = 16_000
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -567,6 +577,14 @@ class AgentManifest(BaseModel):
     revision: str | None = None  # the deployed image / Cloud Run revision, when known
     protocol: str = PROTOCOL_VERSION
     commands: list[CommandManifest]
+    # How the agent takes a request's files: "json" (base64 in the body, every agent) and, from
+    # agents that list it, "multipart" (raw parts; docs/protocol.md). An older manifest lacks the
+    # field: JSON only, so a newer bot never sends multipart to an agent that cannot read it.
+    uploads: list[str] = Field(default_factory=lambda: [UPLOAD_JSON])
+
+    @property
+    def takes_multipart(self) -> bool:
+        return UPLOAD_MULTIPART in self.uploads
 
     @property
     def protocol_major(self) -> int | None:
@@ -903,11 +921,82 @@ def parse_args(command: Command | str, raw: dict[str, Any]) -> CommandArgs:
 
 
 class InputFile(BaseModel):
+    """An input file: its bytes in `data` (the JSON form, base64 on the wire) or, when it arrived as
+    a raw multipart part, in pieces (`from_pieces`). Agents read it through `size`, `content()` and
+    `take_pieces()`, which serve both kinds; `data` is empty while the file is held in pieces."""
+
     model_config = _BYTES_AS_BASE64
 
     name: str = Field(min_length=1, max_length=255)
     content_type: str = Field(default="application/octet-stream", max_length=255)
-    data: bytes = Field(max_length=MAX_FILE_BYTES)
+    data: bytes
+    # The raw upload as received (1 MiB reads), never serialized: a reader that frees each piece once
+    # parsed never holds the whole file beside what it decoded (docs/protocol.md, "Multipart uploads").
+    _pieces: list[bytes] | None = PrivateAttr(default=None)
+    _size: int = PrivateAttr(default=0)
+
+    @field_validator("data")
+    @classmethod
+    def _capped(cls, value: bytes, info: ValidationInfo) -> bytes:
+        # The protocol's cap, unless the receiving agent validates with its own (AgentSettings.max_file_mb).
+        cap = (info.context or {}).get(MAX_FILE_BYTES_CONTEXT, MAX_FILE_BYTES)
+        if len(value) > cap:
+            raise ValueError(f"Data should have at most {cap} bytes")
+        return value
+
+    @classmethod
+    def from_pieces(cls, name: str, content_type: str, pieces: list[bytes]) -> InputFile:
+        """A file held in `pieces`, in order; the name is checked as for any file."""
+        file = cls(name=name, content_type=content_type, data=b"")
+        file._pieces = pieces
+        file._size = sum(len(p) for p in pieces)
+        return file
+
+    @property
+    def in_pieces(self) -> bool:
+        return self._pieces is not None
+
+    @property
+    def size(self) -> int:
+        """The file's length in bytes (0 once its content was taken)."""
+        return self._size if self._pieces is not None else len(self.data)
+
+    def pieces(self) -> list[bytes]:
+        """The file's bytes in order, without joining them (one piece for a file held whole)."""
+        if self._pieces is not None:
+            return list(self._pieces)
+        return [self.data] if self.data else []
+
+    def head(self, n: int) -> bytes:
+        """The first `n` bytes, joining only the pieces they span."""
+        if self._pieces is None:
+            return self.data[:n]
+        out: list[bytes] = []
+        got = 0
+        for piece in self._pieces:
+            if got >= n:
+                break
+            out.append(piece)
+            got += len(piece)
+        return b"".join(out)[:n]
+
+    def content(self) -> bytes:
+        """The whole file as one buffer: a file in pieces is joined once and then held whole."""
+        if self._pieces is not None:
+            self.data = b"".join(self._pieces)
+            self._pieces = None
+        return self.data
+
+    def take_pieces(self) -> list[bytes]:
+        """Hand the bytes over and empty the file, so the caller can free each piece once used."""
+        taken = self.pieces()
+        self._pieces = None
+        self.data = b""
+        return taken
+
+    def release(self) -> None:
+        """Drop the file's bytes (a reader that decoded them needs them no more)."""
+        self.take_pieces()
 
     @field_validator("name")
     @classmethod

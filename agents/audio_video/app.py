@@ -108,6 +108,7 @@ def build(settings: AgentSettings, media: MediaSettings | None = None) -> web.Ap
             # two slots in a 4 GiB instance.
             heavy_job_mb=media.ffmpeg_memory_mb,
             base_mb=256.0,
+            reads_pieces=True,  # an upload is written to disk piece by piece
         ),
         settings,
     )

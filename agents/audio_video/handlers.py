@@ -27,20 +27,22 @@ _TTS_FORMATS = {"mp3": "mp3", "ogg": "opus", "wav": "wav"}  # ogg carries Opus: 
 
 def _stage(file: InputFile, settings: MediaSettings, workdir: Path) -> Path:
     limit = int(settings.max_input_mb * 1024 * 1024)
-    if len(file.data) > limit:
+    if file.size > limit:
         raise AgentFailure(
             ErrorCode.PAYLOAD_TOO_LARGE,
-            f"{file.name} is {len(file.data) / 1048576:.1f} MiB; the "
+            f"{file.name} is {file.size / 1048576:.1f} MiB; the "
             f"limit is {settings.max_input_mb:g} MiB — attach a shorter or smaller file",
         )
-    if not file.data:
+    if not file.size:
         raise AgentFailure(
             ErrorCode.INVALID_ARGUMENT, f"{file.name} is empty — attach an audio or video file"
         )
     # Our own name, keeping only a plain suffix: ffmpeg picks demuxers by extension too.
     suffix = PurePosixPath(file.name).suffix.lower()
     path = workdir / ("input" + (suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""))
-    path.write_bytes(file.data)
+    # Piece by piece: a file received in parts (multipart) is never joined in memory.
+    with path.open("wb") as out:
+        out.writelines(file.pieces())
     return path
 
 

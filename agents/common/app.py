@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import structlog
 from aiohttp import web
+from pydantic import ValidationError
 
 from agents.common.admission import HeavyWork, instance_memory_bytes, slots_for
 from agents.common.auth import IdTokenVerifier
@@ -38,8 +39,11 @@ from spotrun.protocol import (
     AGENT_BUILD_HEADER,
     COMMANDS,
     IDEMPOTENCY_HEADER,
-    MAX_FILE_BYTES,
+    MAX_FILE_BYTES_CONTEXT,
+    MULTIPART_REQUEST_PART,
     PROTOCOL_VERSION,
+    UPLOAD_JSON,
+    UPLOAD_MULTIPART,
     AgentManifest,
     AgentRequest,
     AgentResult,
@@ -136,6 +140,13 @@ class AgentSpec:
     # needs: together with the instance's memory they size the heavy-work slots (agents.common.admission).
     heavy_job_mb: float = 512.0
     base_mb: float = 256.0
+    # The agent's own cap on one input file, when below the runtime's: a multipart upload past it is
+    # refused while it arrives, before the rest is read (the handler checks JSON uploads itself).
+    max_file_bytes: int | None = None
+    # Whether the handlers read files through `size`/`content()`/`take_pieces()` (which serve a file
+    # received in pieces) rather than `file.data`. Off: the runtime joins a multipart upload's pieces
+    # into `data` before the handler runs, so an agent written against `data` works unchanged.
+    reads_pieces: bool = False
 
     def specs(self) -> dict[str, CommandSpec]:
         """Every served command's spec: its own declaration first, else the protocol's table."""
@@ -215,7 +226,17 @@ async def dispatch(request: web.Request) -> web.Response:
     if command not in spec.handlers:
         raise AgentFailure(ErrorCode.NOT_FOUND, f"the {spec.name} agent does not serve {command!r}")
     # A ValidationError here becomes a 422 with `field: reason` in the error middleware.
-    payload = AgentRequest.model_validate_json(await _read_body(request))
+    if request.content_type == "multipart/form-data":
+        payload = await _read_multipart(request, _file_cap(request.app))
+        if not spec.reads_pieces:
+            for file in payload.files:
+                file.content()
+    else:
+        # The runtime's cap: the handler checks the agent's own, with its own message, as it always did.
+        payload = AgentRequest.model_validate_json(
+            await _read_body(request),
+            context={MAX_FILE_BYTES_CONTEXT: int(request.app[SETTINGS].max_file_mb * 2**20)},
+        )
     if payload.command != command:
         raise AgentFailure(ErrorCode.INVALID_ARGUMENT, "command in body does not match the URL")
     if isinstance(payload.args, dict):
@@ -281,6 +302,100 @@ async def _read_body(request: web.Request) -> bytearray:
     return body
 
 
+def _file_cap(app: web.Application) -> int:
+    """The most bytes one input file may hold here: the runtime's setting, or the agent's own cap."""
+    cap = int(app[SETTINGS].max_file_mb * 2**20)
+    own = app[SPEC].max_file_bytes
+    return min(cap, own) if own else cap
+
+
+_PIECE_BYTES = 1 << 20
+
+
+async def _read_multipart(request: web.Request, file_cap: int) -> AgentRequest:
+    """A multipart request: its `request` part (the AgentRequest, files without data), then one raw
+    part per file, each read in 1 MiB pieces the file keeps (`InputFile.from_pieces`).
+
+    No base64 and no whole body: the upload is never in memory twice. The body cap and the per-file
+    cap are checked as the bytes arrive, so an oversized upload is refused before the rest is read.
+    """
+    limit = int(request.app[SETTINGS].max_request_mb * 1024 * 1024)
+    if (request.content_length or 0) > limit:  # refused before a byte is buffered
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length or 0)
+    received = 0
+    try:
+        reader = await request.multipart()
+        part = await reader.next()
+        if not isinstance(part, aiohttp.BodyPartReader) or part.name != MULTIPART_REQUEST_PART:
+            raise AgentFailure(
+                ErrorCode.INVALID_ARGUMENT,
+                f"a multipart request starts with its {MULTIPART_REQUEST_PART!r} part (the JSON request)",
+            )
+        head = bytearray()
+        while chunk := await part.read_chunk(_PIECE_BYTES):
+            head += chunk
+            if len(head) > limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(head))
+        received = len(head)
+        payload = AgentRequest.model_validate_json(head, context={MAX_FILE_BYTES_CONTEXT: file_cap})
+        del head
+        files = []
+        for declared in payload.files:
+            part = await reader.next()
+            if not isinstance(part, aiohttp.BodyPartReader):
+                raise AgentFailure(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"the request lists {len(payload.files)} file(s) but carries {len(files)} file part(s)",
+                )
+            pieces, received = await _read_file_part(part, declared.name, file_cap, limit, received)
+            files.append(InputFile.from_pieces(declared.name, declared.content_type, pieces))
+        if await reader.next() is not None:
+            raise AgentFailure(
+                ErrorCode.INVALID_ARGUMENT,
+                f"the request carries more parts than its {len(payload.files)} listed file(s)",
+            )
+    except ValueError as exc:  # aiohttp's word for a malformed multipart body
+        if isinstance(exc, ValidationError):
+            raise
+        raise AgentFailure(ErrorCode.INVALID_ARGUMENT, f"malformed multipart request: {exc}") from None
+    payload.files = files
+    return payload
+
+
+async def _read_file_part(
+    part: aiohttp.BodyPartReader, name: str, file_cap: int, limit: int, received: int
+) -> tuple[list[bytes], int]:
+    """One file part as pieces of about 1 MiB, under the per-file cap and the body cap."""
+    declared = part.headers.get(aiohttp.hdrs.CONTENT_LENGTH)
+    if declared and declared.isdigit() and int(declared) > file_cap:
+        raise _file_too_large(name, file_cap)
+    pieces: list[bytes] = []
+    pending: list[bytes] = []  # the socket's reads (often 64 KiB), joined into 1 MiB pieces
+    pending_bytes, size = 0, 0
+    while chunk := await part.read_chunk(_PIECE_BYTES):
+        size += len(chunk)
+        received += len(chunk)
+        if received > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=received)
+        if size > file_cap:
+            raise _file_too_large(name, file_cap)
+        pending.append(chunk)
+        pending_bytes += len(chunk)
+        if pending_bytes >= _PIECE_BYTES:
+            pieces.append(pending[0] if len(pending) == 1 else b"".join(pending))
+            pending, pending_bytes = [], 0
+    if pending:
+        pieces.append(b"".join(pending))
+    return pieces, received
+
+
+def _file_too_large(name: str, cap: int) -> AgentFailure:
+    return AgentFailure(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"{name} is larger than {cap / 2**20:g} MiB, the limit for one file — attach a smaller file",
+    )
+
+
 async def _run(app: web.Application, spec: AgentSpec, command: str, payload: AgentRequest) -> StoredResponse:
     settings = app[SETTINGS]
     budget = min(settings.request_deadline_s, payload.deadline_s or settings.request_deadline_s)
@@ -324,7 +439,8 @@ def create_agent_app(spec: AgentSpec, settings: AgentSettings) -> web.Applicatio
     app[MANIFEST] = build_manifest(
         spec.name,
         list(spec.specs().values()),
-        max_upload_bytes=min(int(settings.max_request_mb * 2**20), MAX_FILE_BYTES),
+        max_upload_bytes=min(int(settings.max_request_mb * 2**20), int(settings.max_file_mb * 2**20)),
+        uploads=[UPLOAD_JSON, UPLOAD_MULTIPART],
         timeout_s=settings.request_deadline_s,
     )
     memory = instance_memory_bytes(settings.memory_mb)

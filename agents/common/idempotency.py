@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from spotrun.protocol import AgentRequest
+from spotrun.protocol import AgentRequest, InputFile
 
 # Above this many bytes of input files the digest runs in a thread (hashlib releases the GIL):
 # a 25 MB upload takes ~50 ms to hash, too long to hold the event loop.
@@ -100,10 +100,10 @@ async def request_fingerprint(caller: str, request: AgentRequest) -> str:
 
     The deadline is left out on purpose: a client's retry carries what is left of its budget."""
     files = request.files
-    if sum(len(f.data) for f in files) > _HASH_IN_THREAD_BYTES:
-        digests = await asyncio.to_thread(lambda: [hashlib.sha256(f.data).hexdigest() for f in files])
+    if sum(f.size for f in files) > _HASH_IN_THREAD_BYTES:
+        digests = await asyncio.to_thread(lambda: [_digest(f) for f in files])
     else:
-        digests = [hashlib.sha256(f.data).hexdigest() for f in files]
+        digests = [_digest(f) for f in files]
     canonical = {
         "caller": caller,
         "command": request.command,
@@ -112,3 +112,11 @@ async def request_fingerprint(caller: str, request: AgentRequest) -> str:
         "files": [[f.name, f.content_type, d] for f, d in zip(files, digests, strict=True)],
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def _digest(file: InputFile) -> str:
+    """The file's SHA-256, fed piece by piece: the same for a file whole (JSON) or in parts (multipart)."""
+    digest = hashlib.sha256()
+    for piece in file.pieces():
+        digest.update(piece)
+    return digest.hexdigest()

@@ -11,7 +11,12 @@ from spotrun.protocol import PROTOCOL_VERSION, AgentManifest, CommandSpec
 
 
 def build_manifest(
-    name: str, specs: list[CommandSpec], *, max_upload_bytes: int, timeout_s: float
+    name: str,
+    specs: list[CommandSpec],
+    *,
+    max_upload_bytes: int,
+    timeout_s: float,
+    uploads: list[str] | None = None,
 ) -> AgentManifest:
     # The schemas come from the same pydantic models that validate requests, so the manifest
     # cannot drift from what the agent accepts.
@@ -22,6 +27,7 @@ def build_manifest(
         revision=os.environ.get("SPOTRUN_AGENT_IMAGE") or os.environ.get("K_REVISION"),
         protocol=PROTOCOL_VERSION,
         commands=[s.manifest(max_upload_bytes=max_upload_bytes, timeout_s=timeout_s) for s in specs],
+        **({"uploads": uploads} if uploads else {}),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spotrun.protocol import MAX_FILE_BYTES
 from spotrun.settings_types import CommaList, LogLevel
 
 
@@ -33,6 +34,12 @@ class AgentSettings(BaseSettings):
         default=(), description="service-account emails allowed to call (comma list); empty: any valid token"
     )
     max_request_mb: float = Field(default=40.0, gt=0, le=512)
+    max_file_mb: float = Field(
+        default=MAX_FILE_BYTES / 2**20,
+        gt=0,
+        le=512,
+        description="largest input file accepted (the protocol's 25 MiB by default)",
+    )
     request_deadline_s: float = Field(default=300.0, gt=0, le=3600)
     shutdown_grace_s: float = Field(default=8.0, gt=0, le=10)
     memory_mb: float | None = Field(

@@ -28,6 +28,7 @@ def engines(app: web.Application) -> dict[str, EngineStatus]:
 
 
 def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> web.Application:
+    analysis = analysis or load_settings(AnalysisSettings)
     app = create_agent_app(
         AgentSpec(
             name=NAME,
@@ -39,13 +40,15 @@ def build(settings: AgentSettings, analysis: AnalysisSettings | None = None) -> 
             # Figures: docs/reliability.md "Resource caps".
             heavy_job_mb=1024,
             base_mb=256,
+            max_file_bytes=int(analysis.max_file_mb * 2**20),
+            reads_pieces=True,  # a CSV is parsed batch by batch as its pieces are freed
         ),
         settings,
     )
-    app[ANALYSIS] = analysis or load_settings(AnalysisSettings)
+    app[ANALYSIS] = analysis
     # Here, in the main thread before any request: a BLAS limit taken later, in a request's worker
     # thread, did not hold (blas.py).
-    blas.limit_process(app[ANALYSIS].blas_threads)
+    blas.limit_process(analysis.blas_threads)
     return app
 
 

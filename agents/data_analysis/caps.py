@@ -27,11 +27,16 @@ _COUNT_CHUNK = 1 << 22  # 4 MiB: numpy's compare is vectorised, the bool mask st
 def count_lines(data: bytes) -> int:
     """Newlines in `data`: numpy over 4 MiB slices, 2× faster than `bytes.count` (0.025 vs
     0.053-0.071 s on a 95 MB CSV), with at most one 4 MiB mask alive."""
+    return count_byte(data, 0x0A)
+
+
+def count_byte(data: bytes, byte: int) -> int:
+    """How many times `byte` occurs in `data` (see `count_lines`)."""
     import numpy as np
 
     view = np.frombuffer(data, dtype=np.uint8)
     return sum(
-        int(np.count_nonzero(view[i : i + _COUNT_CHUNK] == 0x0A)) for i in range(0, view.size, _COUNT_CHUNK)
+        int(np.count_nonzero(view[i : i + _COUNT_CHUNK] == byte)) for i in range(0, view.size, _COUNT_CHUNK)
     )
 
 

@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -68,7 +68,7 @@ def _fail(code: ErrorCode, message: str) -> AgentFailure:
 
 def detect_format(file: InputFile) -> Format:
     """Name and content type first; the bytes decide when both are vague."""
-    data = file.data
+    data = file.head(65536)
     if data[:4] == b"PAR1":
         return "parquet"
     for magic, why in _MAGIC:
@@ -115,13 +115,14 @@ def detect_format(file: InputFile) -> Format:
 
 def _check_size(file: InputFile, settings: AnalysisSettings) -> None:
     limit = int(settings.max_file_mb * 1024 * 1024)
-    if len(file.data) > limit:
+    if file.size > limit:
         raise _fail(
             ErrorCode.PAYLOAD_TOO_LARGE,
-            f"{file.name} is {len(file.data) / 1048576:.1f} MiB; "
+            f"{file.name} is {file.size / 1048576:.1f} MiB; "
             f"the limit is {settings.max_file_mb:g} MiB — attach a smaller file or a sample",
         )
-    if not file.data or file.data.isspace():  # isspace stops at the first other byte; strip copies
+    # isspace stops at the first other byte; strip copies
+    if not file.size or all(not p or p.isspace() for p in file.pieces()):
         raise _fail(
             ErrorCode.INVALID_ARGUMENT,
             f"{file.name} is empty — attach a file with a header row and at least one data row",
@@ -136,8 +137,13 @@ def _sniff_delimiter(text: str) -> str:
         return "\t" if sample.count("\t") > sample.count(",") else ","
 
 
-def check_csv_shape(text: str, delimiter: str, max_rows: int, name: str) -> int:
-    """Every row must have the header's field count; polars pads short rows silently."""
+def check_csv_shape(
+    text: str, delimiter: str, max_rows: int, name: str, line_offset: int = 0, require_rows: bool = True
+) -> int:
+    """Every row must have the header's field count; polars pads short rows silently.
+
+    `line_offset` numbers lines as in the whole file when `text` is its header and one batch of its
+    records (`_read_csv_batches`); such a batch may hold no rows (`require_rows=False`)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
@@ -155,7 +161,8 @@ def check_csv_shape(text: str, delimiter: str, max_rows: int, name: str) -> int:
             if len(row) != expected:
                 raise _fail(
                     ErrorCode.INVALID_ARGUMENT,
-                    f"{name} line {reader.line_num}: expected {expected} fields, found {len(row)} — "
+                    f"{name} line {reader.line_num + line_offset}: expected {expected} fields, "
+                    f"found {len(row)} — "
                     "fix that row (a stray delimiter or an unquoted value?) and attach the file again",
                 )
             if rows > max_rows:
@@ -166,11 +173,14 @@ def check_csv_shape(text: str, delimiter: str, max_rows: int, name: str) -> int:
     except csv.Error as exc:
         raise _fail(
             ErrorCode.INVALID_ARGUMENT,
-            f"{name} line {reader.line_num}: {exc} — check the quoting on that line",
+            f"{name} line {reader.line_num + line_offset}: {exc} — check the quoting on that line",
         ) from None
-    if rows == 0:
-        raise _fail(ErrorCode.INVALID_ARGUMENT, f"{name} has a header but no data rows — attach data")
+    if rows == 0 and require_rows:
+        raise _fail(ErrorCode.INVALID_ARGUMENT, _NO_ROWS.format(name=name))
     return rows
+
+
+_NO_ROWS = "{name} has a header but no data rows — attach data"
 
 
 def _shape_looks_right(data: bytes, delimiter: str) -> tuple[bool, int]:
@@ -194,14 +204,16 @@ def _shape_looks_right(data: bytes, delimiter: str) -> tuple[bool, int]:
     return counts.n_unique() <= 1, max(0, counts.len() - 1)
 
 
-def _check_csv_caps(data: bytes, sample: str, delimiter: str, name: str, settings: AnalysisSettings) -> None:
+def _check_csv_caps(
+    size: int, lines: Callable[[], int], sample: str, delimiter: str, name: str, settings: AnalysisSettings
+) -> None:
     """Header width and line count bound the decoded table before polars allocates a column."""
     header = next(csv.reader(io.StringIO(sample.split("\n", 1)[0]), delimiter=delimiter), [])
     caps.check_columns(len(header), name, settings)
     # Every cell takes at least one byte (its delimiter or newline): a file whose every byte could
     # be a number cell is under the cap without counting its lines.
-    if (len(data) + len(header)) * caps.CELL_BYTES > settings.max_decoded_mb * 1024 * 1024:
-        caps.check_cells(caps.count_lines(data), len(header), name, settings)
+    if (size + len(header)) * caps.CELL_BYTES > settings.max_decoded_mb * 1024 * 1024:
+        caps.check_cells(lines(), len(header), name, settings)
 
 
 _COMPACT_SHARE = 0.25  # text columns with at most this share of distinct values in the head
@@ -238,7 +250,13 @@ def _compact(head: pl.DataFrame) -> dict[str, pl.DataType]:
 
 
 def _compact_schema(data: bytes, delimiter: str, settings: AnalysisSettings) -> dict[str, pl.DataType]:
-    """The file's column types inferred from the type-inference head, narrowed by `_compact`.
+    """The file's column types inferred from the type-inference head, narrowed by `_compact`."""
+    head = _head_schema(data, delimiter, settings)
+    return {**head.schema, **_compact(head)} if head is not None else {}
+
+
+def _head_schema(data: bytes, delimiter: str, settings: AnalysisSettings) -> pl.DataFrame | None:
+    """The type-inference head: the first `infer_rows` records read with full inference.
 
     Given to the full read, it spares that read its own inference (0.04 s for 10,000 rows), so
     the head costs nothing. A head polars refuses (a quoted newline cut at its end, a bad row)
@@ -253,13 +271,14 @@ def _compact_schema(data: bytes, delimiter: str, settings: AnalysisSettings) -> 
             end = len(data)
             break
     try:
-        head = pl.read_csv(io.BytesIO(data[:end]), separator=delimiter, infer_schema_length=None)
+        return pl.read_csv(io.BytesIO(data[:end]), separator=delimiter, infer_schema_length=None)
     except pl.exceptions.PolarsError:
-        return {}
-    return {**head.schema, **_compact(head)}
+        return None
 
 
-def _read_csv(file: InputFile, settings: AnalysisSettings, compact: bool = False) -> Table:
+def _read_csv(
+    file: InputFile, settings: AnalysisSettings, compact: bool = False, consume: bool = False
+) -> Table:
     """One polars pass; validation reuses what it read instead of a second pass over the text.
 
     polars raises on rows with too many fields but pads short rows with nulls, and a padded row
@@ -273,13 +292,17 @@ def _read_csv(file: InputFile, settings: AnalysisSettings, compact: bool = False
     """
     import polars as pl
 
-    data = file.data.removeprefix(codecs.BOM_UTF8)
+    if consume and file.in_pieces and file.size > settings.csv_batch_mb * 2**20:
+        table = _read_csv_batches(file, settings, compact)
+        if table is not None:
+            return table
+    data = file.content().removeprefix(codecs.BOM_UTF8)
     try:
         sample = data[:65536].decode("utf-8", errors="strict" if len(data) <= 65536 else "ignore")
     except UnicodeDecodeError as exc:
-        raise _not_utf8(file.name, exc) from None
+        raise _not_utf8(file.name, exc.start) from None
     delimiter = _sniff_delimiter(sample)
-    _check_csv_caps(data, sample, delimiter, file.name, settings)
+    _check_csv_caps(len(data), lambda: caps.count_lines(data), sample, delimiter, file.name, settings)
     schema: dict[str, pl.DataType] = {}
     try:
         if compact:
@@ -302,10 +325,21 @@ def _read_csv(file: InputFile, settings: AnalysisSettings, compact: bool = False
             ErrorCode.PAYLOAD_TOO_LARGE,
             f"{file.name} has more than {settings.max_rows:,} rows — attach a sample or an aggregate",
         )
-    if frame.height == 0 or (frame.width and frame.get_column(frame.columns[-1]).null_count()):
+    if frame.height == 0 or _padded(frame):
         uniform, rows = _shape_looks_right(data, delimiter) if data.strip() else (False, 0)
         if not uniform or rows == 0:
             check_csv_shape(data.decode("utf-8", errors="replace"), delimiter, settings.max_rows, file.name)
+    return _csv_table(frame, delimiter)
+
+
+def _padded(frame: pl.DataFrame) -> bool:
+    """Could polars have padded a short row? (It always ends in a null.)"""
+    return bool(frame.width and frame.get_column(frame.columns[-1]).null_count())
+
+
+def _csv_table(frame: pl.DataFrame, delimiter: str) -> Table:
+    import polars as pl
+
     names = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
     # CSV inference yields neither Int32 nor Categorical: such columns were narrowed by `_compact`.
     shown = {
@@ -334,9 +368,9 @@ def _scan_csv(
     )
 
 
-def _not_utf8(name: str, exc: UnicodeDecodeError) -> AgentFailure:
+def _not_utf8(name: str, byte: int) -> AgentFailure:
     return _fail(
-        ErrorCode.UNSUPPORTED_MEDIA, f"{name} is not UTF-8 text (byte {exc.start}) — save it as UTF-8 CSV"
+        ErrorCode.UNSUPPORTED_MEDIA, f"{name} is not UTF-8 text (byte {byte}) — save it as UTF-8 CSV"
     )
 
 
@@ -345,8 +379,178 @@ def _check_text(data: bytes, delimiter: str, settings: AnalysisSettings, name: s
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _not_utf8(name, exc) from None
+        raise _not_utf8(name, exc.start) from None
     check_csv_shape(text, delimiter, settings.max_rows, name)
+
+
+# --------------------------------------------------------------- a CSV file held in pieces
+
+
+_QUOTE = 0x22
+
+
+def _boundary(data: bytes, odd: bool, quotes: int) -> int:
+    """The end of the last complete record in `piece` (just past a newline), or -1 if none.
+
+    A newline ends a record only outside quotes (RFC 4180): when the count of `"` before it, with the
+    carried bytes' (`odd`), is even. An escaped quote ("") counts twice and changes nothing.
+    """
+    at = data.rfind(b"\n")
+    if at < 0:
+        return -1
+    before = quotes - data.count(b'"', at)
+    while (before + odd) & 1:
+        earlier = data.rfind(b"\n", 0, at)
+        if earlier < 0:
+            return -1
+        before -= data.count(b'"', earlier, at)
+        at = earlier
+    return at + 1
+
+
+def record_batches(pieces: list[bytes], min_bytes: int) -> Iterator[bytes]:
+    """Join `pieces` into batches of at least `min_bytes` (but the last) that each end at a record
+    boundary. `pieces` is emptied as it goes: a piece is referenced only until it is in a batch."""
+    pieces.reverse()
+    carry: list[bytes | memoryview] = []
+    carried, odd = 0, False
+    while pieces:
+        piece = pieces.pop()
+        quotes = caps.count_byte(piece, _QUOTE)
+        cut = -1 if carried + len(piece) < min_bytes and pieces else _boundary(piece, odd, quotes)
+        if cut < 0:
+            carry.append(piece)
+            carried += len(piece)
+            odd ^= bool(quotes & 1)
+            continue
+        carry.append(memoryview(piece)[:cut])
+        batch = b"".join(carry)
+        rest = piece[cut:]
+        carry, carried, odd = ([rest] if rest else []), len(rest), bool(rest.count(b'"') & 1)
+        del piece
+        yield batch
+        del batch
+    if carry:
+        yield b"".join(carry)
+
+
+def _first_record(data: bytes) -> bytes:
+    """The header record (which may hold a quoted newline), with its line end."""
+    at, quotes = 0, 0
+    while (at := data.find(b"\n", at) + 1) > 0:
+        quotes = data.count(b'"', 0, at)
+        if not quotes & 1:
+            return data[:at]
+    return data
+
+
+def _head(file: InputFile, settings: AnalysisSettings) -> bytes:
+    """The pieces that hold the type-inference rows and the 64 KiB the delimiter is sniffed on, joined."""
+    taken: list[bytes] = []
+    newlines, size = 0, 0
+    for piece in file.pieces():
+        if newlines > settings.infer_rows and size >= 65536:
+            break
+        taken.append(piece)
+        newlines, size = newlines + piece.count(b"\n"), size + len(piece)
+    return b"".join(taken).removeprefix(codecs.BOM_UTF8)
+
+
+def _read_csv_batches(file: InputFile, settings: AnalysisSettings, compact: bool) -> Table | None:
+    """The consuming read of a file held in pieces (`analyze` compact, `chart`/`predict` in the file's
+    types): each batch of records is parsed in the schema the whole-file read would use, and its
+    bytes are freed once parsed, so the upload and the table it becomes are never both whole in memory.
+
+    None (the caller reads the file whole) when the head gives no schema or the file may hold more
+    rows than the cap: there the whole-file read decides, and says what is wrong, as before. Errors
+    found in a batch name the line and byte as in the whole file.
+    """
+    import polars as pl
+
+    name = file.name
+    head = _head(file, settings)
+    sample = head[:65536].decode("utf-8", errors="ignore")
+    delimiter = _sniff_delimiter(sample)
+    lines = sum(caps.count_lines(p) for p in file.pieces())
+    _check_csv_caps(file.size, lambda: lines, sample, delimiter, name, settings)
+    # Rows ≤ newlines: below the cap no batch can cross it, so no check depends on the whole file.
+    if lines > settings.max_rows:
+        return None
+    inferred = _head_schema(head, delimiter, settings)
+    if inferred is None:
+        return None
+    plain: dict[str, pl.DataType] = dict(inferred.schema)
+    schema: dict[str, pl.DataType] = {**plain, **(_compact(inferred) if compact else {})}
+    header = _first_record(head)
+    del head, inferred
+
+    pieces = file.take_pieces()
+    if pieces:
+        pieces[0] = pieces[0].removeprefix(codecs.BOM_UTF8)
+    frames: list[pl.DataFrame] = []
+    first, lines_before, bytes_before = True, 0, 0
+    for batch in record_batches(pieces, int(settings.csv_batch_mb * 2**20)):
+        try:
+            try:
+                frame = pl.read_csv(io.BytesIO(batch), separator=delimiter, schema=schema, has_header=first)
+            except pl.exceptions.PolarsError:
+                if schema == plain:
+                    raise
+                # An integer past Int32 or a bad cell: like the whole-file read, every column goes
+                # back to the file's own types, including those of the batches already parsed.
+                schema = plain
+                frames = [f.cast(pl.Schema(plain)) for f in frames]
+                frame = pl.read_csv(io.BytesIO(batch), separator=delimiter, schema=schema, has_header=first)
+        except pl.exceptions.PolarsError as exc:
+            _check_batch(batch, header, first, lines_before, bytes_before, delimiter, settings, name)
+            raise _fail(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{name} could not be read as CSV: {_first_line(exc)} — check the column named there",
+            ) from None
+        if frame.height and _padded(frame):
+            text = batch if first else header + batch
+            uniform, rows = _shape_looks_right(text, delimiter)
+            if not uniform or rows == 0:
+                _check_batch(batch, header, first, lines_before, bytes_before, delimiter, settings, name)
+        frames.append(frame)
+        first = False
+        lines_before, bytes_before = lines_before + caps.count_lines(batch), bytes_before + len(batch)
+        del batch
+    frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame()
+    del frames
+    if frame.height > settings.max_rows:
+        raise _fail(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"{name} has more than {settings.max_rows:,} rows — attach a sample or an aggregate",
+        )
+    if frame.height == 0:
+        raise _fail(ErrorCode.INVALID_ARGUMENT, _NO_ROWS.format(name=name))
+    return _csv_table(frame, delimiter)
+
+
+def _check_batch(
+    batch: bytes,
+    header: bytes,
+    first: bool,
+    lines_before: int,
+    bytes_before: int,
+    delimiter: str,
+    settings: AnalysisSettings,
+    name: str,
+) -> None:
+    """`_check_text` for one batch: the byte or line at fault, numbered as in the whole file."""
+    try:
+        text = batch.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(name, bytes_before + exc.start) from None
+    if first:
+        check_csv_shape(text, delimiter, settings.max_rows, name)
+        return
+    # The header goes first so the row width is known; its lines are not the batch's.
+    offset = lines_before - header.count(b"\n")
+    check_csv_shape(
+        header.decode("utf-8", errors="replace") + text, delimiter, settings.max_rows, name, offset, False
+    )
 
 
 _DATE_SAMPLE = 100
@@ -393,7 +597,7 @@ def _parse_dates(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _read_json(file: InputFile, settings: AnalysisSettings) -> Table:
     try:
-        doc = json.loads(file.data)
+        doc = json.loads(file.content())
     except ValueError as exc:
         line = getattr(exc, "lineno", "?")
         raise _fail(
@@ -496,7 +700,7 @@ def _read_ndjson(file: InputFile, settings: AnalysisSettings) -> Table:
     A file polars refuses goes through the Python path, which names the line at fault."""
     import polars as pl
 
-    data = file.data.removeprefix(codecs.BOM_UTF8)
+    data = file.content().removeprefix(codecs.BOM_UTF8)
     head = _ndjson_records(data, file.name, settings, settings.infer_rows)
     keys: set[str] = set()
     keys.update(*head)
@@ -518,10 +722,11 @@ def _read_ndjson(file: InputFile, settings: AnalysisSettings) -> Table:
 def _read_parquet(file: InputFile, settings: AnalysisSettings, columns: list[str] | None) -> Table:
     import polars as pl
 
-    caps.check_parquet(file.data, file.name, settings, columns)
+    data = file.content()
+    caps.check_parquet(data, file.name, settings, columns)
     try:
         # Lazy: projection and the row cap reach the Parquet reader, so unused columns are never decoded.
-        lazy = pl.scan_parquet(io.BytesIO(file.data))
+        lazy = pl.scan_parquet(io.BytesIO(data))
         schema = lazy.collect_schema()
         if columns:
             require_columns(columns, list(schema.names()))
@@ -569,7 +774,8 @@ def load_table(
 ) -> Table:
     """Blocking (run it in a thread): detect, read, check limits and the optional column filter.
 
-    `consume` empties `file.data` once the table is decoded: the upload's bytes (the size of the
+    `consume` empties the file once the table is decoded (a CSV held in pieces, batch by batch as it is
+    parsed: `_read_csv_batches`): the upload's bytes (the size of the
     file) are then freed before any statistic runs, so they and the statistics' working memory
     are never alive together. The runtime holds no other copy (`agents.common.app` drops the body).
     `compact` lets the CSV reader hold repetitive text as Categorical (listed in `Table.compact`).
@@ -577,7 +783,7 @@ def load_table(
     _check_size(file, settings)
     fmt = detect_format(file)
     if fmt in ("json", "ndjson"):
-        caps.check_json(file.data, file.name, settings)
+        caps.check_json(file.content(), file.name, settings)
     if fmt == "parquet":
         table = _read_parquet(file, settings, columns)
     elif fmt == "json":
@@ -585,9 +791,9 @@ def load_table(
     elif fmt == "ndjson":
         table = _read_ndjson(file, settings)
     else:
-        table = _read_csv(file, settings, compact)
+        table = _read_csv(file, settings, compact, consume)
     if consume:
-        file.data = b""
+        file.release()
     frame = table.frame
     caps.check_columns(frame.width, file.name, settings)
     caps.check_decoded(frame, file.name, settings)

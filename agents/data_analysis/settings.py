@@ -28,6 +28,13 @@ class AnalysisSettings(BaseSettings):
     max_parquet_chunks: int = Field(
         default=50_000, ge=1, description="most column chunks (row groups × columns) in one Parquet file"
     )
+    csv_batch_mb: float = Field(
+        default=8.0,
+        gt=0,
+        le=512,
+        description="a CSV upload received in pieces is parsed in batches of about this size, each "
+        "freed once parsed; a smaller file is read whole",
+    )
     infer_rows: int = Field(default=10_000, ge=100, description="rows polars reads to infer column types")
     top_categories: int = Field(default=5, ge=1, le=20, description="top values listed per text column")
     max_correlations: int = Field(default=5, ge=0, le=50, description="strongest pairs reported")

@@ -55,6 +55,7 @@ def build(settings: AgentSettings, imagegen: ImageGenSettings | None = None) -> 
         # Each image job runs under this address-space cap, so it is the slot size too.
         heavy_job_mb=imagegen.work_memory_mb,
         base_mb=200.0,
+        reads_pieces=True,  # handlers read uploads through content()
     )
     app = create_agent_app(spec, settings)
     app[IMAGEGEN] = imagegen

@@ -113,7 +113,7 @@ async def style_transfer(job: Job) -> Output:
     png = await _isolated(
         job,
         _style_input,
-        upload.data,
+        upload.content(),
         upload.name,
         settings.max_input_pixels,
         settings.max_decoded_bytes,
@@ -163,7 +163,7 @@ async def _provider_upscale(job: Job, args: EnhanceArgs) -> Output:
     sent, (width, height) = await _isolated(
         job,
         enhancing.upscale_input,
-        upload.data,
+        upload.content(),
         upload.name,
         args.scale,
         _limits(settings),
@@ -215,7 +215,7 @@ async def enhance(job: Job) -> Output:
     encoded, dims = await _isolated(
         job,
         enhancing.enhance_upload,
-        upload.data,
+        upload.content(),
         upload.name,
         args,
         _limits(job.app[IMAGEGEN]),
