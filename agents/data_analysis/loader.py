@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -416,7 +418,8 @@ def record_batches(pieces: list[bytes], min_bytes: int) -> Iterator[bytes]:
     carried, odd = 0, False
     while pieces:
         piece = pieces.pop()
-        quotes = caps.count_byte(piece, _QUOTE)
+        # Most CSVs quote nothing: a memchr for `"` (8 ms over 95 MB) spares the count (25 ms).
+        quotes = caps.count_byte(piece, _QUOTE) if b'"' in piece else 0
         cut = -1 if carried + len(piece) < min_bytes and pieces else _boundary(piece, odd, quotes)
         if cut < 0:
             carry.append(piece)
@@ -471,7 +474,10 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings, compact: bool
     head = _head(file, settings)
     sample = head[:65536].decode("utf-8", errors="ignore")
     delimiter = _sniff_delimiter(sample)
-    lines = sum(caps.count_lines(p) for p in file.pieces())
+    # Each piece's newlines, counted once: the caps use their sum, and a batch's error finds its
+    # line number from them (`_lines_before`) instead of every batch being counted again.
+    piece_lines = [caps.count_lines(p) for p in file.pieces()]
+    lines = sum(piece_lines)
     _check_csv_caps(file.size, lambda: lines, sample, delimiter, name, settings)
     # Rows ≤ newlines: below the cap no batch can cross it, so no check depends on the whole file.
     if lines > settings.max_rows:
@@ -487,8 +493,9 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings, compact: bool
     pieces = file.take_pieces()
     if pieces:
         pieces[0] = pieces[0].removeprefix(codecs.BOM_UTF8)
+    ends = list(itertools.accumulate(len(p) for p in pieces))  # where each piece ends in the file
     frames: list[pl.DataFrame] = []
-    first, lines_before, bytes_before = True, 0, 0
+    first, bytes_before = True, 0
     for batch in record_batches(pieces, int(settings.csv_batch_mb * 2**20)):
         try:
             try:
@@ -502,6 +509,7 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings, compact: bool
                 frames = [f.cast(pl.Schema(plain)) for f in frames]
                 frame = pl.read_csv(io.BytesIO(batch), separator=delimiter, schema=schema, has_header=first)
         except pl.exceptions.PolarsError as exc:
+            lines_before = _lines_before(bytes_before, batch, ends, piece_lines)
             _check_batch(batch, header, first, lines_before, bytes_before, delimiter, settings, name)
             raise _fail(
                 ErrorCode.INVALID_ARGUMENT,
@@ -511,10 +519,11 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings, compact: bool
             text = batch if first else header + batch
             uniform, rows = _shape_looks_right(text, delimiter)
             if not uniform or rows == 0:
+                lines_before = _lines_before(bytes_before, batch, ends, piece_lines)
                 _check_batch(batch, header, first, lines_before, bytes_before, delimiter, settings, name)
         frames.append(frame)
         first = False
-        lines_before, bytes_before = lines_before + caps.count_lines(batch), bytes_before + len(batch)
+        bytes_before += len(batch)
         del batch
     frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame()
     del frames
@@ -526,6 +535,19 @@ def _read_csv_batches(file: InputFile, settings: AnalysisSettings, compact: bool
     if frame.height == 0:
         raise _fail(ErrorCode.INVALID_ARGUMENT, _NO_ROWS.format(name=name))
     return _csv_table(frame, delimiter)
+
+
+def _lines_before(offset: int, batch: bytes, ends: list[int], piece_lines: list[int]) -> int:
+    """Newlines in the file's first `offset` bytes, where the batch starting there is still held.
+
+    The pieces before it are freed, but their counts are known: whole pieces add theirs, and the
+    piece cut at `offset` adds its count less the newlines of its tail, which opens `batch`.
+    """
+    index = bisect.bisect_right(ends, offset)
+    before = sum(piece_lines[:index])
+    if index < len(ends) and offset > (ends[index - 1] if index else 0):
+        before += piece_lines[index] - batch[: ends[index] - offset].count(b"\n")
+    return before
 
 
 def _check_batch(
