@@ -115,12 +115,12 @@ class _Bodies:
 
     def get(self, form: str) -> tuple[bytes, str]:
         if form not in self._encoded:
-            if form == UPLOAD_MULTIPART:
-                self._encoded.clear()  # one form's body alive at a time: a file can be 25 MiB
-                self._encoded[form] = encode_multipart(self.request)
-            else:
-                self._encoded.clear()
-                self._encoded[form] = (self.request.model_dump_json().encode(), "application/json")
+            self._encoded.clear()  # one form's body alive at a time: a file can be 25 MiB
+            self._encoded[form] = (
+                encode_multipart(self.request)
+                if form == UPLOAD_MULTIPART
+                else (self.request.model_dump_json().encode(), "application/json")
+            )
         return self._encoded[form]
 
 

@@ -291,11 +291,21 @@ async def _read_body(request: web.Request) -> bytearray:
     an upload's base64 JSON — 4/3 of the file — stayed alive beside the decoded file for the whole
     job. The caller drops this buffer once it is parsed.
     """
+    return await _read_capped(request.content.readany, _body_limit(request))
+
+
+def _body_limit(request: web.Request) -> int:
+    """The app's cap on a request body; a declared length past it is refused before a byte is read."""
     limit = int(request.app[SETTINGS].max_request_mb * 1024 * 1024)
-    if (request.content_length or 0) > limit:  # refused before a byte is buffered
+    if (request.content_length or 0) > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length or 0)
+    return limit
+
+
+async def _read_capped(read: Callable[[], Awaitable[bytes]], limit: int) -> bytearray:
+    """Chunks from `read` (b"" at the end) into one buffer, refused as soon as it passes `limit`."""
     body = bytearray()
-    async for chunk in request.content.iter_any():
+    while chunk := await read():
         body += chunk
         if len(body) > limit:
             raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
@@ -319,9 +329,7 @@ async def _read_multipart(request: web.Request, file_cap: int) -> AgentRequest:
     No base64 and no whole body: the upload is never in memory twice. The body cap and the per-file
     cap are checked as the bytes arrive, so an oversized upload is refused before the rest is read.
     """
-    limit = int(request.app[SETTINGS].max_request_mb * 1024 * 1024)
-    if (request.content_length or 0) > limit:  # refused before a byte is buffered
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length or 0)
+    limit = _body_limit(request)
     received = 0
     try:
         reader = await request.multipart()
@@ -331,11 +339,7 @@ async def _read_multipart(request: web.Request, file_cap: int) -> AgentRequest:
                 ErrorCode.INVALID_ARGUMENT,
                 f"a multipart request starts with its {MULTIPART_REQUEST_PART!r} part (the JSON request)",
             )
-        head = bytearray()
-        while chunk := await part.read_chunk(_PIECE_BYTES):
-            head += chunk
-            if len(head) > limit:
-                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(head))
+        head = await _read_capped(lambda: part.read_chunk(_PIECE_BYTES), limit)
         received = len(head)
         payload = AgentRequest.model_validate_json(head, context={MAX_FILE_BYTES_CONTEXT: file_cap})
         del head

@@ -378,11 +378,7 @@ def _not_utf8(name: str, byte: int) -> AgentFailure:
 
 def _check_text(data: bytes, delimiter: str, settings: AnalysisSettings, name: str) -> None:
     """After polars refused the file: the UTF-8 byte or the CSV line at fault, if that is the cause."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(name, exc.start) from None
-    check_csv_shape(text, delimiter, settings.max_rows, name)
+    _check_batch(data, b"", True, 0, 0, delimiter, settings, name)  # the whole file is its one batch
 
 
 # --------------------------------------------------------------- a CSV file held in pieces
@@ -392,7 +388,7 @@ _QUOTE = 0x22
 
 
 def _boundary(data: bytes, odd: bool, quotes: int) -> int:
-    """The end of the last complete record in `piece` (just past a newline), or -1 if none.
+    """The end of the last complete record in `data` (just past a newline), or -1 if none.
 
     A newline ends a record only outside quotes (RFC 4180): when the count of `"` before it, with the
     carried bytes' (`odd`), is even. An escaped quote ("") counts twice and changes nothing.
@@ -560,7 +556,8 @@ def _check_batch(
     settings: AnalysisSettings,
     name: str,
 ) -> None:
-    """`_check_text` for one batch: the byte or line at fault, numbered as in the whole file."""
+    """After polars refused a batch (or the whole file, `first` with no offsets): the UTF-8 byte or
+    the CSV line at fault, numbered as in the whole file."""
     try:
         text = batch.decode("utf-8")
     except UnicodeDecodeError as exc:
