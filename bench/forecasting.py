@@ -4,8 +4,9 @@ No download: the series are the data files inside the installed statsmodels pack
 weekly; El Niño sea-surface temperature, monthly; US inflation and real GDP, quarterly; sunspot
 numbers, yearly with an 11-year cycle). Each is cut at one horizon before its end; every method is
 fitted on the rest and scored by MAE on the cut, as a ratio to seasonal naive's MAE (below 1 beats
-repeating the last season). "Library directly" is the best of statsmodels' ETS (AAdA), Holt-Winters
-(damped additive) and Theta, each run with the true season length.
+repeating the last season). "Library directly" is the best of statsmodels' ETS, Holt-Winters and
+Theta, pmdarima's auto-ARIMA and statsforecast's AutoETS / AutoTheta / AutoARIMA (in a venv of its
+own, bench/statsforecast_run.py), each run with the season length the agent found.
 
 `--dev` scores the development cuts instead (the windows 1…5 horizons before the evaluation cut),
 which is where every change to `predict` is decided; the evaluation cut is run once, at the end.
@@ -94,7 +95,8 @@ _ARIMA_POINTS = 220
 
 
 def _library(train: Any, horizon: int, season: int) -> dict[str, list[float]]:
-    """statsmodels (and pmdarima's auto-ARIMA) run directly, as a user would, with the season given.
+    """statsmodels, pmdarima's auto-ARIMA and statsforecast run directly, as a user would, with the
+    season given.
 
     auto-ARIMA runs only on series up to 220 points with m ≤ 12: it took 344 s on El Niño's 708
     monthly points and 103 s on the 298 sunspot years here, past what a bench section may take.
@@ -148,7 +150,50 @@ def _library(train: Any, horizon: int, season: int) -> dict[str, list[float]]:
                 out["pmdarima auto-ARIMA"] = np.asarray(model.predict(horizon), dtype=float).tolist()
             except (ImportError, ValueError, np.linalg.LinAlgError):
                 pass
+    out.update(_statsforecast(train, horizon, season))
     return out
+
+
+_SF_ARIMA_POINTS = 1000  # statsforecast's AutoARIMA: ~20 s a fit on El Niño's ~700 points here
+_SF_MISSING: list[str] = []  # said once per run
+
+
+def _statsforecast(train: Any, horizon: int, season: int) -> dict[str, list[float]]:
+    """statsforecast's AutoETS / AutoTheta / AutoARIMA, run in `.venv-statsforecast` (make bench).
+
+    A venv of its own because statsforecast caps pandas below 3; without it the rows say so and
+    carry the other libraries only.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    python = os.environ.get("SPOTRUN_BENCH_STATSFORECAST_PYTHON") or str(
+        root / ".venv-statsforecast" / "bin" / "python"
+    )
+    if not Path(python).exists():
+        if not _SF_MISSING:
+            _SF_MISSING.append(python)
+            print(f"statsforecast baseline skipped: no {python} (make bench builds it)", file=sys.stderr)
+        return {}
+    job = {"train": [float(v) for v in train], "horizon": horizon, "season": season}
+    done = subprocess.run(
+        [python, str(root / "bench" / "statsforecast_run.py")],
+        input=json.dumps({**job, "arima_points": _SF_ARIMA_POINTS}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},  # as the agent runs its own fits
+    )
+    if done.returncode != 0:
+        print(f"statsforecast baseline failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
+        return {}
+    found: dict[str, list[float]] = json.loads(done.stdout)
+    return found
 
 
 @dataclass
@@ -328,7 +373,7 @@ def dev(cuts: list[int], only: str | None, cache: str | None, library: bool) -> 
             if library:
                 lib = _cached(
                     cache,
-                    ("library", s.name, k, len(train)),
+                    ("library", "with statsforecast", s.name, k, len(train)),
                     lambda train=train, h=s.horizon, m=season: _library(train, h, m),
                 )
                 scored = {n: float(np.mean(np.abs(test - np.asarray(f)))) / naive for n, f in lib.items()}

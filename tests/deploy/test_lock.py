@@ -126,3 +126,22 @@ def test_run_lock_has_no_test_or_bench_tools() -> None:
     assert not run & DEV_AND_BENCH
     test = {name for name, _ in pins(LOCKS / "test.txt")}
     assert {"pytest", "ruff", "mypy", "uv", "psutil"} <= test and not test & {"goose3", "pmdarima"}
+
+
+def test_statsforecast_bench_lock_is_its_own_and_current() -> None:
+    """statsforecast (the predict bench's third library) caps pandas below 3: it is locked apart, so
+    the project's sets keep their pandas, and its lock must still satisfy its requirements.in."""
+    side = LOCKS / "statsforecast"
+    text = (side / "requirements.txt").read_text(encoding="utf-8")
+    assert text.startswith("# Locked by scripts/lock from requirements/statsforecast/requirements.in.")
+    locked = pins(side / "requirements.txt")
+    pinned = [block for block in re.split(r"\n(?=\S)", text) if PIN.match(block.splitlines()[0])]
+    assert pinned and all("--hash=sha256:" in block for block in pinned), "installed with --require-hashes"
+    for line in (side / "requirements.in").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            versions = [v for (name, _), v in locked.items() if name == canonicalize_name(req.name)]
+            assert versions and all(req.specifier.contains(v) for v in versions), (req, versions)
+    # Kept out of every project set: none of them may pull statsforecast (or its pandas cap) in.
+    for path in lock_files():
+        assert "statsforecast" not in {name for name, _ in pins(path)}, path.name
