@@ -409,7 +409,16 @@ class PredictArgs(CommandArgs):
     )
     # auto picks by rolling holdouts; the others name one model (agents/data_analysis/forecast.py).
     method: Literal[
-        "auto", "linear", "holt", "ets", "theta", "holt_winters", "seasonal_naive", "combined", "stl"
+        "auto",
+        "linear",
+        "holt",
+        "ets",
+        "theta",
+        "holt_winters",
+        "seasonal_naive",
+        "combined",
+        "stl",
+        "seasonal_mean",
     ] = Field(
         default="auto",
         description="forecasting model; auto picks by rolling holdouts",
@@ -417,6 +426,7 @@ class PredictArgs(CommandArgs):
             words={
                 "holt_winters": ["holt-winters", "holt winters"],
                 "seasonal_naive": ["seasonal naive", "seasonal-naive", "naive sazonal", "ingenuo estacional"],
+                "seasonal_mean": ["seasonal mean", "climatology", "média sazonal", "media estacional"],
                 "linear": ["linear", "linear trend", "regressão linear", "regresión lineal", "lineal"],
             }
         ),

@@ -22,6 +22,7 @@ Method = Literal[
     "ets_log",
     "holt_winters_log",
     "stl",
+    "seasonal_mean",
 ]
 NAMES: dict[str, str] = {
     "linear": "least-squares linear trend",
@@ -35,6 +36,7 @@ NAMES: dict[str, str] = {
     "ets_log": "ETS on the logarithm of the values (a season that grows with the level)",
     "holt_winters_log": "Holt-Winters on the logarithm of the values (a season that grows with the level)",
     "stl": "STL decomposition, then ETS on the seasonally adjusted values (statsmodels)",
+    "seasonal_mean": "the mean of each season position over the whole history (a climatology)",
 }
 _GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 … 0.95 for both α and β
 
@@ -137,6 +139,7 @@ def _fitter(name: str, season: int) -> Callable[[np.ndarray, int], Fit]:
         "theta": seasonal.theta,
         "holt_winters": seasonal.holt_winters,
         "stl": seasonal.stl,
+        "seasonal_mean": seasonal.seasonal_mean,
     }[name]
     return lambda values, steps: fitter(values, steps, season)
 
@@ -166,8 +169,8 @@ def holdout_size(n: int, steps: int, season: int, fraction: float) -> int:
 _SEASONAL_POINTS = 2500  # most recent points a seasonal choice is fitted on (at least ten seasons)
 _FOLDS = 6  # rolling origins a seasonal choice is judged on: one holdout is one draw
 _DECAY = 0.8  # weight of each older origin relative to the next newer one
-# STL last: it joined after the others, and near-ties go to the earlier (simpler) model.
-_SEASONAL = ["seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl"]
+# STL and the seasonal mean last: they joined after the others, and near-ties go to the earlier model.
+_SEASONAL = ["seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl", "seasonal_mean"]
 
 
 def _forecasts(train: np.ndarray, steps: int, names: list[str], season: int) -> dict[str, list[float]]:
@@ -198,8 +201,8 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     """Fit the named method, or for `auto` the one with the lowest error on held-out tails.
 
     With a season (m ≥ 2) `auto` also weighs seasonal naive, ETS, Theta, Holt-Winters, their
-    mean and STL + ETS (for positive series also ETS and Holt-Winters in logs, and always the
-    median of the best three) on up to six rolling origins one holdout apart, newer origins
+    mean, STL + ETS and the seasonal mean (for positive series also ETS and Holt-Winters in logs,
+    and always the median of the best three) on up to six rolling origins one holdout apart, newer origins
     weighted more (×0.8 per step back): on real series one or three holdouts picked a different
     model from one cut to the next. Each origin's error is taken relative to seasonal naive's on
     that origin, so a volatile stretch does not outvote the others. The holdout also gives every

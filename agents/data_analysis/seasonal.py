@@ -1,4 +1,4 @@
-"""Seasonal forecasting: season length, seasonal naive, statsmodels' ETS/Theta/Holt-Winters/STL.
+"""Seasonal forecasting: season length, seasonal naive and mean, statsmodels' ETS/Theta/Holt-Winters/STL.
 
 statsmodels (with scipy) is imported only when a seasonal fit runs, so `/health` and `analyze` never
 pay its ~1.5 s import; the first seasonal `predict` of an instance does, once.
@@ -80,6 +80,39 @@ def seasonal_naive(values: np.ndarray, steps: int, season: int) -> Fit:
         lower=[f - w for f, w in zip(forecast.tolist(), widths, strict=True)],
         upper=[f + w for f, w in zip(forecast.tolist(), widths, strict=True)],
         label=f"seasonal naive (m={m})",
+    )
+
+
+def seasonal_mean(values: np.ndarray, steps: int, season: int) -> Fit:
+    """Each position of the season forecast by its mean over every full season of the history.
+
+    Where a series swings around a steady seasonal pattern (sea temperature through El Niño and La
+    Niña years), last season's departure from the usual is as likely to reverse as to repeat, and
+    the long-run mean of each month beats repeating last year. A series with a trend or a moving
+    level makes it lose on the held-out origins, so it is chosen only where it has earned it there.
+    Interval: the spread of the values around their season position's mean.
+    """
+    import numpy as np
+
+    m = max(1, season)
+    if m < 2 or len(values) < 3 * m:
+        raise ValueError("a seasonal mean needs three full seasons")
+    seasons = len(values) // m
+    # The last `seasons * m` points, so row position k is the same season position in every row
+    # and the forecast's first step is the position after the last observed point.
+    table = np.asarray(values[-seasons * m :], dtype=float).reshape(seasons, m)
+    means = table.mean(axis=0)
+    sigma = float(np.sqrt(np.mean((table - means) ** 2)))
+    forecast = np.resize(means, steps)
+    width = _Z95 * sigma
+    return Fit(
+        "seasonal_mean",
+        forecast.tolist(),
+        {"seasons": float(seasons)},
+        sigma,
+        lower=(forecast - width).tolist(),
+        upper=(forecast + width).tolist(),
+        label=f"mean of each position over the last {seasons} seasons (m={m})",
     )
 
 

@@ -49,7 +49,9 @@ def test_season_length_from_the_dates(step: object, name: str, season: int) -> N
     assert found is not None and (found.name, found.season) == (name, season)
 
 
-@pytest.mark.parametrize("model", ["seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl"])
+@pytest.mark.parametrize(
+    "model", ["seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl", "seasonal_mean"]
+)
 def test_seasonal_models_give_shapes_and_intervals(model: str) -> None:
     values = synthetic(12, 8)
     fit = forecast._fitter(model, 12)(values, 18)
@@ -65,9 +67,9 @@ def test_auto_prefers_a_seasonal_model_and_beats_seasonal_naive() -> None:
     values = synthetic(12, 10, noise=0.5, trend=0.05)
     choice = forecast.choose(values, 12, "auto", 0.2, season=12)
     assert choice.fit.method in ("ets", "theta", "holt_winters", "combined", "stl", "ensemble")
-    assert {"linear", "holt", "seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl"} <= set(
-        choice.holdout_mae
-    )
+    assert {
+        "linear", "holt", "seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl", "seasonal_mean"
+    } <= set(choice.holdout_mae)
     relative = choice.relative_to_naive()
     assert relative is not None and relative < 1
 
@@ -99,7 +101,9 @@ def test_long_daily_history_is_cut_to_recent_seasons_for_seasonal_fits() -> None
     assert choice.fit.method != "linear"
 
 
-@pytest.mark.parametrize("method", ["ets", "theta", "holt_winters", "seasonal_naive", "combined", "stl"])
+@pytest.mark.parametrize(
+    "method", ["ets", "theta", "holt_winters", "seasonal_naive", "combined", "stl", "seasonal_mean"]
+)
 def test_the_protocol_accepts_each_seasonal_model_by_name(method: str) -> None:
     from spotrun.protocol import PredictArgs
 
@@ -246,3 +250,34 @@ def test_a_named_stl_forecast_comes_back_with_its_interval() -> None:
     assert choice.fit.method == "stl" and len(choice.fit.forecast) == 6
     assert choice.fit.lower is not None and choice.fit.upper is not None
     assert "stl" in choice.holdout_mae  # judged on the held-out origins like the others
+
+
+def swinging_years(years: int = 25, seed: int = 7) -> np.ndarray:
+    """A steady monthly season with a whole-year departure that swings sign from one year to the
+    next (warm year, cold year, as El Niño and La Niña often follow each other): repeating last
+    year carries the wrong departure, the long-run mean of each month none."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(12 * years, dtype=float)
+    sign = np.where(np.arange(years) % 2 == 0, 1.0, -1.0)
+    departure = np.repeat(sign * rng.uniform(0.5, 1.5, years), 12)
+    return 20 + 3 * np.sin(2 * np.pi * t / 12) + departure + rng.normal(0, 0.2, t.size)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_auto_takes_the_seasonal_mean_where_years_swing_around_a_steady_season(seed: int) -> None:
+    choice = forecast.choose(swinging_years(seed=seed), 12, "auto", 0.2, season=12)
+    assert choice.fit.method == "seasonal_mean", choice.reason
+    relative = choice.relative_to_naive()
+    assert relative is not None and relative < 0.7
+    assert "seasonal mean" in choice.reason
+
+
+def test_the_seasonal_mean_keeps_the_season_positions_and_needs_three_seasons() -> None:
+    # 65 points of a season 0, 1, …, 11: the history ends on position 4, so the forecast starts at 5.
+    values = np.tile(np.arange(12.0), 6)[:65]
+    fit = seasonal.seasonal_mean(values, 14, 12)
+    assert fit.forecast[:3] == [5.0, 6.0, 7.0] and fit.forecast[7:9] == [0.0, 1.0]
+    assert fit.params["seasons"] == 5.0 and "5 seasons" in fit.label
+    assert fit.lower == fit.forecast == fit.upper  # no spread around the season's means: no width
+    with pytest.raises(ValueError, match="three full seasons"):
+        seasonal.seasonal_mean(values[:35], 12, 12)
