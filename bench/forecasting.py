@@ -179,10 +179,15 @@ def _statsforecast(train: Any, horizon: int, season: int) -> dict[str, list[floa
             _SF_MISSING.append(python)
             print(f"statsforecast baseline skipped: no {python} (make bench builds it)", file=sys.stderr)
         return {}
-    job = {"train": [float(v) for v in train], "horizon": horizon, "season": season}
+    job = {
+        "train": [float(v) for v in train],
+        "horizon": horizon,
+        "season": season,
+        "arima_points": _SF_ARIMA_POINTS,
+    }
     done = subprocess.run(
         [python, str(root / "bench" / "statsforecast_run.py")],
-        input=json.dumps({**job, "arima_points": _SF_ARIMA_POINTS}),
+        input=json.dumps(job),
         capture_output=True,
         text=True,
         timeout=600,

@@ -94,7 +94,7 @@ def seasonal_mean(values: np.ndarray, steps: int, season: int) -> Fit:
     """
     import numpy as np
 
-    m = max(1, season)
+    m = season
     if m < 2 or len(values) < 3 * m:
         raise ValueError("a seasonal mean needs three full seasons")
     seasons = len(values) // m
