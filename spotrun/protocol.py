@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -439,6 +439,10 @@ class PredictArgs(CommandArgs):
     )
 
 
+# The usage line's method list is the field's own, so a model added to PredictArgs shows up there too.
+PREDICT_METHODS: tuple[str, ...] = get_args(PredictArgs.model_fields["method"].annotation)
+
+
 class TranscribeArgs(CommandArgs):
     language: str = Field(
         default="en-US",
@@ -834,8 +838,7 @@ COMMANDS: dict[str, CommandSpec] = {
             file_words="CSV, TSV, JSON or Parquet files",
             examples=("!predict sales steps=30 method=holt (with daily.csv attached)",),
             summary="Forecast a numeric column N steps ahead",
-            usage="predict <column> [steps=10] "
-            "[method=auto|linear|holt|ets|theta|holt_winters|seasonal_naive|combined|stl] + data file",
+            usage=f"predict <column> [steps=10] [method={'|'.join(PREDICT_METHODS)}] + data file",
             example="!predict revenue steps=12 (with sales.csv attached)",
         ),
         CommandSpec(

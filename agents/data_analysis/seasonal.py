@@ -108,7 +108,7 @@ def seasonal_mean(values: np.ndarray, steps: int, season: int) -> Fit:
     return Fit(
         "seasonal_mean",
         forecast.tolist(),
-        {"seasons": float(seasons)},
+        {},  # the number of seasons averaged is in the label
         sigma,
         lower=(forecast - width).tolist(),
         upper=(forecast + width).tolist(),

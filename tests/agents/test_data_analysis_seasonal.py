@@ -108,6 +108,9 @@ def test_the_protocol_accepts_each_seasonal_model_by_name(method: str) -> None:
     from spotrun.protocol import PredictArgs
 
     assert PredictArgs(column="load", method=method).method == method  # type: ignore[arg-type]
+    from spotrun.protocol import COMMANDS
+
+    assert f"|{method}" in COMMANDS["predict"].usage  # the help a user reads names it
 
 
 def test_auto_judges_six_rolling_origins_with_recent_ones_weighted_more() -> None:
@@ -277,7 +280,7 @@ def test_the_seasonal_mean_keeps_the_season_positions_and_needs_three_seasons() 
     values = np.tile(np.arange(12.0), 6)[:65]
     fit = seasonal.seasonal_mean(values, 14, 12)
     assert fit.forecast[:3] == [5.0, 6.0, 7.0] and fit.forecast[7:9] == [0.0, 1.0]
-    assert fit.params["seasons"] == 5.0 and "5 seasons" in fit.label
+    assert "last 5 seasons" in fit.label
     assert fit.lower == fit.forecast == fit.upper  # no spread around the season's means: no width
     with pytest.raises(ValueError, match="three full seasons"):
         seasonal.seasonal_mean(values[:35], 12, 12)
