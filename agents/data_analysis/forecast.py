@@ -217,7 +217,11 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
     n = len(values)
     holdout = holdout_size(n, steps, season, holdout_fraction)
     seasonal = season >= 2 and n - holdout >= 2 * season + 2
-    candidates = ["linear", "holt"] + (_SEASONAL if seasonal else []) if method == "auto" else [method]
+    # Too short to judge the seasonal models, but a season is known: repeating the last season still
+    # competes (it needs one season of history), so a trend line is not the only answer for seasonal data.
+    short = season >= 2 and not seasonal and n - holdout >= season
+    extra = _SEASONAL if seasonal else ["seasonal_naive"] if short else []
+    candidates = ["linear", "holt", *extra] if method == "auto" else [method]
     if method == "auto" and seasonal and bool((values > 0).all()):
         # A season that grows with the level (air passengers) is additive in logs.
         candidates = [*candidates, *_IN_LOGS]
@@ -228,7 +232,8 @@ def choose(values: np.ndarray, steps: int, method: str, holdout_fraction: float,
         if end - holdout < (2 * season + 2 if seasonal else 3):
             break
         train, test = values[: end - holdout], values[end - holdout : end]
-        names = candidates + (["seasonal_naive"] if seasonal and "seasonal_naive" not in candidates else [])
+        benchmark = ["seasonal_naive"] if (seasonal or short) and "seasonal_naive" not in candidates else []
+        names = candidates + benchmark
         origins.append((fold, test, _forecasts(train, holdout, names, season)))
     if method == "auto" and seasonal:
         _add_ensemble(origins)

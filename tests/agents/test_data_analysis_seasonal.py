@@ -284,3 +284,19 @@ def test_the_seasonal_mean_keeps_the_season_positions_and_needs_three_seasons() 
     assert fit.lower == fit.forecast == fit.upper  # no spread around the season's means: no width
     with pytest.raises(ValueError, match="three full seasons"):
         seasonal.seasonal_mean(values[:35], 12, 12)
+
+
+@pytest.mark.parametrize("points", [36, 40, 48])
+def test_a_short_seasonal_history_still_weighs_seasonal_naive(points: int) -> None:
+    """Three or four years of monthly data are too short to judge the seasonal models on rolling
+    origins, but not too short to repeat last year. Without seasonal naive among the candidates the
+    choice was a trend line (fpp2-style deaths data, 36 months: Holt at 19.9× seasonal naive's error)."""
+    rng = np.random.default_rng(points)
+    t = np.arange(points, dtype=float)
+    values = 100 + 30 * np.sin(2 * np.pi * t / 12) + 0.8 * t + rng.normal(0, 1.0, points)
+    choice = forecast.choose(values, 12, "auto", 0.2, season=12)
+    assert "seasonal_naive" in choice.holdout_mae
+    assert choice.fit.method not in ("linear", "holt"), choice.reason
+    if points == 36:  # 24 points before the holdout: too few for the seasonal models, not for this
+        assert choice.fit.method == "seasonal_naive", choice.reason
+        assert choice.fit.forecast[:2] == pytest.approx(values[-12:-10].tolist())
