@@ -27,6 +27,9 @@ _FIXED = {
     60.0: ("minutely", 60),
 }
 _REGULAR_SHARE = 0.8  # of the steps must agree before a frequency is named
+# Steps within a day that divide it (every 5, 10, 15, 20, 30 minutes …): a day of steps is the season,
+# up to 288 steps (5-minute data); finer steps are left to the autocorrelation.
+_MAX_DAY_STEPS = 288
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ def infer(dates: list[dt.date]) -> Frequency | None:
         return None
     if step in _FIXED:
         name, season = _FIXED[step]
+    elif step < _DAY and step % 60 == 0:
+        whole_day = _DAY % step == 0 and _DAY / step <= _MAX_DAY_STEPS
+        name, season = f"every {step / 60:g} minutes", int(_DAY / step) if whole_day else 1
     elif step % _DAY == 0:
         name, season = f"every {step / _DAY:g} days", 1
     else:

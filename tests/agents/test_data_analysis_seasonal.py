@@ -33,12 +33,22 @@ def test_acf_finds_no_season_in_noise_or_a_trend() -> None:
     [
         (dt.timedelta(days=1), "daily", 7),
         (dt.timedelta(weeks=1), "weekly", 52),
+        (dt.timedelta(hours=1), "hourly", 24),
+        (dt.timedelta(minutes=30), "every 30 minutes", 48),
+        (dt.timedelta(minutes=15), "every 15 minutes", 96),
+        (dt.timedelta(minutes=5), "every 5 minutes", 288),
+        (dt.timedelta(minutes=2), "every 2 minutes", 1),  # 720 a day: left to the autocorrelation
+        (dt.timedelta(minutes=7), "every 7 minutes", 1),  # does not divide a day
         ("month", "monthly", 12),
         ("quarter", "quarterly", 4),
     ],
 )
 def test_season_length_from_the_dates(step: object, name: str, season: int) -> None:
-    start = dt.date(2020, 1, 31)
+    start: dt.date = (
+        dt.datetime(2020, 1, 31)
+        if isinstance(step, dt.timedelta) and step.days == 0
+        else dt.date(2020, 1, 31)
+    )
     if isinstance(step, dt.timedelta):
         days = [start + step * i for i in range(40)]
     else:
@@ -68,7 +78,15 @@ def test_auto_prefers_a_seasonal_model_and_beats_seasonal_naive() -> None:
     choice = forecast.choose(values, 12, "auto", 0.2, season=12)
     assert choice.fit.method in ("ets", "theta", "holt_winters", "combined", "stl", "ensemble")
     assert {
-        "linear", "holt", "seasonal_naive", "ets", "theta", "holt_winters", "combined", "stl", "seasonal_mean"
+        "linear",
+        "holt",
+        "seasonal_naive",
+        "ets",
+        "theta",
+        "holt_winters",
+        "combined",
+        "stl",
+        "seasonal_mean",
     } <= set(choice.holdout_mae)
     relative = choice.relative_to_naive()
     assert relative is not None and relative < 1
@@ -300,3 +318,16 @@ def test_a_short_seasonal_history_still_weighs_seasonal_naive(points: int) -> No
     if points == 36:  # 24 points before the holdout: too few for the seasonal models, not for this
         assert choice.fit.method == "seasonal_naive", choice.reason
         assert choice.fit.forecast[:2] == pytest.approx(values[-12:-10].tolist())
+
+
+async def test_predict_half_hourly_file_takes_its_daily_season_from_the_dates(agent: str) -> None:  # noqa: F811
+    values = synthetic(48, 8, noise=0.3, trend=0.0, seed=7)
+    start = dt.datetime(2024, 3, 4)
+    stamps = [start + dt.timedelta(minutes=30 * i) for i in range(values.size)]
+    data = "at,load\n" + "".join(f"{s.isoformat()},{v:.3f}\n" for s, v in zip(stamps, values, strict=True))
+    status, body = await call(agent, "predict", {"column": "load", "steps": 48}, "load.csv", data.encode())
+    assert status == 200, body
+    got = body["data"]
+    assert got["season"] == 48 and got["frequency"] == "every 30 minutes"
+    assert [p["x"] for p in got["forecast"]][:2] == ["2024-03-12T00:00:00", "2024-03-12T00:30:00"]
+    assert "Season: 48 steps (from the every 30 minutes dates)" in body["text"]
