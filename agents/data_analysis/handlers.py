@@ -142,6 +142,12 @@ def _season(values: Any, freq: dates.Frequency | None) -> tuple[int, str]:
     return found, "autocorrelation" if found > 1 else ""
 
 
+def seasons(values: Any, freq: dates.Frequency | None) -> tuple[int, str, int]:
+    """The season, where it came from, and a week as a second season (sub-daily dates; else 0)."""
+    season, source = _season(values, freq)
+    return season, source, freq.week if freq is not None and season == freq.season else 0
+
+
 def _interval(choice: forecast.Choice) -> tuple[list[float], list[float], str]:
     """The model's own 95 % interval, else ±1.96 × its holdout (or in-sample) RMSE."""
     fit = choice.fit
@@ -173,9 +179,9 @@ async def predict(job: Job) -> Output:
                 f"values; a forecast needs at least {_MIN_POINTS}",
             )
         future, freq = _future_x(xs, args.steps)
-        season, source = _season(values, freq)
+        season, source, week = seasons(values, freq)
         try:
-            choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction, season)
+            choice = forecast.choose(values, args.steps, args.method, settings.holdout_fraction, season, week)
         except (ValueError, ArithmeticError, IndexError) as exc:  # a named model that cannot fit these points
             if args.method == "auto":
                 raise
@@ -230,7 +236,8 @@ def _predict_output(
         + ".",
     ]
     if choice.season > 1:
-        lines.append(f"Season: {choice.season} steps (from the {source}).")
+        weekly = f"; a week of {choice.week} steps weighed as a second season" if choice.week else ""
+        lines.append(f"Season: {choice.season} steps (from the {source}){weekly}.")
     lines.append(choice.reason[0].upper() + choice.reason[1:] + ".")
     mae = choice.holdout_mae.get(fit.method)
     naive = choice.holdout_mae.get("seasonal_naive")
@@ -275,6 +282,7 @@ def _predict_output(
             "params": fit.params,
             "points": points,
             "season": choice.season,
+            "week": choice.week or None,  # a weekly second season weighed (sub-daily data)
             "holdout": choice.holdout,
             "holdout_rmse": choice.holdout_rmse,
             "holdout_mae": choice.holdout_mae,

@@ -229,6 +229,54 @@ def stl(values: np.ndarray, steps: int, season: int) -> Fit:
     )
 
 
+def weekly_naive(values: np.ndarray, steps: int, season: int, week: int) -> Fit:
+    """The same time last week, for sub-daily data whose days are not alike (weekdays and weekends)."""
+    if week < 2 * season or len(values) < week:
+        raise ValueError("the same time last week needs a week of history")
+    fit = seasonal_naive(values, steps, week)
+    fit.method = "weekly_naive"
+    fit.label = f"the same time last week (m={week})"
+    return fit
+
+
+def mstl(values: np.ndarray, steps: int, season: int, week: int) -> Fit:
+    """MSTL with a daily and a weekly season (statsmodels), then a damped-trend ETS on the adjusted
+    values; each season's last cycle is added back. For sub-daily data, where a day and a week are
+    both seasons (electricity demand: weekday and weekend days differ). Interval: the ETS interval of
+    the adjusted values."""
+    import numpy as np
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.seasonal import MSTL
+
+    if week < 2 * season or len(values) < 2 * week + 2:
+        raise ValueError("MSTL needs two full weeks")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parts = np.asarray(MSTL(np.asarray(values, dtype=float), periods=(season, week)).fit().seasonal)
+        adjusted = np.asarray(values, dtype=float) - parts.sum(axis=1)
+        result = ETSModel(_series(adjusted), error="add", trend="add", damped_trend=True).fit(
+            disp=False, maxiter=300
+        )
+        n = len(values)
+        prediction = result.get_prediction(start=n, end=n + steps - 1)
+        mean = np.asarray(prediction.predicted_mean, dtype=float)
+        interval = np.asarray(prediction.pred_int(alpha=0.05), dtype=float)
+    # np.resize from the last cycle: step 1 is one season (one week) after the point it repeats.
+    again = np.resize(parts[-season:, 0], steps) + np.resize(parts[-week:, 1], steps)
+    mean, interval = mean + again, interval + again[:, None]
+    if not (np.isfinite(mean).all() and np.isfinite(interval).all()):
+        raise ArithmeticError("MSTL forecast is not finite")
+    return Fit(
+        "mstl",
+        mean.tolist(),
+        {},
+        float(np.sqrt(result.mse)),
+        lower=interval[:, 0].tolist(),
+        upper=interval[:, 1].tolist(),
+        label=f"MSTL (daily m={season}, weekly m={week}) + ETS(A,Ad,N) on the adjusted series",
+    )
+
+
 def theta(values: np.ndarray, steps: int, season: int) -> Fit:
     """statsmodels' Theta method (deseasonalised when a season is known), with its 95 % interval."""
     import numpy as np

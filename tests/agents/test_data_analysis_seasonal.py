@@ -120,7 +120,18 @@ def test_long_daily_history_is_cut_to_recent_seasons_for_seasonal_fits() -> None
 
 
 @pytest.mark.parametrize(
-    "method", ["ets", "theta", "holt_winters", "seasonal_naive", "combined", "stl", "seasonal_mean"]
+    "method",
+    [
+        "ets",
+        "theta",
+        "holt_winters",
+        "seasonal_naive",
+        "combined",
+        "stl",
+        "seasonal_mean",
+        "weekly_naive",
+        "mstl",
+    ],
 )
 def test_the_protocol_accepts_each_seasonal_model_by_name(method: str) -> None:
     from spotrun.protocol import PredictArgs
@@ -331,3 +342,67 @@ async def test_predict_half_hourly_file_takes_its_daily_season_from_the_dates(ag
     assert got["season"] == 48 and got["frequency"] == "every 30 minutes"
     assert [p["x"] for p in got["forecast"]][:2] == ["2024-03-12T00:00:00", "2024-03-12T00:30:00"]
     assert "Season: 48 steps (from the every 30 minutes dates)" in body["text"]
+
+
+def weekdays_and_weekends(weeks: int, seed: int = 4) -> np.ndarray:
+    """Half-hourly load: a daily shape, and Saturdays and Sundays 30 % lower than weekdays (as in
+    electricity demand), so repeating yesterday is wrong on every Saturday and every Monday."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(336 * weeks, dtype=float)
+    day = 10 + 3 * np.sin(2 * np.pi * t / 48)
+    weekend = np.where((t // 48) % 7 >= 5, 0.7, 1.0)
+    return day * weekend + rng.normal(0, 0.2, t.size)
+
+
+@pytest.mark.parametrize(
+    ("step", "week"),
+    [
+        (dt.timedelta(hours=1), 168),
+        (dt.timedelta(minutes=30), 336),
+        (dt.timedelta(minutes=15), 672),
+        (dt.timedelta(minutes=5), 0),  # 2,016 steps a week: past what the agent fits
+        (dt.timedelta(minutes=1), 0),  # minutely's season is an hour, not a day
+        (dt.timedelta(days=1), 0),
+    ],
+)
+def test_sub_daily_dates_give_a_week_as_a_second_season(step: dt.timedelta, week: int) -> None:
+    start = dt.datetime(2024, 1, 1)
+    found = dates.infer([start + step * i for i in range(50)])
+    assert found is not None and found.week == week
+
+
+def test_mstl_and_the_same_time_last_week_forecast_the_weekend() -> None:
+    values = weekdays_and_weekends(4)  # ends on a Sunday: the next day is a Monday
+    for name in ("mstl", "weekly_naive"):
+        fit = forecast._fitter(name, 48, 336)(values, 48)
+        assert len(fit.forecast) == 48 and fit.lower is not None and fit.upper is not None
+        assert all(lo <= f <= hi for lo, f, hi in zip(fit.lower, fit.forecast, fit.upper, strict=True))
+        assert np.mean(fit.forecast) > 9  # a weekday's level, not Sunday's (about 7)
+    with pytest.raises(ValueError, match="two full weeks"):
+        forecast._fitter("mstl", 48, 336)(values[:600], 48)
+    with pytest.raises(ValueError, match="a week of history"):
+        forecast._fitter("weekly_naive", 48, 0)(values, 48)
+
+
+def test_auto_weighs_the_week_of_sub_daily_data_and_beats_repeating_yesterday() -> None:
+    values = weekdays_and_weekends(5)[: 336 * 5 - 48]  # ends on a Saturday: tomorrow is a weekend day too
+    choice = forecast.choose(values, 48, "auto", 0.2, season=48, week=336)
+    assert {"weekly_naive", "mstl"} <= set(choice.holdout_mae) and choice.week == 336
+    relative = choice.relative_to_naive()
+    assert relative is not None and relative < 0.6, choice.reason
+    assert choice.fit.method in ("mstl", "weekly_naive", "ensemble"), choice.reason
+    without = forecast.choose(values, 48, "auto", 0.2, season=48)
+    assert "mstl" not in without.holdout_mae and without.week == 0
+
+
+async def test_predict_half_hourly_file_weighs_its_week(agent: str) -> None:  # noqa: F811
+    values = weekdays_and_weekends(4)
+    start = dt.datetime(2024, 3, 4)  # a Monday
+    stamps = [start + dt.timedelta(minutes=30 * i) for i in range(values.size)]
+    data = "at,load\n" + "".join(f"{s.isoformat()},{v:.3f}\n" for s, v in zip(stamps, values, strict=True))
+    status, body = await call(agent, "predict", {"column": "load", "steps": 48}, "load.csv", data.encode())
+    assert status == 200, body
+    got = body["data"]
+    assert got["season"] == 48 and got["week"] == 336
+    assert "mstl" in got["holdout_mae"] and got["relative_mae_vs_seasonal_naive"] < 0.6
+    assert "a week of 336 steps weighed as a second season" in body["text"]
