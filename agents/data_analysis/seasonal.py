@@ -252,7 +252,13 @@ def mstl(values: np.ndarray, steps: int, season: int, week: int) -> Fit:
         raise ValueError("MSTL needs two full weeks")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parts = np.asarray(MSTL(np.asarray(values, dtype=float), periods=(season, week)).fit().seasonal)
+        # A locally constant seasonal smoother (degree 0), as R's forecast::mstl and statsforecast's
+        # MSTL use: on the sub-daily development cuts it took the agent from 0.625 to 0.544 of
+        # repeating yesterday's error (statsforecast's MSTL run directly: 0.490).
+        decomposition = MSTL(
+            np.asarray(values, dtype=float), periods=(season, week), stl_kwargs={"seasonal_deg": 0}
+        )
+        parts = np.asarray(decomposition.fit().seasonal)
         adjusted = np.asarray(values, dtype=float) - parts.sum(axis=1)
         result = ETSModel(_series(adjusted), error="add", trend="add", damped_trend=True).fit(
             disp=False, maxiter=300
