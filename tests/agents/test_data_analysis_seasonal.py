@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -119,20 +120,17 @@ def test_long_daily_history_is_cut_to_recent_seasons_for_seasonal_fits() -> None
     assert choice.fit.method != "linear"
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        "ets",
-        "theta",
-        "holt_winters",
-        "seasonal_naive",
-        "combined",
-        "stl",
-        "seasonal_mean",
-        "weekly_naive",
-        "mstl",
-    ],
-)
+# Every model the agent fits can be named, except what only `auto` builds from the others' scores.
+_AUTO_ONLY = {"ensemble", "ets_log", "holt_winters_log"}
+
+
+def test_every_model_the_agent_fits_is_a_method_the_protocol_names() -> None:
+    from spotrun.protocol import PREDICT_METHODS
+
+    assert set(get_args(forecast.Method)) - _AUTO_ONLY == set(PREDICT_METHODS) - {"auto"}
+
+
+@pytest.mark.parametrize("method", sorted(set(get_args(forecast.Method)) - _AUTO_ONLY - {"linear", "holt"}))
 def test_the_protocol_accepts_each_seasonal_model_by_name(method: str) -> None:
     from spotrun.protocol import PredictArgs
 
