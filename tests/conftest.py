@@ -4,6 +4,9 @@ before anything imports google.auth, which reads the variable at import time."""
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
 
 from tests.fakes.metadata import FakeMetadataServer
 
@@ -23,6 +26,8 @@ from tests.fakes.metadata import FakeMetadataServer as _Meta  # noqa: E402
 def metadata() -> _Meta:
     """The process-wide fake metadata server, reset to healthy defaults for each test."""
     _METADATA.down = False
+    _METADATA.outage_status = 503
+    _METADATA.access_token_delay_s = 0.0
     _METADATA.token_ttl_s = 3600
     _METADATA.access_token_ttl_s = 3599
     _METADATA.identity_delay_s = 0.0
@@ -30,9 +35,19 @@ def metadata() -> _Meta:
     return _METADATA
 
 
-# ------------------------------------------------------------------------ job store backends
+@pytest.fixture
+def no_google_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """A machine off Google Cloud: nothing answers at the metadata address (a bound port that never
+    listens refuses connections), no key file and no gcloud user credentials."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("GCE_METADATA_IP", f"127.0.0.1:{closed.getsockname()[1]}")  # read per call
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+        monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+        yield
 
-from collections.abc import Iterator  # noqa: E402
+
+# ------------------------------------------------------------------------ job store backends
 
 from tests.postgres import PostgresServer, postgres_session, require  # noqa: E402
 

@@ -11,10 +11,10 @@ from importlib.util import find_spec
 from aiohttp import web
 
 from agents.audio_video import openai_stt
-from agents.audio_video.google_auth import GoogleToken
 from agents.audio_video.handlers import GATE, GOOGLE_TOKEN, MEDIA, convert_media, transcribe, tts
 from agents.audio_video.settings import MediaSettings
 from agents.common import AgentFailure, AgentSettings, AgentSpec, create_agent_app, isolate, run_agent
+from agents.common.google_token import NO_CREDENTIALS, GoogleToken
 from spotrun.config import load_settings
 from spotrun.protocol import Command, EngineStatus
 
@@ -35,7 +35,7 @@ def engines(app: web.Application) -> dict[str, EngineStatus]:
         if not selected:
             return EngineStatus(available=False, detail=f"not selected ({variable})")
         return EngineStatus(
-            available=token.state != "no credentials", detail=f"selected; credentials: {token.state}"
+            available=token.state != NO_CREDENTIALS, detail=f"selected; credentials: {token.state}"
         )
 
     openai_ok = openai_stt.configured(settings)
@@ -113,7 +113,7 @@ def build(settings: AgentSettings, media: MediaSettings | None = None) -> web.Ap
         settings,
     )
     app[MEDIA] = media
-    app[GOOGLE_TOKEN] = GoogleToken()
+    app[GOOGLE_TOKEN] = GoogleToken("Google Speech-to-Text and Text-to-Speech")
     app[GATE] = asyncio.Semaphore(media.max_parallel)
     return app
 

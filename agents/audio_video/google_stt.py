@@ -7,7 +7,7 @@ import base64
 import aiohttp
 
 from agents.audio_video import provider
-from agents.audio_video.google_auth import GoogleToken
+from agents.common.google_token import GoogleToken
 
 PROVIDER = "Google Speech-to-Text"
 

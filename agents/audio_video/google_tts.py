@@ -8,8 +8,8 @@ import binascii
 import aiohttp
 
 from agents.audio_video import provider
-from agents.audio_video.google_auth import GoogleToken
 from agents.common import AgentFailure
+from agents.common.google_token import GoogleToken
 from spotrun.protocol import ErrorCode
 
 PROVIDER = "Google Text-to-Speech"

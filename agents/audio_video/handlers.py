@@ -10,9 +10,9 @@ from aiohttp import web
 
 from agents.audio_video import caps, espeak, ffmpeg, google_stt, google_tts, openai_stt, sphinx
 from agents.audio_video.convert import PROFILES, convert, plan_duration
-from agents.audio_video.google_auth import GoogleToken
 from agents.audio_video.settings import MediaSettings
 from agents.common import AgentFailure, Job, Output, isolate
+from agents.common.google_token import GoogleToken
 from spotrun.protocol import ConvertArgs, ErrorCode, InputFile, OutputFile, TranscribeArgs, TtsArgs
 
 MEDIA: web.AppKey[MediaSettings] = web.AppKey("media", MediaSettings)

@@ -243,20 +243,24 @@ async def test_google_token_outage_is_googles_not_the_agents(metadata: Any) -> N
     assert "Google access token" in body["error"]["message"]
 
 
-async def test_google_not_configured(metadata: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    metadata.down = True  # no metadata server and no key file: google.auth.default() finds nothing
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # and no gcloud user credentials
-    try:
-        app = build(
-            AgentSettings(auth="none"),
-            MediaSettings(tts_engine="google", google_tts_url="http://127.0.0.1:9"),
-        )
-        async with serve(app) as base:
-            status, body = await call(base, "tts", {"text": "hello"})
-    finally:
-        metadata.down = False
+@pytest.mark.usefixtures("no_google_credentials")
+async def test_google_not_configured() -> None:
+    # No metadata server answers and no key file: google.auth.default() finds nothing.
+    app = build(
+        AgentSettings(auth="none"),
+        MediaSettings(tts_engine="google", google_tts_url="http://127.0.0.1:9"),
+    )
+    async with serve(app) as base:
+        status, body = await call(base, "tts", {"text": "hello"})
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/health") as resp:
+            report = await resp.json()
     assert status == 501 and body["error"]["code"] == "provider_not_configured"
+    assert body["error"]["retryable"] is False
     assert "GOOGLE_APPLICATION_CREDENTIALS" in body["error"]["message"]
+    assert report["engines"]["google-tts"] == {
+        "available": False,
+        "detail": "selected; credentials: no credentials",
+    }
 
 
 # ------------------------------------------------------------------------------------------- transcribe

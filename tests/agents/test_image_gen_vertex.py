@@ -89,15 +89,31 @@ async def test_provider_errors_map_to_protocol_codes(
     assert body["error"]["source"] == ("input" if code == "content_policy" else "upstream")
 
 
-async def test_metadata_outage_is_a_clear_retryable_error(
+async def test_metadata_outage_is_googles_retryable_error_and_recovers(
     imagen: FakeImagen, metadata: FakeMetadataServer
 ) -> None:
+    # The metadata server answers 503: Google's outage, retryable, not counted against the agent.
     metadata.down = True
     async with fake(imagen) as base, image_agent(**_settings(base), vertex_project="p") as url:
         status, body = await call(url, "generate", {"prompt": "anything"})
-    assert status == 502, body
-    assert body["error"]["retryable"] is True
-    assert "could not get Google credentials" in body["error"]["message"]
+        assert imagen.requests == []
+        metadata.down = False
+        recovered, _ = await call(url, "generate", {"prompt": "anything"})
+    assert status == 503, body
+    assert body["error"]["code"] == "unavailable"
+    assert body["error"]["retryable"] is True and body["error"]["source"] == "upstream"
+    assert "could not get a Google access token for Vertex AI" in body["error"]["message"]
+    assert recovered == 200  # the same agent process, no restart
+
+
+@pytest.mark.usefixtures("no_google_credentials")
+async def test_no_google_credentials_is_not_configured(imagen: FakeImagen) -> None:
+    async with fake(imagen) as base, image_agent(**_settings(base), vertex_project="p") as url:
+        status, body = await call(url, "generate", {"prompt": "anything"})
+    assert status == 501, body
+    assert body["error"]["code"] == "provider_not_configured" and body["error"]["retryable"] is False
+    assert "roles/aiplatform.user" in body["error"]["message"]
+    assert "GOOGLE_APPLICATION_CREDENTIALS" in body["error"]["message"]
     assert imagen.requests == []
 
 

@@ -133,11 +133,12 @@ def test_an_agent_without_a_spec_for_its_command_is_refused_at_build() -> None:
 def test_serving_the_manifest_imports_no_engine(module: str) -> None:
     """Cold start must not grow: building the app and its manifest loads no engine (polars,
     matplotlib, playwright, numpy…) beyond what the agent's module itself imports (image-gen's
-    PIL, already at module level)."""
-    code = (
-        """
+    PIL, already at module level), nor google-auth's token transport (requests, compute_engine):
+    only a call to a Google API loads it (agents/common/google_token.py)."""
+    code = """
 import importlib, json, sys
-HEAVY = ("polars", "PIL", "matplotlib", "playwright", "pandas", "numpy")
+HEAVY = ("polars", "PIL", "matplotlib", "playwright", "pandas", "numpy",
+         "requests", "google.auth.compute_engine")
 mod = importlib.import_module("MODULE")
 before = [n for n in HEAVY if n in sys.modules]
 from agents.common import AgentSettings, MANIFEST
@@ -145,7 +146,6 @@ app = mod.build(AgentSettings(auth="none"))
 app[MANIFEST].model_dump_json()
 print(json.dumps([before, [n for n in HEAVY if n in sys.modules]]))
 """.replace("MODULE", module)
-    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     before, after = json.loads(out.stdout.strip().splitlines()[-1])

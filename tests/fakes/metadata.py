@@ -61,7 +61,10 @@ class FakeMetadataServer(ThreadedServer):
         self.identity_calls = 0
         self.cert_calls = 0
         self.access_token_calls = 0
-        self.down = False  # answer 503 to everything (metadata outage drill)
+        self.down = False  # answer outage_status to everything (metadata outage drill)
+        self.outage_status = 503
+        self.outage_hits = 0  # requests answered with outage_status
+        self.access_token_delay_s = 0.0
         self.identity_delay_s = 0.0
         self.preemptible = True
         self.project_id = "test-project"
@@ -118,7 +121,9 @@ class FakeMetadataServer(ThreadedServer):
     @web.middleware
     async def _outage(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.down:
-            return web.Response(status=503, text="metadata server unavailable", headers=FLAVOR)
+            with self._lock:
+                self.outage_hits += 1
+            return web.Response(status=self.outage_status, text="metadata server unavailable", headers=FLAVOR)
         if request.path.startswith("/computeMetadata") and (
             request.headers.get("Metadata-Flavor") != "Google"
         ):
@@ -148,6 +153,10 @@ class FakeMetadataServer(ThreadedServer):
         with self._lock:
             self.access_token_calls += 1
             n = self.access_token_calls
+        if self.access_token_delay_s:
+            import asyncio
+
+            await asyncio.sleep(self.access_token_delay_s)
         body = {
             "access_token": f"ya29.fake-access-token-{n}",
             "expires_in": self.access_token_ttl_s,

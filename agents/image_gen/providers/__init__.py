@@ -38,8 +38,8 @@ def make_provider(settings: ImageGenSettings, session: aiohttp.ClientSession) ->
 
         return ReplicateImages(settings, session)
     if settings.provider == "vertex":
-        from agents.image_gen.providers.google_token import AccessTokenSource
+        from agents.common.google_token import GoogleToken
         from agents.image_gen.providers.vertex import VertexImagen
 
-        return VertexImagen(settings, session, AccessTokenSource())
+        return VertexImagen(settings, session, GoogleToken("Vertex AI", role="roles/aiplatform.user"))
     return None

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 
 from agents.common import AgentFailure
+from agents.common.google_token import GoogleToken
 from agents.common.providers import error_detail
 from agents.image_gen.providers.base import (
     HttpReply,
@@ -17,7 +18,6 @@ from agents.image_gen.providers.base import (
     send,
     style_prompt,
 )
-from agents.image_gen.providers.google_token import AccessTokenSource
 from agents.image_gen.settings import ImageGenSettings
 from spotrun.protocol import ErrorCode
 
@@ -30,7 +30,7 @@ POLICY_WORDS = ("responsible ai", "sensitive words", "violate", "safety filter")
 
 class VertexImagen:
     def __init__(
-        self, settings: ImageGenSettings, session: aiohttp.ClientSession, tokens: AccessTokenSource
+        self, settings: ImageGenSettings, session: aiohttp.ClientSession, tokens: GoogleToken
     ) -> None:
         self._settings = settings
         self._session = session
@@ -119,7 +119,6 @@ class VertexImagen:
         advice: str = "rephrase the prompt",
     ) -> tuple[list[bytes], list[str]]:
         url = await self._url(model)
-        token = await self._tokens.token()
         reply = await send(
             self._session,
             "POST",
@@ -127,7 +126,7 @@ class VertexImagen:
             label=LABEL,
             timeout_s=timeout_s,
             json=body,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": await self._tokens.authorization()},
         )
         if reply.status != 200:
             raise self._failure(reply)
