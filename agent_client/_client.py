@@ -242,6 +242,7 @@ class AgentClient:
             outcome = "timeout"
             raise AgentTimeout(
                 f"no result within the job's deadline of {budget:.0f}s",
+                limit_s=budget,
                 agent=agent,
                 command=command,
                 status=504,
@@ -294,6 +295,7 @@ class AgentClient:
             wait_s = max(1, math.ceil(rt.breaker.retry_in_s))
             raise CircuitOpen(
                 f"the {agent} agent failed repeatedly; retrying in {wait_s}s",
+                retry_in_s=wait_s,
                 agent=agent,
                 command=command,
                 status=503,
@@ -331,7 +333,11 @@ class AgentClient:
                 raise _Retryable(
                     "timeout",
                     AgentTimeout(
-                        f"no answer within {timeout:.0f}s", agent=agent, command=command, status=504
+                        f"no answer within {timeout:.0f}s",
+                        limit_s=timeout,
+                        agent=agent,
+                        command=command,
+                        status=504,
                     ),
                 ) from None
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:

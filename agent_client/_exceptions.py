@@ -14,6 +14,8 @@ AgentError
 
 from __future__ import annotations
 
+from typing import Any
+
 from spotrun.protocol import ErrorCode, ErrorSource
 
 
@@ -64,7 +66,11 @@ class AgentUnavailable(AgentError):
 
 
 class CircuitOpen(AgentUnavailable):
-    pass
+    """The agent's breaker is open: no call is sent until it lets a trial through."""
+
+    def __init__(self, message: str, *, retry_in_s: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_in_s = retry_in_s  # whole seconds until the breaker lets a trial call through
 
 
 class AgentBusy(AgentUnavailable):
@@ -72,7 +78,11 @@ class AgentBusy(AgentUnavailable):
 
 
 class AgentTimeout(AgentUnavailable):
-    pass
+    """No answer in time: `limit_s` is the limit that passed (one attempt's, or the job's deadline)."""
+
+    def __init__(self, message: str, *, limit_s: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit_s = limit_s
 
 
 class ProtocolViolation(AgentError):

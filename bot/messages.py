@@ -66,7 +66,7 @@ def describe_agent_error(exc: AgentError) -> str:
     if isinstance(exc, AgentRejected):
         return f"the {agent} agent refused this: {_said(exc)}"
     if isinstance(exc, CircuitOpen):
-        return f"the {agent} agent is failing; try again in {_retry_in(exc)}"
+        return f"the {agent} agent is failing; try again in {exc.retry_in_s:.0f}s"
     if isinstance(exc, AgentTimeout):
         return f"the {agent} agent took longer than {_limit_of(exc)}; try a smaller input or try again later"
     if isinstance(exc, AgentBusy):
@@ -91,19 +91,8 @@ def _said(exc: AgentError) -> str:
     return neutralize(exc.message)[0]
 
 
-def _retry_in(exc: CircuitOpen) -> str:
-    # The breaker's message carries "retrying in Ns"; keep the number, or say "a minute".
-    for word in exc.message.split():
-        if word.endswith("s") and word[:-1].isdigit():
-            return word
-    return "a minute"
-
-
 def _limit_of(exc: AgentTimeout) -> str:
-    for word in exc.message.split():
-        if word.endswith("s") and word[:-1].replace(".", "", 1).isdigit():
-            return word
-    return "its time limit"
+    return f"{exc.limit_s:.0f}s" if exc.limit_s is not None else "its time limit"
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

@@ -77,6 +77,7 @@ async def test_hung_agent_hits_the_deadline(agent, make_client):
     elapsed = time.monotonic() - started
     assert 0.5 < elapsed < 2.0, elapsed
     assert err.value.agent == "audio-video" and err.value.command == "tts"
+    assert err.value.limit_s == pytest.approx(0.6, abs=0.05)  # what was left of the deadline, as a number
 
 
 async def test_400_is_not_retried_and_carries_the_agents_reason(agent, make_client):
@@ -174,4 +175,4 @@ async def test_circuit_open_message_never_says_zero_seconds(agent, make_client):
         await client.call(tts_request())
     with pytest.raises(CircuitOpen) as err:
         await client.call(tts_request())
-    assert "retrying in 1s" in err.value.message
+    assert "retrying in 1s" in err.value.message and err.value.retry_in_s == 1

@@ -31,11 +31,11 @@ CASES = [
         "that URL points to a private/blocked address",
     ),
     (
-        CircuitOpen("the web-scraper agent failed repeatedly; retrying in 27s", agent="web-scraper"),
+        CircuitOpen("the breaker is open", retry_in_s=27, agent="web-scraper"),
         "the web scraper agent is failing; try again in 27s",
     ),
     (
-        AgentTimeout("no result within the job's deadline of 120s", agent="data-analysis"),
+        AgentTimeout("no result in time", limit_s=120, agent="data-analysis"),
         "the data analysis agent took longer than 120s",
     ),
     (AgentUnavailable("connection refused", agent="audio-video"), "the audio/video agent is down right now"),
