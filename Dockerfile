@@ -117,6 +117,6 @@ COPY --from=builder /opt/venv /opt/venv
 USER 10001:10001
 # Fails the build when the image cannot import its own entry point (a pruned file it needed shows here),
 # and warms matplotlib's font cache where MPLCONFIGDIR is set.
-RUN if [ "$AGENT" = bot ]; then python3 -c "import bot.main"; \
+RUN if [ "$AGENT" = bot ]; then python3 -c "import bot.runtime.main"; \
     else python3 -c "import importlib, sys; from agents import AGENTS; importlib.import_module(AGENTS[sys.argv[1]] + '.app')" "$AGENT"; fi \
  && if [ -n "${MPLCONFIGDIR:-}" ]; then python3 -c "import matplotlib.pyplot" && ls "$MPLCONFIGDIR" | grep -q fontlist; fi

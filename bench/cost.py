@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from agent_client import AgentConfig
 from bench._util import Row
-from bot.cost import CostSettings, receipt
+from bot.billing.cost import CostSettings, receipt
 from spotrun.protocol import Usage
 
 # The design's Cloud Run resources (agents/*/service.yaml).

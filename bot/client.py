@@ -11,9 +11,9 @@ import yarl
 from discord.ext import commands
 
 from bot.commands.catalog import Catalog
-from bot.core import Core
 from bot.frontends.discord import CancelButton, RunAgainButton
-from bot.lifecycle import Lifecycle, backoff_s
+from bot.runtime.core import Core
+from bot.runtime.lifecycle import Lifecycle, backoff_s
 from bot.settings import BotSettings
 from bot.shards.gateway import ShardGateway
 from bot.shards.keeper import ShardKeeper
@@ -71,7 +71,7 @@ class SpotrunBot(commands.AutoShardedBot):
         # Slash commands, buttons and autocomplete: only from shards held here, once across processes.
         self.shard_gateway.gate_interactions(self.keeper.should_handle)
         self._zone_task: asyncio.Task[None] | None = None
-        self.lifecycle: Lifecycle | None = None  # set by bot.main.start_bot; /status shows it
+        self.lifecycle: Lifecycle | None = None  # set by bot.runtime.main.start_bot; /status shows it
         # The agents' commands, from their manifests (read in setup_hook, before the extensions).
         self.catalog = Catalog(core.registry, core.client, core.store, timeout_s=settings.manifest_timeout_s)
 

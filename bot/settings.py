@@ -142,7 +142,7 @@ class BotSettings(BaseSettings):
     def registry_path(self) -> Path:
         return self.registry_file or LOCAL_REGISTRY
 
-    # --- lifecycle on Spot: preemption, crash-loop backoff, status (bot.lifecycle, bot.exts.status)
+    # --- lifecycle on Spot: preemption, crash-loop backoff, status (bot.runtime.lifecycle, bot.exts.status)
     discord_gateway_url: str | None = Field(
         default=None,
         pattern=r"^wss?://\S+$",
@@ -199,7 +199,7 @@ class BotSettings(BaseSettings):
         default=5.0, ge=0, le=60, description="one IDENTIFY per this per max_concurrency bucket (Discord: 5)"
     )
 
-    # --- cost budgets (bot.ledger, bot.exts.cost); prices and the free tier are SPOTRUN_COST_*
+    # --- cost budgets (bot.billing.ledger, bot.exts.cost); prices and the free tier are SPOTRUN_COST_*
     budget_warn_ratio: float = Field(
         default=0.8, gt=0, le=1, description="share of a monthly budget at which the channel is warned once"
     )

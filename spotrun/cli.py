@@ -23,14 +23,14 @@ def _agent(args: argparse.Namespace) -> int:
 
 
 def _bot(args: argparse.Namespace) -> int:
-    from bot.main import run_bot
+    from bot.runtime.main import run_bot
 
     run_bot()
     return 0
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from bot.dev import run_dev
+    from bot.local.dev import run_dev
 
     return run_dev(console=args.console, output_dir=args.output)
 

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
+from bot.billing.ledger import Ledger
 from bot.commands.parse import ParsedCommand, UsageError, guess_content_type, parse, parse_options
 from bot.frontends.discord import NO_MENTIONS, DiscordFrontend, token_expiry
+from bot.frontends.messages import budget_exhausted, budget_warning
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.engine import Submission
-from bot.ledger import Ledger
-from bot.messages import budget_exhausted, budget_warning
 from spotrun.protocol import CommandSpec, InputFile
 
 if TYPE_CHECKING:

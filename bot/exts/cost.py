@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from discord.ext import commands
 
+from bot.billing.ledger import Group, Ledger, MonthReport, month_bounds
 from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
 from bot.exts.admin import admin_only_slash, is_owner, require_admin
-from bot.ledger import Group, Ledger, MonthReport, month_bounds
-from bot.messages import count
+from bot.frontends.messages import count
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot

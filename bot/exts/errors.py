@@ -15,8 +15,8 @@ from bot.commands.parse import UsageError, describe_validation, usage_hint
 from bot.exts._submit import Ctx, StoreUnavailable
 from bot.frontends.answers import PUBLIC_DEFER
 from bot.frontends.discord import NO_MENTIONS
+from bot.frontends.messages import describe_agent_error
 from bot.jobs.queue import UserLimitReached
-from bot.messages import describe_agent_error
 from spotrun.logs import get_logger
 from spotrun.protocol import CommandSpec
 

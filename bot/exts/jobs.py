@@ -13,7 +13,7 @@ from bot.commands.help import help_lines
 from bot.exts._reply import reply_private
 from bot.exts._submit import Ctx
 from bot.frontends.discord import may_cancel
-from bot.render import FIELDS
+from bot.frontends.render import FIELDS
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.frontends.render import Message
 from bot.jobs.store import Job
-from bot.render import Message
 
 
 class DeliveryError(Exception):

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.commands.help import help_text
 from bot.commands.parse import ParsedCommand, UsageError, parse
+from bot.frontends.render import Message, render_error
 from bot.jobs.engine import JobEngine, Submission
 from bot.jobs.queue import UserLimitReached
 from bot.jobs.store import Job, JobState
-from bot.render import Message, render_error
 from bot.settings import BotSettings
 from spotrun.protocol import COMMANDS
 

@@ -15,10 +15,10 @@ import discord
 
 from bot.frontends.answers import PendingAnswers
 from bot.frontends.base import DeliveryError
+from bot.frontends.render import Embed, Message
 from bot.frontends.threads import is_long, result_thread, threads_on
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import Job
-from bot.render import Embed, Message
 from spotrun.logs import get_logger
 
 if TYPE_CHECKING:
@@ -98,10 +98,10 @@ class RunAgainButton(
         return cls(match["job"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        from bot.billing.ledger import Ledger
+        from bot.frontends.messages import budget_exhausted
         from bot.jobs.engine import Submission  # the engine imports this module
         from bot.jobs.limits import UserLimitReached
-        from bot.ledger import Ledger
-        from bot.messages import budget_exhausted
 
         bot: SpotrunBot = interaction.client
         old = await bot.core.store.get(self.job_id, with_files=True)

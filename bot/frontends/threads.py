@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.frontends.render import Message
 from bot.jobs.store import Job, JobStore
-from bot.render import Message
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import metrics
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.progress import StatusBoard
 from bot.jobs.queue import FairQueue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import InvalidTransition, Job, JobState, JobStore
+from bot.runtime import metrics
 from spotrun.logs import get_logger
 from spotrun.protocol import InputFile
 

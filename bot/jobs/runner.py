@@ -10,15 +10,15 @@ from collections.abc import Awaitable, Coroutine
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from agent_client import AgentClient, AgentError, AgentRegistry
-from bot import metrics
-from bot.cost import CostSettings, receipt
+from bot.billing.cost import CostSettings, receipt
+from bot.billing.ledger import record_cost
 from bot.frontends.base import DeliveryError, Frontend
+from bot.frontends.messages import agent_words, describe_agent_error
+from bot.frontends.render import render_result
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.progress import StatusBoard
 from bot.jobs.store import InvalidTransition, Job, JobState, JobStore
-from bot.ledger import record_cost
-from bot.messages import agent_words, describe_agent_error
-from bot.render import render_result
+from bot.runtime import metrics
 from bot.settings import BotSettings
 from spotrun.logs import get_logger
 from spotrun.protocol import AgentRequest, CallerContext

@@ -95,7 +95,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
-    # The cost ledger (bot.ledger): which agent billed a job, for how long, and monthly budgets.
+    # The cost ledger (bot.billing.ledger): which agent billed a job, for how long, and monthly budgets.
     """
     ALTER TABLE jobs ADD COLUMN agent TEXT;
     ALTER TABLE jobs ADD COLUMN billed_s REAL;
@@ -919,7 +919,7 @@ class JobStore:
     async def purge_events(self, before: float) -> int:
         return await self._db.execute("DELETE FROM handled_events WHERE at < ?", (before,))
 
-    # ---------------------------------------------------------------- ledger (bot.ledger)
+    # ---------------------------------------------------------------- ledger (bot.billing.ledger)
 
     async def record_billing(self, job_id: str, agent: str, cpu: float) -> None:
         """agent and billed_s belong to the ledger; billed_s is exact: vcpu_s = billed_s × cpu."""
@@ -930,7 +930,7 @@ class JobStore:
 
     async def read(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """A read-only query in SQLite spelling with :named parameters (the ledger's month reports,
-        whose text is in bot.ledger; operators' and tests' checks)."""
+        whose text is in bot.billing.ledger; operators' and tests' checks)."""
         params = params or {}
         return await self._db.fetch(sql, params)
 

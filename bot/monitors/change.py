@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import regex  # like re, but a match can be given a timeout: user patterns must not hang the bot
 
-from bot.render import ZWSP, clip
+from bot.frontends.render import ZWSP, clip
 
 MAX_RULES = 5
 MAX_RULE_CHARS = 200
@@ -118,7 +118,7 @@ def escape_code(text: str) -> str:
 
 
 def _in_block(line: str) -> str:
-    # As bot.render does for agent text: a run of three backticks could end the block early.
+    # As bot.frontends.render does for agent text: a run of three backticks could end the block early.
     return _TICKS.sub(lambda m: ZWSP.join(m.group()), line)
 
 

@@ -8,10 +8,10 @@ import discord
 
 from bot.frontends.base import DeliveryError
 from bot.frontends.discord import NO_MENTIONS
+from bot.frontends.render import clip, neutralize
 from bot.jobs.store import Job, Monitor
 from bot.monitors.change import short_diff, summarize_change
 from bot.monitors.interval import format_seconds
-from bot.render import clip, neutralize
 from spotrun.logs import get_logger
 
 if TYPE_CHECKING:

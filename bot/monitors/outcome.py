@@ -6,10 +6,10 @@ import asyncio
 import time
 from typing import Any
 
+from bot.frontends.render import Message
 from bot.jobs.store import Job, JobStore, Monitor
 from bot.monitors.change import IgnoreRules, IgnoreTimeout, fingerprint
 from bot.monitors.notices import Notices
-from bot.render import Message
 from bot.settings import BotSettings
 from spotrun.logs import get_logger
 from spotrun.protocol import AgentResult

@@ -8,12 +8,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.cost import CostSettings
+from bot.billing.cost import CostSettings
+from bot.billing.ledger import Ledger
+from bot.frontends.messages import budget_exhausted, budget_warning
 from bot.jobs.engine import JobEngine, Submission
 from bot.jobs.queue import UserLimitReached
 from bot.jobs.store import JobStore, Monitor
-from bot.ledger import Ledger
-from bot.messages import budget_exhausted, budget_warning
 from bot.monitors.change import IgnoreRules
 from bot.monitors.outcome import FRONTEND, MonitorOutcomes
 from bot.settings import BotSettings

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.frontends.discord import DiscordFrontend
+from bot.frontends.render import Message
 from bot.jobs.store import Job
-from bot.render import Message
 from bot.router.buttons import FixButton
 from bot.router.records import Note, RouteRecords
 from bot.router.start import FRONTEND

@@ -16,9 +16,9 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from bot import metrics
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import JobStore, ShardLease
+from bot.runtime import metrics
 from bot.settings import BotSettings
 from bot.shards.gateway import ShardGateway
 from bot.shards.plan import preferred_shards, shard_of

@@ -1,5 +1,5 @@
 """End-to-end fixtures: the Discord emulator, the real agents on loopback, and the bot started by
-the same function production uses (bot.main.start_bot) with settings from the environment."""
+the same function production uses (bot.runtime.main.start_bot) with settings from the environment."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import REGISTRY
 
-from bot.cost import CostSettings
+from bot.billing.cost import CostSettings
+from bot.billing.ledger import Ledger
 from bot.jobs.store import JobStore
-from bot.ledger import Ledger
 from tests.bot.test_ledger import add, ts
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent_client import AgentConfig
-from bot.cost import CostSettings, billed_seconds, receipt
+from bot.billing.cost import CostSettings, billed_seconds, receipt
 from spotrun.protocol import Command, Usage
 
 AGENT = AgentConfig(

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from bot.main import Running
+from bot.runtime.main import Running
 from tests.bot import test_e2e_discord
 from tests.bot.conftest import ADMIN, ALICE, BOB, needs_agent
 from tests.fakes.discord import DiscordEmulator

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from bot.main import Running, start_bot
+from bot.runtime.main import Running, start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
 from tests.bot.conftest import ADMIN, ALICE, BOB, needs_agent

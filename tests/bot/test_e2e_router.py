@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from bot.cost import receipt
-from bot.main import Running, start_bot
+from bot.billing.cost import receipt
+from bot.runtime.main import Running, start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
 from tests.bot import test_e2e_discord

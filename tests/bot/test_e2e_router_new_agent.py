@@ -11,7 +11,7 @@ import yaml
 from pydantic import Field
 
 from agents.common import AgentSettings, AgentSpec, Job, Output, create_agent_app
-from bot.main import Running
+from bot.runtime.main import Running
 from spotrun.protocol import CommandArgs, CommandSpec
 from tests.bot import test_e2e_discord
 from tests.bot.conftest import AGENTS, ALICE

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.main import Running, start_bot
+from bot.runtime.main import Running, start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
 from tests.bot import test_e2e_discord

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from agent_client import load_registry
-from bot.core import open_core
 from bot.frontends.console import ConsoleFrontend
+from bot.runtime.core import open_core
 from bot.settings import BotSettings
 
 

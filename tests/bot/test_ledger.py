@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from agent_client import AgentConfig, AgentRegistry
-from bot.cost import CostSettings
+from bot.billing.cost import CostSettings
+from bot.billing.ledger import Ledger, month_bounds, record_cost
 from bot.jobs.store import JobState, JobStore
-from bot.ledger import Ledger, month_bounds, record_cost
 from spotrun.protocol import Command
 
 PV, PG, PR = 0.000024, 0.0000025, 0.40 / 1e6

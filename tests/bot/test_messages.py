@@ -16,8 +16,8 @@ from agent_client import (
     CircuitOpen,
     ProtocolViolation,
 )
-from bot.messages import describe_agent_error
-from bot.render import render_error
+from bot.frontends.messages import describe_agent_error
+from bot.frontends.render import render_error
 from spotrun.protocol import ErrorCode
 
 CASES = [

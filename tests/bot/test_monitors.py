@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.billing.ledger import Ledger
 from bot.jobs.store import JobState, Monitor
-from bot.ledger import Ledger
-from bot.main import Running
+from bot.runtime.main import Running
 from tests.bot.conftest import ADMIN, ALICE, BOB, needs_agent
 from tests.bot.test_e2e_lifecycle import emu, start  # noqa: F401 - shared fixtures
 from tests.fakes.discord import DiscordEmulator

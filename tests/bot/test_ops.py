@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.lifecycle import Lifecycle
-from bot.main import start_bot
+from bot.runtime.lifecycle import Lifecycle
+from bot.runtime.main import start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
 from tests.bot.conftest import ALICE, needs_agent

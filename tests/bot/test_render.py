@@ -8,8 +8,8 @@ import re
 import pytest
 from PIL import Image
 
-from bot import render
-from bot.render import Message, clip, render_result
+from bot.frontends import render
+from bot.frontends.render import Message, clip, render_result
 from spotrun.protocol import AgentResult, Command, EmbedField, OutputFile, Usage
 
 

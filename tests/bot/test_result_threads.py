@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.frontends.render import render_result
 from bot.frontends.threads import RESULT_THREADS
-from bot.main import Running
-from bot.render import render_result
+from bot.runtime.main import Running
 from tests.bot import test_one_message
 from tests.bot.conftest import ADMIN, ALICE, needs_agent
 from tests.bot.test_one_message import buttons, recorded

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.main import start_bot
+from bot.runtime.main import start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
 from tests.bot.conftest import ADMIN, ALICE, BOB, needs_agent

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from bot.jobs.store import JobState
-from bot.main import Running, start_bot
+from bot.runtime.main import Running, start_bot
 from bot.settings import BotSettings
 from spotrun.config import load_settings
 from tests.bot.conftest import ALICE, BOB, needs_agent

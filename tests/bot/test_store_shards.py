@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack
 import pytest
 
 from bot.jobs.store import JobStore
-from bot.lifecycle import backoff_s
+from bot.runtime.lifecycle import backoff_s
 
 Opener = Callable[[], Awaitable[JobStore]]
 

@@ -21,8 +21,8 @@ from agents.common.settings import AgentSettings
 from agents.data_analysis.settings import AnalysisSettings
 from agents.image_gen.settings import ImageGenSettings
 from agents.web_scraper.settings import ScraperSettings
-from bot.cost import CostSettings
-from bot.dev import DevSettings
+from bot.billing.cost import CostSettings
+from bot.local.dev import DevSettings
 from bot.settings import BotSettings
 from spotrun.config import SettingsError, env_name, load_settings
 from tests.helpers import ROOT, free_port

@@ -1,5 +1,5 @@
 """Drill fixtures: the Discord emulator, the real agents with production guards on (the scraper's
-SSRF guard stays on), and a starter for the real bot via bot.main.start_bot."""
+SSRF guard stays on), and a starter for the real bot via bot.runtime.main.start_bot."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def start_bot_with(
     emu: DiscordEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Awaitable[Any]]:
     """start_bot_with(registry, **SPOTRUN_* settings) -> Running; stopped at teardown by the caller."""
-    from bot.main import start_bot
+    from bot.runtime.main import start_bot
     from bot.settings import BotSettings
     from spotrun.config import load_settings
 

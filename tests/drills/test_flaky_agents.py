@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import REGISTRY
 
 from agent_client import AgentClient, AgentError, AgentRegistry, create_session
-from bot.messages import describe_agent_error
+from bot.frontends.messages import describe_agent_error
 from spotrun.protocol import AgentRequest, AgentResult, CallerContext, Command, TtsArgs, Usage
 from tests.helpers import serve
 

@@ -22,7 +22,7 @@ from bot.settings import BotSettings, agent_registry
 from spotrun.config import SettingsError, load_settings
 from spotrun.logs import configure_logging, get_logger
 
-log = get_logger("bot.dev")
+log = get_logger("bot.local.dev")
 
 
 class AgentStartError(Exception):
@@ -64,10 +64,10 @@ async def _dev(
             procs = start_agents(agents, output_dir / "logs")
             await wait_healthy(agents, procs, dev.agent_start_timeout_s, output_dir / "logs")
         if console:
-            from bot.console_app import run_console_app
+            from bot.local.console import run_console_app
 
             return await run_console_app(settings, registry, output_dir)
-        from bot.main import serve_until_stopped, start_bot
+        from bot.runtime.main import serve_until_stopped, start_bot
 
         await serve_until_stopped(await start_bot(settings, registry))
         return 0

@@ -1,6 +1,6 @@
 """The job pipeline's long-lived parts, opened in order and closed in reverse by one owner.
 
-Both the Discord bot (bot.main) and the console (bot.dev) run this same pipeline; they differ
+Both the Discord bot (bot.runtime.main) and the console (bot.local.dev) run this same pipeline; they differ
 only in the frontend that shows jobs to the user.
 """
 
@@ -13,7 +13,7 @@ import aiohttp
 
 from agent_client import AgentClient, AgentRegistry, GoogleIdTokens, NoAuth, TokenSource, create_session
 from agent_client.settings import ClientSettings
-from bot.cost import CostSettings
+from bot.billing.cost import CostSettings
 from bot.frontends.base import Frontend
 from bot.jobs.engine import JobEngine, LeaseTimes
 from bot.jobs.progress import StatusBoard
@@ -24,7 +24,7 @@ from bot.settings import BotSettings
 from spotrun.config import load_settings
 from spotrun.logs import get_logger
 
-log = get_logger("bot.core")
+log = get_logger("bot.runtime.core")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any
 
 from spotrun.logs import flush, get_logger
 
-log = get_logger("bot.lifecycle")
+log = get_logger("bot.runtime.lifecycle")
 
 # How a process ended, as the next one reads it. "crash": it never wrote an end (killed, OOM,
 # unhandled exception) — the only cause that can be a crash loop.

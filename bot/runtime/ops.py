@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import metrics
 from bot.jobs.database import DatabaseErrors
-from bot.lifecycle import Heartbeat
+from bot.runtime import metrics
+from bot.runtime.lifecycle import Heartbeat
 
 if TYPE_CHECKING:
     from bot.client import SpotrunBot
-    from bot.core import Core
+    from bot.runtime.core import Core
 
 BOT: web.AppKey[SpotrunBot] = web.AppKey("bot")
 CORE: web.AppKey[Core] = web.AppKey("core")

@@ -11,13 +11,13 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from agent_client import AgentConfig, AgentRegistry
-from bot.cost import CostSettings, price, receipt
+from bot.billing.cost import CostSettings, price, receipt
 from bot.jobs.database import DatabaseErrors
 from bot.jobs.store import Job, JobState, JobStore
 from spotrun.logs import get_logger
 from spotrun.protocol import ErrorCode, Usage
 
-log = get_logger("bot.ledger")
+log = get_logger("bot.billing.ledger")
 
 COST_USD = Counter(
     "spotrun_cost_usd_total", "Estimated Cloud Run + provider cost of jobs, before the free tier", ["agent"]

@@ -8,9 +8,9 @@ from typing import TextIO
 
 from agent_client import AgentRegistry
 from bot.commands.catalog import Catalog
-from bot.core import open_core
 from bot.frontends.base import Frontend
 from bot.frontends.console import ConsoleFrontend, run_console
+from bot.runtime.core import open_core
 from bot.settings import BotSettings
 
 

@@ -13,19 +13,19 @@ import yarl
 from discord.http import Route
 
 from agent_client import AgentRegistry
-from bot import lifecycle as life
-from bot import metrics
 from bot.client import SpotrunBot
-from bot.core import Core, open_core
 from bot.frontends.base import Frontend
 from bot.frontends.discord import DiscordFrontend
-from bot.lifecycle import Heartbeat, Lifecycle
-from bot.ops import OpsServer
+from bot.runtime import lifecycle as life
+from bot.runtime import metrics
+from bot.runtime.core import Core, open_core
+from bot.runtime.lifecycle import Heartbeat, Lifecycle
+from bot.runtime.ops import OpsServer
 from bot.settings import BotSettings, agent_registry
 from spotrun.config import SettingsError, load_settings
 from spotrun.logs import configure_logging, flush, get_logger
 
-log = get_logger("bot.main")
+log = get_logger("bot.runtime.main")
 
 
 class StartCancelled(Exception):

@@ -13,7 +13,7 @@ from agent_client import (
     ProtocolViolation,
     RegistryError,
 )
-from bot.render import neutralize
+from bot.frontends.render import neutralize
 from spotrun.protocol import Command, ErrorCode
 
 # What each agent does, in the words a user would use.

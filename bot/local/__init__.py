@@ -1,0 +1,1 @@
+"""Local mode (`spotrun dev`): the agents as local processes, and the console in place of Discord."""
